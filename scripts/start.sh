@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# Installs what is missing, builds, and runs berthd in the foreground with its
+# embedded defaults (or /etc/berth/berth.toml when present). Extra arguments go
+# to berthd, e.g. `npm start -- --daemon-log-level debug`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/prepare.sh
+exec node dist/src/bin/berthd.js "$@"

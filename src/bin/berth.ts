@@ -1,0 +1,20 @@
+#!/usr/bin/env node
+import { Command } from 'commander';
+import { registerRuntimeCommands } from '../cli/runtime.js';
+import { registerImageCommands } from '../cli/images.js';
+import { registerPodCommands } from '../cli/pods.js';
+import { registerContainerCommands } from '../cli/containers.js';
+import { PACKAGE_VERSION } from '../util/package-info.js';
+
+const program = new Command('berth')
+  .description('Client for CRI runtimes (berth, containerd, CRI-O)')
+  .version(PACKAGE_VERSION, '--client-version', 'print the berth client version')
+  .option('-r, --runtime-endpoint <endpoint>', 'CRI endpoint (env BERTH_RUNTIME_ENDPOINT; default unix:///run/berth/berth.sock)')
+  .option('--timeout <seconds>', 'deadline of each call', '10');
+
+registerRuntimeCommands(program);
+registerImageCommands(program);
+registerPodCommands(program);
+registerContainerCommands(program);
+
+await program.parseAsync(process.argv);

@@ -1,0 +1,119 @@
+import type { Command } from 'commander';
+import { withClient, outputOption } from './common.js';
+import { json, table, humanBytes, truncId } from './format.js';
+
+interface Image { id: string; repoTags: string[]; repoDigests: string[]; size: string; pinned: boolean }
+
+function splitTag(t: string): [string, string] {
+  const i = t.lastIndexOf(':');
+  return i > t.lastIndexOf('/') ? [t.slice(0, i), t.slice(i + 1)] : [t, '<none>'];
+}
+
+export function registerImageCommands(program: Command): void {
+  outputOption(program.command('images').alias('img').description('list images'))
+    .option('-q, --quiet', 'only image IDs')
+    .option('--no-trunc', 'show full IDs')
+    .argument('[repository]', 'filter by image reference')
+    .action(
+      withClient(async (client, args, cmd) => {
+        const [ref] = args as [string | undefined];
+        const o = cmd.opts();
+        const res = await client.call<{ images: Image[] }>('ListImages', ref ? { filter: { image: { image: ref } } } : {});
+        const images = res.images ?? [];
+        if (o.quiet) {
+          process.stdout.write(images.map((i) => i.id + '\n').join(''));
+          return;
+        }
+        if (o.output === 'json') {
+          process.stdout.write(json({ images }));
+          return;
+        }
+        const rows: string[][] = [];
+        for (const i of images) {
+          const id = truncId(i.id.replace(/^sha256:/, ''), o.trunc === false);
+          const tags = i.repoTags.length ? i.repoTags : [`${i.repoDigests[0]?.split('@')[0] ?? '<none>'}:<none>`];
+          for (const t of tags) {
+            const [repo, tag] = splitTag(t);
+            rows.push([repo, tag, id, humanBytes(i.size), i.pinned ? 'true' : 'false']);
+          }
+        }
+        process.stdout.write(table(['IMAGE', 'TAG', 'IMAGE ID', 'SIZE', 'PINNED'], rows));
+      }),
+    );
+
+  program
+    .command('pull')
+    .description('pull an image')
+    .argument('<image>', 'image reference')
+    .option('--creds <user:password>', 'registry credentials')
+    .option('--auth <base64>', 'base64 user:password')
+    .option('--pod-config <file>', 'sandbox config the pull is for')
+    .action(
+      withClient(async (client, args, cmd) => {
+        const [image] = args as [string];
+        const o = cmd.opts();
+        const auth: Record<string, string> = {};
+        if (o.creds) {
+          const i = (o.creds as string).indexOf(':');
+          auth.username = (o.creds as string).slice(0, i);
+          auth.password = (o.creds as string).slice(i + 1);
+        }
+        if (o.auth) auth.auth = o.auth as string;
+        const res = await client.call<{ imageRef: string }>(
+          'PullImage',
+          { image: { image }, auth: Object.keys(auth).length ? auth : undefined },
+          0,
+        );
+        process.stdout.write(`Image is up to date for ${res.imageRef}\n`);
+      }),
+    );
+
+  program
+    .command('rmi')
+    .description('remove images')
+    .argument('<image...>', 'image IDs, tags or digests')
+    .action(
+      withClient(async (client, args) => {
+        const [images] = args as [string[]];
+        for (const image of images) {
+          await client.call('RemoveImage', { image: { image } });
+          process.stdout.write(`Deleted: ${image}\n`);
+        }
+      }),
+    );
+
+  program
+    .command('inspecti')
+    .description('show an image\'s status (verbose)')
+    .argument('<image...>', 'image IDs or references')
+    .action(
+      withClient(async (client, args) => {
+        const [images] = args as [string[]];
+        for (const image of images) {
+          const res = await client.call<{ image: Image | null; info: Record<string, string> }>('ImageStatus', {
+            image: { image },
+            verbose: true,
+          });
+          if (!res.image) throw new Error(`no such image "${image}"`);
+          const info: Record<string, unknown> = {};
+          for (const [k, v] of Object.entries(res.info ?? {})) {
+            try {
+              info[k] = JSON.parse(v);
+            } catch {
+              info[k] = v;
+            }
+          }
+          process.stdout.write(json({ status: res.image, info }));
+        }
+      }),
+    );
+
+  program
+    .command('imagefsinfo')
+    .description('show image filesystem usage')
+    .action(
+      withClient(async (client) => {
+        process.stdout.write(json(await client.call('ImageFsInfo', {})));
+      }),
+    );
+}

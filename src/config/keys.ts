@@ -1,0 +1,172 @@
+// The one list of configuration keys. Validation, `berthd config default`,
+// command-line flags and docs/config.md are all derived from it, so a key
+// cannot exist in one place and be missing from another.
+
+export type KeyType = 'string' | 'int' | 'bool' | 'string[]' | 'seconds';
+
+export interface KeySpec {
+  /** Dotted path: section.key. */
+  path: string;
+  type: KeyType;
+  default: string | number | boolean | string[];
+  doc: string;
+  /** Returns a problem description, or undefined when the value is fine. */
+  check?: (value: never) => string | undefined;
+  /** Allowed values for enumerated strings. */
+  oneOf?: readonly string[];
+  min?: number;
+  max?: number;
+}
+
+const absolute = (v: string): string | undefined =>
+  v === '' || v.startsWith('/') ? undefined : 'must be an absolute path';
+
+const hostPort = (v: string): string | undefined => {
+  if (v === '') return undefined;
+  const m = /^(\[[0-9a-fA-F:]+\]|[^:]+):(\d{1,5})$/.exec(v);
+  if (!m) return 'must be HOST:PORT (an empty string disables it)';
+  const port = Number(m[2]);
+  return port > 65535 ? 'port must be at most 65535' : undefined;
+};
+
+const cidr = (v: string): string | undefined =>
+  /^(\d{1,3}\.){3}\d{1,3}\/\d{1,2}$/.test(v) || /^[0-9a-fA-F:]+\/\d{1,3}$/.test(v)
+    ? undefined
+    : 'must be a CIDR such as 10.88.0.0/16';
+
+export const KEYS: readonly KeySpec[] = [
+  // [daemon]
+  { path: 'daemon.root', type: 'string', default: '/var/lib/berth', check: absolute,
+    doc: 'Persistent state: images, layers, container metadata. Survives reboots.' },
+  { path: 'daemon.state', type: 'string', default: '/run/berth', check: absolute,
+    doc: 'Volatile state: sockets, sandbox namespaces, runtime state. Expected on a tmpfs.' },
+  { path: 'daemon.listen', type: 'string', default: '', check: absolute,
+    doc: 'Unix socket the CRI services listen on. Empty means `<daemon.state>/berth.sock`.' },
+  { path: 'daemon.socket_mode', type: 'string', default: '0660',
+    check: (v: string) => (/^0?[0-7]{3}$/.test(v) ? undefined : 'must be an octal mode such as 0660'),
+    doc: 'File mode of the CRI socket.' },
+  { path: 'daemon.log_level', type: 'string', default: 'info',
+    oneOf: ['trace', 'debug', 'info', 'warn', 'error', 'fatal'],
+    doc: 'Minimum level of the JSON log written to standard error.' },
+  { path: 'daemon.max_message_bytes', type: 'int', default: 16 * 1024 * 1024, min: 4 * 1024 * 1024,
+    doc: 'Largest gRPC message sent or received (kubelet uses 16 MiB).' },
+  { path: 'daemon.shutdown_timeout', type: 'seconds', default: 30, min: 0,
+    doc: 'On SIGTERM, how long in-flight calls may run before the server closes them.' },
+
+  // [runtime]
+  { path: 'runtime.cgroup_driver', type: 'string', default: 'cgroupfs', oneOf: ['cgroupfs', 'systemd'],
+    doc: 'How container cgroups are managed. `systemd` needs systemd as PID 1.' },
+  { path: 'runtime.cgroup_parent', type: 'string', default: '/berth',
+    doc: 'Parent cgroup for sandboxes whose config names none.' },
+  { path: 'runtime.default_handler', type: 'string', default: 'runc',
+    doc: 'Runtime handler used when RunPodSandbox names none. Must be a key of [runtime.handlers].' },
+  { path: 'runtime.conmon', type: 'string', default: '/usr/bin/conmon', check: absolute,
+    doc: 'Path of the conmon monitor that supervises every container.' },
+  { path: 'runtime.infra', type: 'string', default: '/usr/bin/catatonit', check: absolute,
+    doc: 'Init binary run as a pod\'s infra process when the pod needs one (shared PID namespace).' },
+  { path: 'runtime.stop_timeout', type: 'seconds', default: 10, min: 0,
+    doc: 'Grace period used by StopPodSandbox for its containers.' },
+  { path: 'runtime.restrict_oom_score_adj', type: 'bool', default: true,
+    doc: 'Clamp a requested oom_score_adj below the daemon\'s own to the daemon\'s value instead of failing (hosts without CAP_SYS_RESOURCE).' },
+  { path: 'runtime.seccomp_default', type: 'bool', default: false,
+    doc: 'Apply the RuntimeDefault seccomp profile to containers whose config asks for none.' },
+  { path: 'runtime.exec_sync_max_output', type: 'int', default: 16 * 1024 * 1024, min: 1024,
+    doc: 'Bytes of stdout and of stderr kept from ExecSync; more is cut off.' },
+
+  // [image]
+  { path: 'image.max_concurrent_downloads', type: 'int', default: 3, min: 1, max: 64,
+    doc: 'Layers downloaded in parallel for one pull.' },
+  { path: 'image.pinned', type: 'string[]', default: [],
+    doc: 'Image references reported as pinned (never garbage-collected by kubelet).' },
+  { path: 'image.stall_timeout', type: 'seconds', default: 60, min: 1,
+    doc: 'A blob transfer that receives no byte for this long fails; a slow but moving one does not.' },
+  { path: 'image.retries', type: 'int', default: 3, min: 0, max: 20,
+    doc: 'Retries, with exponential backoff, of transient registry failures (5xx, 429, resets).' },
+  { path: 'image.insecure_registries', type: 'string[]', default: [],
+    doc: 'Registries (host[:port]) reached over plain HTTP. localhost and 127.0.0.1 always are.' },
+
+  // [network]
+  { path: 'network.cni_conf_dir', type: 'string', default: '/etc/cni/net.d', check: absolute,
+    doc: 'Directory of CNI network configurations; the lexically first valid one is used.' },
+  { path: 'network.cni_bin_dirs', type: 'string[]', default: ['/opt/cni/bin', '/usr/lib/cni'],
+    doc: 'Directories searched, in order, for CNI plugin binaries.' },
+  { path: 'network.cni_cache_dir', type: 'string', default: '', check: absolute,
+    doc: 'Where CNI ADD results are cached for DEL. Empty means `<daemon.root>/cni-cache`.' },
+  { path: 'network.write_default_config', type: 'bool', default: true,
+    doc: 'When the config directory has no network, write the default bridge network there.' },
+  { path: 'network.bridge', type: 'string', default: 'berth0',
+    doc: 'Bridge name of the default network.' },
+  { path: 'network.subnet', type: 'string', default: '10.88.0.0/16', check: cidr,
+    doc: 'Pod subnet of the default network (UpdateRuntimeConfig\'s pod CIDR replaces it).' },
+  { path: 'network.ip_masq', type: 'bool', default: false,
+    doc: 'Masquerade pod traffic leaving the default network.' },
+  { path: 'network.plugin_timeout', type: 'seconds', default: 30, min: 1,
+    doc: 'A CNI plugin still running after this long is killed and the operation fails.' },
+
+  // [streaming]
+  { path: 'streaming.address', type: 'string', default: '127.0.0.1',
+    doc: 'Address the exec/attach/port-forward server listens on.' },
+  { path: 'streaming.port', type: 'int', default: 0, min: 0, max: 65535,
+    doc: 'Port of the streaming server; 0 picks a free one.' },
+  { path: 'streaming.tls_cert', type: 'string', default: '', check: absolute,
+    doc: 'PEM certificate for the streaming server; with tls_key enables TLS.' },
+  { path: 'streaming.tls_key', type: 'string', default: '', check: absolute,
+    doc: 'PEM private key for the streaming server.' },
+  { path: 'streaming.token_ttl', type: 'seconds', default: 60, min: 1,
+    doc: 'How long a streaming URL stays valid. Each URL works once.' },
+  { path: 'streaming.idle_timeout', type: 'seconds', default: 14400, min: 0,
+    doc: 'A streaming session with no traffic for this long is closed (0 never).' },
+
+  // [metrics]
+  { path: 'metrics.address', type: 'string', default: '127.0.0.1:9847', check: hostPort,
+    doc: 'HOST:PORT of the Prometheus endpoint (`/metrics`). Empty disables it.' },
+  { path: 'metrics.slo_window', type: 'seconds', default: 3600, min: 60,
+    doc: 'Window `berth slo` evaluates SLIs over.' },
+  { path: 'metrics.slo_start_success', type: 'string', default: '0.995',
+    check: (v: string) => (Number(v) > 0 && Number(v) <= 1 ? undefined : 'must be a ratio in (0, 1]'),
+    doc: 'Target ratio of successful container starts.' },
+  { path: 'metrics.slo_start_latency_p95', type: 'seconds', default: 1, min: 0,
+    doc: 'Target 95th percentile of container start latency, seconds.' },
+  { path: 'metrics.slo_pull_success', type: 'string', default: '0.99',
+    check: (v: string) => (Number(v) > 0 && Number(v) <= 1 ? undefined : 'must be a ratio in (0, 1]'),
+    doc: 'Target ratio of successful image pulls.' },
+
+  // [tracing]
+  { path: 'tracing.otlp_endpoint', type: 'string', default: '',
+    doc: 'OTLP/HTTP endpoint (e.g. http://127.0.0.1:4318) spans are exported to. Empty: tracing off.' },
+  { path: 'tracing.sample_ratio', type: 'string', default: '1',
+    check: (v: string) => (Number(v) >= 0 && Number(v) <= 1 ? undefined : 'must be a ratio in [0, 1]'),
+    doc: 'Share of CRI calls traced when tracing is on.' },
+];
+
+/** Tables keyed by a user-chosen name; their fields are documented here too. */
+export interface TableSpec {
+  path: string;
+  doc: string;
+  fields: Record<string, { type: KeyType; doc: string; default?: string | number | boolean | string[] }>;
+}
+
+export const TABLES: readonly TableSpec[] = [
+  {
+    path: 'runtime.handlers',
+    doc: 'Runtime handlers (RuntimeClass names) and the OCI runtime each one runs. `runc` and `crun` are defined by default.',
+    fields: {
+      path: { type: 'string', doc: 'Absolute path of the OCI runtime binary.' },
+      root: { type: 'string', doc: 'The runtime\'s --root state directory. Empty: `<daemon.state>/runtime/<name>`.', default: '' },
+      privileged_without_host_devices: { type: 'bool', doc: 'Privileged containers of this handler do not get the host\'s devices.', default: false },
+    },
+  },
+  {
+    path: 'registries',
+    doc: 'Per-registry settings, keyed by host[:port] (`docker.io` for Docker Hub).',
+    fields: {
+      mirrors: { type: 'string[]', doc: 'Mirror endpoints (https://host[:port] or http://…) tried in order before the registry itself.', default: [] },
+      insecure: { type: 'bool', doc: 'Use plain HTTP (or skip TLS verification on https mirrors).', default: false },
+      ca_file: { type: 'string', doc: 'PEM CA bundle trusted for this registry, added to the system roots.', default: '' },
+      cert_file: { type: 'string', doc: 'PEM client certificate for mutual TLS.', default: '' },
+      key_file: { type: 'string', doc: 'PEM client key for mutual TLS.', default: '' },
+      username: { type: 'string', doc: 'Credentials used when the pull request carries none.', default: '' },
+      password: { type: 'string', doc: 'Password for `username`. Never logged.', default: '' },
+    },
+  },
+];

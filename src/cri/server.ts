@@ -1,0 +1,215 @@
+import { mkdirSync, chmodSync, existsSync, unlinkSync, statSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { connect } from 'node:net';
+import * as grpc from '@grpc/grpc-js';
+import type { Logger } from '../log/logger.js';
+import { loadCri } from './load.js';
+import { codeName, toGrpcStatus } from './status.js';
+
+/** What a handler gets besides its request. */
+export interface CallContext {
+  method: string;
+  log: Logger;
+  /** Aborted when the client cancels or the deadline passes. */
+  signal: AbortSignal;
+}
+
+export type UnaryHandler = (req: never, ctx: CallContext) => Promise<unknown>;
+export type StreamHandler = (req: never, send: (msg: unknown) => Promise<void>, ctx: CallContext) => Promise<void>;
+
+export interface HandlerTable {
+  unary: Record<string, UnaryHandler>;
+  stream: Record<string, StreamHandler>;
+}
+
+/** Called after every CRI call; metrics hang here. */
+export type CallObserver = (method: string, code: string, seconds: number) => void;
+
+export interface CriServerOptions {
+  socketPath: string;
+  socketMode: number;
+  maxMessageBytes: number;
+  handlers: HandlerTable;
+  log: Logger;
+  observe?: CallObserver;
+}
+
+// Fields whose values identify the object a call is about; logged with it.
+function objectIds(obj: unknown): Record<string, string> {
+  const out: Record<string, string> = {};
+  const o = obj as Record<string, unknown> | null;
+  if (!o || typeof o !== 'object') return out;
+  for (const key of ['podSandboxId', 'containerId']) {
+    if (typeof o[key] === 'string' && o[key] !== '') out[key] = o[key] as string;
+  }
+  const image = (o.image as { image?: unknown } | undefined)?.image;
+  if (typeof image === 'string' && image !== '') out.image = image;
+  if (typeof o.imageRef === 'string' && o.imageRef !== '') out.imageRef = o.imageRef;
+  const meta = ((o.config as { metadata?: { name?: unknown } } | undefined)?.metadata)?.name;
+  if (typeof meta === 'string' && meta !== '') out.name = meta;
+  return out;
+}
+
+async function probeSocket(path: string): Promise<'live' | 'stale' | 'absent'> {
+  if (!existsSync(path)) return 'absent';
+  if (!statSync(path).isSocket()) {
+    throw new Error(`${path} exists and is not a socket; refusing to replace it`);
+  }
+  return new Promise((resolve) => {
+    const s = connect(path);
+    s.once('connect', () => {
+      s.destroy();
+      resolve('live');
+    });
+    s.once('error', () => resolve('stale'));
+  });
+}
+
+export class CriServer {
+  private readonly server: grpc.Server;
+  private readonly inflight = new Set<AbortController>();
+
+  private constructor(private readonly opts: CriServerOptions) {
+    this.server = new grpc.Server({
+      'grpc.max_receive_message_length': opts.maxMessageBytes,
+      'grpc.max_send_message_length': opts.maxMessageBytes,
+    });
+  }
+
+  static async start(opts: CriServerOptions): Promise<CriServer> {
+    const s = new CriServer(opts);
+    await s.listen();
+    return s;
+  }
+
+  private async listen(): Promise<void> {
+    const { socketPath } = this.opts;
+    mkdirSync(dirname(socketPath), { recursive: true });
+    const state = await probeSocket(socketPath);
+    if (state === 'live') {
+      throw new Error(`another process is already serving on ${socketPath}; refusing to start a second daemon there`);
+    }
+    if (state === 'stale') {
+      this.opts.log.info({ socket: socketPath }, 'replacing stale socket left by an earlier run');
+      unlinkSync(socketPath);
+    }
+    const { runtimeService, imageService } = loadCri();
+    this.server.addService(runtimeService, this.implement('RuntimeService', runtimeService));
+    this.server.addService(imageService, this.implement('ImageService', imageService));
+    await new Promise<void>((resolve, reject) => {
+      this.server.bindAsync(`unix://${socketPath}`, grpc.ServerCredentials.createInsecure(), (err) =>
+        err ? reject(err) : resolve(),
+      );
+    });
+    chmodSync(socketPath, this.opts.socketMode);
+  }
+
+  private implement(service: string, def: grpc.ServiceDefinition): grpc.UntypedServiceImplementation {
+    const impl: grpc.UntypedServiceImplementation = {};
+    for (const [name, method] of Object.entries(def)) {
+      const full = `${service}/${name}`;
+      if (method.responseStream) {
+        impl[name] = this.wrapStream(full, this.opts.handlers.stream[name]);
+      } else {
+        impl[name] = this.wrapUnary(full, this.opts.handlers.unary[name]);
+      }
+    }
+    return impl;
+  }
+
+  private begin(call: { on(event: 'cancelled', fn: () => void): unknown }, full: string) {
+    const ac = new AbortController();
+    this.inflight.add(ac);
+    call.on('cancelled', () => ac.abort(new Error('call cancelled by client')));
+    const ctx: CallContext = { method: full, log: this.opts.log.child({ method: full }), signal: ac.signal };
+    const started = process.hrtime.bigint();
+    const finish = (code: grpc.status, fields: Record<string, unknown>, err?: string) => {
+      this.inflight.delete(ac);
+      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+      const codeStr = codeName(code);
+      this.opts.observe?.(full, codeStr, seconds);
+      const rec = { ...fields, code: codeStr, durationMs: Math.round(seconds * 1e6) / 1e3 };
+      if (code === grpc.status.OK) ctx.log.debug(rec, 'cri call');
+      else if (code === grpc.status.INTERNAL || code === grpc.status.UNKNOWN) ctx.log.error({ ...rec, err }, 'cri call failed');
+      else ctx.log.warn({ ...rec, err }, 'cri call failed');
+    };
+    return { ctx, finish };
+  }
+
+  private wrapUnary(full: string, handler: UnaryHandler | undefined): grpc.handleUnaryCall<unknown, unknown> {
+    return (call, callback) => {
+      const { ctx, finish } = this.begin(call, full);
+      const ids = objectIds(call.request);
+      if (!handler) {
+        const details = `${full} is not implemented by berth`;
+        finish(grpc.status.UNIMPLEMENTED, ids, details);
+        callback({ code: grpc.status.UNIMPLEMENTED, details });
+        return;
+      }
+      handler(call.request as never, ctx).then(
+        (res) => {
+          finish(grpc.status.OK, { ...ids, ...objectIds(res) });
+          callback(null, res);
+        },
+        (err: unknown) => {
+          const st = toGrpcStatus(err);
+          finish(st.code, ids, st.details);
+          callback({ code: st.code, details: st.details });
+        },
+      );
+    };
+  }
+
+  private wrapStream(full: string, handler: StreamHandler | undefined): grpc.handleServerStreamingCall<unknown, unknown> {
+    return (call) => {
+      const { ctx, finish } = this.begin(call, full);
+      const ids = objectIds(call.request);
+      if (!handler) {
+        const details = `${full} is not implemented by berth`;
+        finish(grpc.status.UNIMPLEMENTED, ids, details);
+        call.emit('error', { code: grpc.status.UNIMPLEMENTED, details });
+        return;
+      }
+      // Respect backpressure: a slow reader holds the handler, not our memory.
+      const send = (msg: unknown): Promise<void> =>
+        new Promise((resolve, reject) => {
+          if (ctx.signal.aborted) return reject(ctx.signal.reason);
+          if (call.write(msg)) resolve();
+          else call.once('drain', () => resolve());
+        });
+      handler(call.request as never, send, ctx).then(
+        () => {
+          finish(grpc.status.OK, ids);
+          call.end();
+        },
+        (err: unknown) => {
+          const st = toGrpcStatus(err);
+          finish(st.code, ids, st.details);
+          if (!ctx.signal.aborted) call.emit('error', { code: st.code, details: st.details });
+        },
+      );
+    };
+  }
+
+  /** Stops accepting calls, lets in-flight ones finish, forces after timeoutMs. */
+  async shutdown(timeoutMs: number): Promise<void> {
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(() => {
+        this.opts.log.warn({ inflight: this.inflight.size }, 'shutdown timeout: cancelling in-flight calls');
+        for (const ac of this.inflight) ac.abort(new Error('daemon shutting down'));
+        this.server.forceShutdown();
+        resolve();
+      }, timeoutMs);
+      timer.unref();
+      this.server.tryShutdown(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+    try {
+      unlinkSync(this.opts.socketPath);
+    } catch {
+      // already gone
+    }
+  }
+}

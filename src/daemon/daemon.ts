@@ -1,0 +1,59 @@
+import { mkdirSync } from 'node:fs';
+import type { Config } from '../config/config.js';
+import type { Logger } from '../log/logger.js';
+import { CriServer } from '../cri/server.js';
+import { buildHandlers } from '../server/index.js';
+import type { Services } from '../server/context.js';
+import { RuntimeHandlers } from '../runtime/handlers.js';
+import { NoNetwork } from '../network/status.js';
+import { PACKAGE_VERSION } from '../util/package-info.js';
+import { Metrics } from '../metrics/metrics.js';
+import { EventBus } from '../events/bus.js';
+
+/** berthd: owns the services and the CRI server, and their order of start and stop. */
+export class Daemon {
+  private constructor(
+    readonly services: Services,
+    private readonly server: CriServer,
+  ) {}
+
+  static async start(config: Config, log: Logger): Promise<Daemon> {
+    mkdirSync(config.daemon.root, { recursive: true, mode: 0o711 });
+    mkdirSync(config.daemon.state, { recursive: true, mode: 0o711 });
+    const handlers = new RuntimeHandlers(config.runtime.handlers, config.runtime.default_handler);
+    await handlers.probe();
+    for (const h of handlers.list()) {
+      if (!h.usable) log.warn({ handler: h.name, reason: h.reason }, 'runtime handler unusable on this host');
+    }
+    const services: Services = {
+      config,
+      log,
+      version: PACKAGE_VERSION,
+      handlers,
+      network: new NoNetwork(),
+      metrics: new Metrics(),
+      events: new EventBus(),
+    };
+    const { metrics } = services;
+    const server = await CriServer.start({
+      socketPath: config.daemon.listen,
+      socketMode: parseInt(config.daemon.socket_mode, 8),
+      maxMessageBytes: config.daemon.max_message_bytes,
+      handlers: buildHandlers(services),
+      log,
+      observe: (method, code, seconds) => {
+        metrics.criRequests.inc({ method, code });
+        metrics.criDuration.observe({ method }, seconds);
+      },
+    });
+    log.info({ socket: config.daemon.listen, version: PACKAGE_VERSION, root: config.daemon.root, state: config.daemon.state }, 'berthd serving CRI');
+    return new Daemon(services, server);
+  }
+
+  async stop(): Promise<void> {
+    const { log, config } = this.services;
+    log.info('shutting down: no new calls, waiting for in-flight ones');
+    await this.server.shutdown(config.daemon.shutdown_timeout * 1000);
+    log.info('shutdown complete');
+  }
+}

@@ -1,0 +1,122 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+// Every SLI metric Berth exports is declared here, once, so the modules that
+// count (images, containers, sandboxes, streaming) and the consumers (the
+// /metrics endpoint, deploy/ rules and dashboards, `berth slo`) agree on names.
+// Naming follows Prometheus conventions: berth_ prefix, base units, _total.
+
+const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
+const PULL_BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600];
+
+export class Metrics {
+  readonly registry = new Registry();
+
+  readonly criRequests = new Counter({
+    name: 'berth_cri_requests_total', help: 'CRI calls by method and gRPC code.',
+    labelNames: ['method', 'code'] as const, registers: [this.registry],
+  });
+  readonly criDuration = new Histogram({
+    name: 'berth_cri_request_duration_seconds', help: 'CRI call latency by method.',
+    labelNames: ['method'] as const, buckets: LATENCY_BUCKETS, registers: [this.registry],
+  });
+
+  readonly containerStartAttempts = new Counter({
+    name: 'berth_container_start_attempts_total', help: 'StartContainer calls that reached the runtime.',
+    registers: [this.registry],
+  });
+  readonly containerStartSuccesses = new Counter({
+    name: 'berth_container_start_successes_total', help: 'Containers that reached the running state.',
+    registers: [this.registry],
+  });
+  readonly containerStartFailures = new Counter({
+    name: 'berth_container_start_failures_total', help: 'Container starts that failed, by reason.',
+    labelNames: ['reason'] as const, registers: [this.registry],
+  });
+  readonly containerStartLatency = new Histogram({
+    name: 'berth_container_start_latency_seconds', help: 'From CreateContainer to running.',
+    buckets: LATENCY_BUCKETS, registers: [this.registry],
+  });
+  readonly containerRestarts = new Counter({
+    name: 'berth_container_restarts_total', help: 'Containers created again with the same pod and name (attempt > 0).',
+    registers: [this.registry],
+  });
+  readonly containerExits = new Counter({
+    name: 'berth_container_exits_total', help: 'Container exits by reason (Completed, Error, OOMKilled).',
+    labelNames: ['reason'] as const, registers: [this.registry],
+  });
+
+  readonly sandboxCreateAttempts = new Counter({
+    name: 'berth_sandbox_create_attempts_total', help: 'RunPodSandbox calls.',
+    registers: [this.registry],
+  });
+  readonly sandboxCreateFailures = new Counter({
+    name: 'berth_sandbox_create_failures_total', help: 'RunPodSandbox failures by reason.',
+    labelNames: ['reason'] as const, registers: [this.registry],
+  });
+  readonly sandboxCreateLatency = new Histogram({
+    name: 'berth_sandbox_create_latency_seconds', help: 'RunPodSandbox latency.',
+    buckets: LATENCY_BUCKETS, registers: [this.registry],
+  });
+  readonly networkSetupFailures = new Counter({
+    name: 'berth_sandbox_network_setup_failures_total', help: 'CNI ADD failures by reason.',
+    labelNames: ['reason'] as const, registers: [this.registry],
+  });
+  readonly networkSetupLatency = new Histogram({
+    name: 'berth_sandbox_network_setup_latency_seconds', help: 'CNI ADD latency.',
+    buckets: LATENCY_BUCKETS, registers: [this.registry],
+  });
+
+  readonly imagePullAttempts = new Counter({
+    name: 'berth_image_pull_attempts_total', help: 'PullImage calls by registry.',
+    labelNames: ['registry'] as const, registers: [this.registry],
+  });
+  readonly imagePullSuccesses = new Counter({
+    name: 'berth_image_pull_successes_total', help: 'Successful pulls by registry.',
+    labelNames: ['registry'] as const, registers: [this.registry],
+  });
+  readonly imagePullFailures = new Counter({
+    name: 'berth_image_pull_failures_total', help: 'Failed pulls by registry and reason.',
+    labelNames: ['registry', 'reason'] as const, registers: [this.registry],
+  });
+  readonly imagePullLatency = new Histogram({
+    name: 'berth_image_pull_duration_seconds', help: 'PullImage latency.',
+    labelNames: ['registry'] as const, buckets: PULL_BUCKETS, registers: [this.registry],
+  });
+  readonly imagePullBytes = new Counter({
+    name: 'berth_image_pull_bytes_total', help: 'Blob bytes downloaded by registry.',
+    labelNames: ['registry'] as const, registers: [this.registry],
+  });
+
+  readonly execLatency = new Histogram({
+    name: 'berth_exec_latency_seconds', help: 'Time from an exec/attach request to the process streaming, by kind.',
+    labelNames: ['kind'] as const, buckets: LATENCY_BUCKETS, registers: [this.registry],
+  });
+  readonly execSyncDuration = new Histogram({
+    name: 'berth_exec_sync_duration_seconds', help: 'ExecSync wall time.',
+    buckets: LATENCY_BUCKETS, registers: [this.registry],
+  });
+
+  readonly gcDuration = new Histogram({
+    name: 'berth_image_gc_duration_seconds', help: 'Time spent releasing unused image blobs and layers.',
+    buckets: LATENCY_BUCKETS, registers: [this.registry],
+  });
+  readonly imageFsBytes = new Gauge({
+    name: 'berth_image_fs_used_bytes', help: 'Bytes used by the image store.', registers: [this.registry],
+  });
+  readonly containerFsBytes = new Gauge({
+    name: 'berth_container_fs_used_bytes', help: 'Bytes used by container writable layers.', registers: [this.registry],
+  });
+
+  readonly daemonStarts = new Counter({
+    name: 'berth_daemon_starts_total', help: 'berthd starts recorded in this state root (persists across restarts).',
+    registers: [this.registry],
+  });
+  readonly daemonStartTime = new Gauge({
+    name: 'berth_daemon_start_time_seconds', help: 'Unix time berthd started.', registers: [this.registry],
+  });
+
+  constructor(withProcessMetrics = true) {
+    if (withProcessMetrics) collectDefaultMetrics({ register: this.registry, prefix: 'berth_' });
+    this.daemonStartTime.set(Date.now() / 1000);
+  }
+}

@@ -1,0 +1,20 @@
+import type { Config } from '../config/config.js';
+import type { Logger } from '../log/logger.js';
+import type { RuntimeHandlers } from '../runtime/handlers.js';
+import type { NetworkStatusSource } from '../network/status.js';
+import type { Metrics } from '../metrics/metrics.js';
+import type { EventBus } from '../events/bus.js';
+
+/**
+ * The domain services a CRI handler may use. Handlers convert CRI messages to
+ * calls on these and back; the services never see gRPC types.
+ */
+export interface Services {
+  config: Config;
+  log: Logger;
+  version: string;
+  handlers: RuntimeHandlers;
+  network: NetworkStatusSource;
+  metrics: Metrics;
+  events: EventBus;
+}

@@ -1,0 +1,44 @@
+import type { StatusRequest__Output } from '../cri/generated/runtime/v1/StatusRequest.js';
+import type { StatusResponse } from '../cri/generated/runtime/v1/StatusResponse.js';
+import type { Services } from './context.js';
+import { existsSync } from 'node:fs';
+
+export async function status(svc: Services, req: StatusRequest__Output): Promise<StatusResponse> {
+  const def = svc.handlers.defaultHandler();
+  let runtimeReady = def?.usable === true;
+  let runtimeReason = runtimeReady ? '' : 'RuntimeHandlerUnusable';
+  let runtimeMessage = runtimeReady ? '' : `default handler "${svc.handlers.defaultName}": ${def?.reason ?? 'not probed'}`;
+  if (runtimeReady && !existsSync(svc.config.runtime.conmon)) {
+    runtimeReady = false;
+    runtimeReason = 'ConmonMissing';
+    runtimeMessage = `conmon not found at ${svc.config.runtime.conmon}`;
+  }
+  const net = svc.network.status();
+  const handlers = svc.handlers.list();
+  const res: StatusResponse = {
+    status: {
+      conditions: [
+        { type: 'RuntimeReady', status: runtimeReady, reason: runtimeReason, message: runtimeMessage },
+        { type: 'NetworkReady', status: net.ready, reason: net.reason, message: net.message },
+      ],
+    },
+    runtimeHandlers: handlers
+      .filter((h) => h.usable)
+      .map((h) => ({
+        name: h.name === svc.handlers.defaultName ? '' : h.name,
+        features: { recursiveReadOnlyMounts: false, userNamespaces: false },
+      })),
+    features: { supplementalGroupsPolicy: false },
+  };
+  if (req.verbose) {
+    // Secrets in registry config must not leave the daemon.
+    const redacted = structuredClone(svc.config);
+    for (const r of Object.values(redacted.registries)) if (r.password) r.password = '[redacted]';
+    res.info = {
+      config: JSON.stringify(redacted),
+      handlers: JSON.stringify(handlers),
+      podCidr: svc.network.podCidr(),
+    };
+  }
+  return res;
+}

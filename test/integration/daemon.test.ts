@@ -1,0 +1,178 @@
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, execFileSync } from 'node:child_process';
+import { writeFileSync, existsSync, statSync, mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { startDaemon, runCli, tempDir, BERTHD, REPO_ROOT, type TestDaemon } from '../helpers/daemon.js';
+import type { CallError } from '../../src/cli/client.js';
+
+const daemons: TestDaemon[] = [];
+after(async () => {
+  for (const d of daemons) {
+    await d.stop();
+    d.cleanup();
+  }
+});
+
+const pkgVersion = (JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { version: string }).version;
+
+test('Version and Status over gRPC and through the CLI', async () => {
+  const d = await startDaemon();
+  daemons.push(d);
+  assert.equal(statSync(d.socket).mode & 0o777, 0o660);
+  const v = await d.client.call<Record<string, string>>('Version', { version: 'v1' });
+  assert.equal(v.runtimeName, 'berth');
+  assert.equal(v.runtimeVersion, pkgVersion);
+  assert.equal(v.runtimeApiVersion, 'v1');
+
+  const st = await d.client.call<{ status: { conditions: { type: string; status: boolean; reason: string }[] }; info: Record<string, string> }>(
+    'Status', { verbose: true },
+  );
+  const types = st.status.conditions.map((c) => c.type);
+  assert.deepEqual(types, ['RuntimeReady', 'NetworkReady']);
+  assert.equal(st.status.conditions[0].status, true, JSON.stringify(st.status.conditions[0]));
+  const eff = JSON.parse(st.info.config) as { daemon: { root: string } };
+  assert.equal(eff.daemon.root, d.root);
+
+  const cli = await runCli(['--runtime-endpoint', d.endpoint, 'version']);
+  assert.equal(cli.code, 0, cli.stderr);
+  assert.match(cli.stdout, /RuntimeName:\s+berth/);
+  assert.match(cli.stdout, new RegExp(`RuntimeVersion:\\s+${pkgVersion.replace(/\./g, '\\.')}`));
+
+  const viaEnv = await runCli(['version', '-o', 'json'], { BERTH_RUNTIME_ENDPOINT: d.endpoint });
+  assert.equal(viaEnv.code, 0, viaEnv.stderr);
+  assert.equal((JSON.parse(viaEnv.stdout) as { runtimeApiVersion: string }).runtimeApiVersion, 'v1');
+
+  const info = await runCli(['--runtime-endpoint', d.endpoint, 'info']);
+  assert.equal(info.code, 0, info.stderr);
+  assert.ok(JSON.parse(info.stdout).config.daemon);
+
+  const rc = await d.client.call<{ linux: { cgroupDriver: string } }>('RuntimeConfig', {});
+  assert.equal(rc.linux.cgroupDriver, 'CGROUPFS');
+});
+
+test('an RPC not built answers UNIMPLEMENTED naming it; the CLI shows it and exits non-zero', async () => {
+  const d = await startDaemon();
+  daemons.push(d);
+  await assert.rejects(d.client.call('CheckpointPod', { podSandboxId: 'x' }), (e: CallError) => {
+    assert.equal(e.code, 12);
+    assert.match(e.details, /CheckpointPod/);
+    return true;
+  });
+  assert.match(d.logs(), /"method":"RuntimeService\/CheckpointPod".*"code":"UNIMPLEMENTED"/);
+});
+
+test('UpdateRuntimeConfig keeps the pod CIDR and rejects a malformed one', async () => {
+  const d = await startDaemon();
+  daemons.push(d);
+  await d.client.call('UpdateRuntimeConfig', { runtimeConfig: { networkConfig: { podCidr: '10.244.1.0/24' } } });
+  const st = await d.client.call<{ info: Record<string, string> }>('Status', { verbose: true });
+  assert.equal(st.info.podCidr, '10.244.1.0/24');
+  await assert.rejects(
+    d.client.call('UpdateRuntimeConfig', { runtimeConfig: { networkConfig: { podCidr: 'banana' } } }),
+    (e: CallError) => e.code === 3 && /pod_cidr/.test(e.details),
+  );
+});
+
+test('SIGTERM exits 0 and removes the socket; a second daemon on a live socket is refused', async () => {
+  const d = await startDaemon();
+  const dir2 = tempDir();
+  const cfg2 = join(dir2, 'b.toml');
+  writeFileSync(cfg2, `[daemon]\nroot = "${join(dir2, 'root')}"\nstate = "${join(dir2, 'state')}"\nlisten = "${d.socket}"\n[metrics]\naddress = ""\n`);
+  const second = spawn(process.execPath, [BERTHD, '--config', cfg2], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let err = '';
+  second.stderr.on('data', (b: Buffer) => (err += b.toString()));
+  const code2 = await new Promise<number | null>((r) => second.once('exit', r));
+  assert.equal(code2, 1);
+  assert.match(err, /already serving/);
+  // the first one is unharmed
+  await d.client.call('Version', {});
+  assert.equal(await d.stop(), 0);
+  assert.equal(existsSync(d.socket), false);
+  d.cleanup();
+  execFileSync('rm', ['-rf', dir2]);
+});
+
+test('a stale socket from a killed daemon is replaced on restart', async () => {
+  const d = await startDaemon();
+  await d.kill();
+  assert.ok(existsSync(d.socket), 'SIGKILL leaves the socket file');
+  const again = await startDaemon({ dir: d.dir });
+  daemons.push(again);
+  await again.client.call('Version', {});
+  assert.match(again.logs(), /replacing stale socket/);
+});
+
+test('a bad config is refused with the key named', async () => {
+  const dir = tempDir();
+  mkdirSync(dir, { recursive: true });
+  const cfg = join(dir, 'bad.toml');
+  writeFileSync(cfg, '[image]\nmax_concurrent_downloads = -1\n');
+  const p = spawn(process.execPath, [BERTHD, '--config', cfg], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let err = '';
+  p.stderr.on('data', (b: Buffer) => (err += b.toString()));
+  const code = await new Promise<number | null>((r) => p.once('exit', r));
+  assert.equal(code, 2);
+  assert.match(err, /image\.max_concurrent_downloads/);
+  assert.match(err, new RegExp(cfg.replace(/[/.]/g, '\\$&')));
+  writeFileSync(join(dir, 'empty.toml'), '');
+  const flag = spawn(process.execPath, [BERTHD, '--config', join(dir, 'empty.toml'), '--daemon-log-level', 'chatty'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let ferr = '';
+  flag.stderr.on('data', (b: Buffer) => (ferr += b.toString()));
+  assert.equal(await new Promise<number | null>((r) => flag.once('exit', r)), 2);
+  assert.match(ferr, /daemon\.log_level/);
+  execFileSync('rm', ['-rf', dir]);
+});
+
+test('berthd config default prints a complete file berthd accepts', async () => {
+  const out = execFileSync(process.execPath, [BERTHD, 'config', 'default'], { encoding: 'utf8' });
+  assert.match(out, /\[daemon\]/);
+  assert.match(out, /max_concurrent_downloads = 3/);
+  const dir = tempDir();
+  writeFileSync(join(dir, 'c.toml'), out);
+  const eff = execFileSync(process.execPath, [BERTHD, '--config', join(dir, 'c.toml'), 'config', 'check'], { encoding: 'utf8' });
+  assert.equal(JSON.parse(eff).daemon.root, '/var/lib/berth');
+  execFileSync('rm', ['-rf', dir]);
+});
+
+test('berth version against containerd (Debian package) on its own socket', async (t) => {
+  const bin = '/usr/bin/containerd';
+  if (!existsSync(bin)) {
+    t.skip('containerd is not installed (scripts/install-deps.sh installs it)');
+    return;
+  }
+  const dir = tempDir('ctd-');
+  const sock = join(dir, 'c.sock');
+  const cfg = join(dir, 'config.toml');
+  writeFileSync(
+    cfg,
+    `version = 2\nroot = "${dir}/root"\nstate = "${dir}/state"\n[grpc]\naddress = "${sock}"\n[ttrpc]\naddress = "${sock}.ttrpc"\n[debug]\naddress = "${dir}/debug.sock"\n[metrics]\naddress = ""\n` +
+      `[plugins."io.containerd.grpc.v1.cri"]\n  disable_cgroup = false\n  restrict_oom_score_adj = true\n  [plugins."io.containerd.grpc.v1.cri".cni]\n    bin_dir = "/usr/lib/cni"\n    conf_dir = "${dir}/cni"\n`,
+  );
+  const p = spawn(bin, ['--config', cfg], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let err = '';
+  p.stderr.on('data', (b: Buffer) => (err += b.toString()));
+  try {
+    const deadline = Date.now() + 20_000;
+    let res = { code: 1 as number | null, stdout: '', stderr: '' };
+    while (Date.now() < deadline) {
+      if (p.exitCode !== null) break;
+      if (existsSync(sock)) {
+        res = await runCli(['--runtime-endpoint', `unix://${sock}`, 'version']);
+        if (res.code === 0) break;
+      }
+      await sleep(200);
+    }
+    if (p.exitCode !== null && res.code !== 0) {
+      t.skip(`containerd could not start here: ${err.split('\n').slice(-3).join(' ')}`);
+      return;
+    }
+    assert.equal(res.code, 0, res.stderr);
+    assert.match(res.stdout, /RuntimeName:\s+containerd/);
+  } finally {
+    p.kill('SIGTERM');
+    await new Promise((r) => (p.exitCode !== null ? r(null) : p.once('exit', r)));
+    execFileSync('rm', ['-rf', dir]);
+  }
+});
