@@ -1,0 +1,36 @@
+// What the container service needs from the image store. The image service
+// implements it; containers depend only on this.
+
+/** The parts of an OCI image config containers are built from. */
+export interface OciImageConfig {
+  User?: string;
+  Env?: string[];
+  Entrypoint?: string[] | null;
+  Cmd?: string[] | null;
+  WorkingDir?: string;
+  StopSignal?: string;
+  Volumes?: Record<string, unknown>;
+  Labels?: Record<string, string>;
+  ExposedPorts?: Record<string, unknown>;
+}
+
+export interface ImageForContainer {
+  /** Image ID: the config digest, `sha256:…`. */
+  id: string;
+  /** The reference kubelet reports as image_ref: a repo digest when known, else the ID. */
+  ref: string;
+  repoTags: string[];
+  repoDigests: string[];
+  config: OciImageConfig;
+  /** Unpacked layer directories, lowest layer first, ready for overlay lowerdir. */
+  layerDirs: string[];
+}
+
+export interface ImageProvider {
+  /** Finds an image by ID, ID prefix, tag or digest reference. */
+  get(ref: string): Promise<ImageForContainer | undefined>;
+  /** Marks the image's layers as used by `holder` (a container ID); RemoveImage keeps them until released. */
+  hold(imageId: string, holder: string): Promise<void>;
+  /** Drops every hold of `holder`. Idempotent. */
+  release(holder: string): Promise<void>;
+}
