@@ -122,6 +122,8 @@ export async function unpackLayer(blob: string, dest: string, diffId: string, re
   const tarArgs = ['-x', '-f', blob, '-C', dest, '--numeric-owner', '--same-owner', '--same-permissions', '--xattrs', '--xattrs-include=*', '--no-overwrite-dir'];
   if (kind === 'zstd') tarArgs.push('--zstd');
   const extract = run('tar', tarArgs);
+  // Awaited below, after the scan; marked handled so an early failure is not unhandled.
+  extract.catch(() => undefined);
   let s: Awaited<ReturnType<typeof scan>>;
   try {
     s = await scan(blob, kind, registry, ac.signal);
