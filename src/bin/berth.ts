@@ -2,6 +2,7 @@
 import { Command } from 'commander';
 import { registerRuntimeCommands } from '../cli/runtime.js';
 import { registerImageCommands } from '../cli/images.js';
+import { registerImageArchiveCommands } from '../cli/image-archive.js';
 import { registerPodCommands } from '../cli/pods.js';
 import { registerContainerCommands } from '../cli/containers.js';
 import { PACKAGE_VERSION } from '../util/package-info.js';
@@ -14,6 +15,7 @@ const program = new Command('berth')
 
 registerRuntimeCommands(program);
 registerImageCommands(program);
+registerImageArchiveCommands(program);
 registerPodCommands(program);
 registerContainerCommands(program);
 

@@ -10,12 +10,15 @@ import { PACKAGE_VERSION } from '../util/package-info.js';
 import { Metrics } from '../metrics/metrics.js';
 import { EventBus } from '../events/bus.js';
 import { ImageService } from '../image/service.js';
+import { AdminServer } from './admin.js';
+import { join } from 'node:path';
 
 /** berthd: owns the services and the CRI server, and their order of start and stop. */
 export class Daemon {
   private constructor(
     readonly services: Services,
     private readonly server: CriServer,
+    private readonly admin: AdminServer,
   ) {}
 
   static async start(config: Config, log: Logger): Promise<Daemon> {
@@ -49,14 +52,16 @@ export class Daemon {
         metrics.criDuration.observe({ method }, seconds);
       },
     });
+    const admin = await AdminServer.start(join(config.daemon.state, 'admin.sock'), images, log.child({ component: 'admin' }));
     log.info({ socket: config.daemon.listen, version: PACKAGE_VERSION, root: config.daemon.root, state: config.daemon.state }, 'berthd serving CRI');
-    return new Daemon(services, server);
+    return new Daemon(services, server, admin);
   }
 
   async stop(): Promise<void> {
     const { log, config } = this.services;
     log.info('shutting down: no new calls, waiting for in-flight ones');
     await this.server.shutdown(config.daemon.shutdown_timeout * 1000);
+    await this.admin.stop();
     await this.services.images.close();
     log.info('shutdown complete');
   }

@@ -13,7 +13,7 @@ import type { Logger } from '../log/logger.js';
 import type { Metrics } from '../metrics/metrics.js';
 import { errorMessage, failedPrecondition, notFound } from '../util/errors.js';
 import type { ImageForContainer, ImageProvider } from './provider.js';
-import { pullImage, type PullDeps } from './pull.js';
+import { pullImage, type PullDeps, type PullOutcome } from './pull.js';
 import { PullError } from './pull-error.js';
 import { asImageId, formatReference, parseReference, repoName, type Reference } from './reference.js';
 import { RepoClient, classifyNetworkError } from './registry/client.js';
@@ -23,6 +23,9 @@ import { ContentStore } from './store/content.js';
 import { LayerStore } from './store/layers.js';
 import { RecordStore, type Hold, type ImageRecord } from './store/records.js';
 import { diskUsage, mountPointOf } from './store/usage.js';
+
+/** What a pull or an import stored, ready to be recorded. */
+export type StoredImage = Omit<PullOutcome, 'release' | 'bytesDownloaded' | 'topDigest'>;
 
 export interface ImageFsUsage {
   timestampMs: number;
@@ -196,10 +199,18 @@ export class ImageService implements ImageProvider {
   }
 
   /** Writes the record for a pulled image and moves its names to it. */
-  private async record(ref: Reference, out: Awaited<ReturnType<typeof pullImage>>): Promise<ImageRecord> {
-    const now = Date.now();
+  private record(ref: Reference, out: Awaited<ReturnType<typeof pullImage>>): Promise<ImageRecord> {
     const tag = ref.tag ? `${repoName(ref)}:${ref.tag}` : undefined;
-    const digest = `${repoName(ref)}@${out.topDigest}`;
+    return this.saveRecord(out, tag ? [tag] : [], [`${repoName(ref)}@${out.topDigest}`]);
+  }
+
+  /**
+   * Records an image whose blobs and layers are stored (a pull or an import),
+   * adding `tags` and `digests` to it and taking the tags from other images.
+   * Call inside serial().
+   */
+  private async saveRecord(out: StoredImage, tags: string[], digests: string[]): Promise<ImageRecord> {
+    const now = Date.now();
     const prev = this.records.get(out.id);
     const rec: ImageRecord = prev
       ? { ...prev, repoTags: [...prev.repoTags], repoDigests: [...prev.repoDigests], updatedMs: now }
@@ -209,13 +220,13 @@ export class ImageService implements ImageProvider {
           manifestDigest: out.manifestDigest, indexDigest: out.indexDigest,
           layers: out.layers, config: out.config, createdMs: now, updatedMs: now,
         };
-    if (tag && !rec.repoTags.includes(tag)) rec.repoTags.push(tag);
-    if (!rec.repoDigests.includes(digest)) rec.repoDigests.push(digest);
+    for (const t of tags) if (!rec.repoTags.includes(t)) rec.repoTags.push(t);
+    for (const d of digests) if (!rec.repoDigests.includes(d)) rec.repoDigests.push(d);
     await this.store.save(rec);
-    // The tag moved: the image it named loses it (and stays, untagged).
-    const old = tag ? this.names.get(tag) : undefined;
-    if (old && old !== rec.id) {
-      const o = this.records.get(old);
+    for (const tag of tags) {
+      // The tag moved: the image it named loses it (and stays, untagged).
+      const old = this.names.get(tag);
+      const o = old && old !== rec.id ? this.records.get(old) : undefined;
       if (o) {
         const updated = { ...o, repoTags: o.repoTags.filter((t) => t !== tag), updatedMs: now };
         await this.store.save(updated);
@@ -224,6 +235,20 @@ export class ImageService implements ImageProvider {
     }
     this.index(rec);
     return rec;
+  }
+
+  /** Records an imported image (see archive.ts); the keys stay leased until it is recorded. */
+  adopt(out: StoredImage, tags: string[], digests: string[]): Promise<ImageRecord> {
+    return this.serial(() => this.saveRecord(out, tags, digests));
+  }
+
+  /** Protects blobs and layers being stored outside a pull from GC until `release`. */
+  leaseKeys(keys: string[]): () => void {
+    const added = keys.filter((k) => !this.lease.has(k));
+    for (const k of added) this.lease.add(k);
+    return () => {
+      for (const k of added) this.lease.delete(k);
+    };
   }
 
   /** Removes an image by ID, tag or digest; unknown images are not an error. */
