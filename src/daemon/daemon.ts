@@ -9,6 +9,7 @@ import { NoNetwork } from '../network/status.js';
 import { PACKAGE_VERSION } from '../util/package-info.js';
 import { Metrics } from '../metrics/metrics.js';
 import { EventBus } from '../events/bus.js';
+import { ImageService } from '../image/service.js';
 
 /** berthd: owns the services and the CRI server, and their order of start and stop. */
 export class Daemon {
@@ -25,16 +26,18 @@ export class Daemon {
     for (const h of handlers.list()) {
       if (!h.usable) log.warn({ handler: h.name, reason: h.reason }, 'runtime handler unusable on this host');
     }
+    const metrics = new Metrics();
+    const images = await ImageService.open(config, log.child({ component: 'image' }), metrics);
     const services: Services = {
       config,
       log,
       version: PACKAGE_VERSION,
       handlers,
       network: new NoNetwork(),
-      metrics: new Metrics(),
+      metrics,
       events: new EventBus(),
+      images,
     };
-    const { metrics } = services;
     const server = await CriServer.start({
       socketPath: config.daemon.listen,
       socketMode: parseInt(config.daemon.socket_mode, 8),
@@ -54,6 +57,7 @@ export class Daemon {
     const { log, config } = this.services;
     log.info('shutting down: no new calls, waiting for in-flight ones');
     await this.server.shutdown(config.daemon.shutdown_timeout * 1000);
+    await this.services.images.close();
     log.info('shutdown complete');
   }
 }

@@ -4,6 +4,7 @@ import type { RuntimeHandlers } from '../runtime/handlers.js';
 import type { NetworkStatusSource } from '../network/status.js';
 import type { Metrics } from '../metrics/metrics.js';
 import type { EventBus } from '../events/bus.js';
+import type { ImageService } from '../image/service.js';
 
 /**
  * The domain services a CRI handler may use. Handlers convert CRI messages to
@@ -17,4 +18,6 @@ export interface Services {
   network: NetworkStatusSource;
   metrics: Metrics;
   events: EventBus;
+  /** Image store and registry client; also the ImageProvider containers use. */
+  images: ImageService;
 }

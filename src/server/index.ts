@@ -6,6 +6,11 @@ import { version } from './version.js';
 import { status } from './status.js';
 import { runtimeConfig } from './runtime_config.js';
 import { updateRuntimeConfig } from './update_runtime_config.js';
+import { imagePull } from './image_pull.js';
+import { listImages, streamImages } from './image_list.js';
+import { imageStatus } from './image_status.js';
+import { imageRemove } from './image_remove.js';
+import { imageFsInfo } from './image_fs_info.js';
 
 type Unary = (svc: Services, req: never, ctx: CallContext) => Promise<unknown>;
 type Stream = (svc: Services, req: never, send: (m: unknown) => Promise<void>, ctx: CallContext) => Promise<void>;
@@ -15,9 +20,16 @@ const UNARY: Record<string, Unary> = {
   Status: status,
   RuntimeConfig: runtimeConfig,
   UpdateRuntimeConfig: updateRuntimeConfig,
+  PullImage: imagePull,
+  ListImages: listImages,
+  ImageStatus: imageStatus,
+  RemoveImage: imageRemove,
+  ImageFsInfo: imageFsInfo,
 };
 
-const STREAM: Record<string, Stream> = {};
+const STREAM: Record<string, Stream> = {
+  StreamImages: streamImages,
+};
 
 export function buildHandlers(svc: Services): HandlerTable {
   const unary: Record<string, UnaryHandler> = {};

@@ -24,7 +24,8 @@
 // a HARD link to it (sh, sleep, id, cat, httpd, wget, nc, …), /etc/passwd and
 // /etc/group with root, nobody and app (uid/gid 1000, also in group `extra`
 // 2000), /tmp (1777), /root, /home/app (owned by app), /proc, /sys, /dev and
-// /etc/hostname. With several platforms every manifest shares the layers and
+// /etc/hostname; it is byte-identical across builds (fixed mtimes), so all
+// fixture images share it. With several platforms every manifest shares the layers and
 // its config carries the label `berth.test.platform=<os/arch[/variant]>`, so a
 // test can tell which one was chosen. buildLayout() alone writes the layout
 // without pushing (for import tests: `skopeo copy oci:DIR:TAG oci-archive:F`).
@@ -151,14 +152,15 @@ function populate(stage: string, files: FileSpec[]): void {
       case undefined:
       case 'file':
         writeFileSync(p, f.content ?? '');
-        chmodSync(p, f.mode ?? 0o644);
+        // chown clears setuid/setgid bits, so it goes first.
         chownSync(p, f.uid ?? 0, f.gid ?? 0);
+        chmodSync(p, f.mode ?? 0o644);
         if (f.mtime !== undefined) lutimesSync(p, f.mtime, f.mtime);
         break;
       case 'dir':
         mkdirSync(p, { recursive: true });
-        chmodSync(p, f.mode ?? 0o755);
         chownSync(p, f.uid ?? 0, f.gid ?? 0);
+        chmodSync(p, f.mode ?? 0o755);
         break;
       case 'symlink':
         symlinkSync(f.target, p);
@@ -190,9 +192,12 @@ function populateRandom(stage: string, bytes: number): void {
 }
 
 /** Tars `stage` (GNU tar, numeric owners, names sorted) and gzips it into the layout's blobs. */
-async function writeLayer(blobs: string, stage: string, level: number): Promise<BuiltLayer> {
+async function writeLayer(blobs: string, stage: string, level: number, fixedMtime = false): Promise<BuiltLayer> {
   const entries = readdirSync(stage).sort();
-  const tar = spawn('tar', ['--numeric-owner', '--xattrs', '--sort=name', '-C', stage, '-cf', '-', ...entries], {
+  // A fixed mtime makes the base layer byte-identical across builds, so
+  // images built separately share it as real images share a base.
+  const mt = fixedMtime ? ['--mtime=@1704067200', '--pax-option=exthdr.name=%d/PaxHeaders/%f,delete=atime,delete=ctime'] : [];
+  const tar = spawn('tar', ['--numeric-owner', '--xattrs', '--sort=name', ...mt, '-C', stage, '-cf', '-', ...entries], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let err = '';
@@ -235,7 +240,7 @@ export async function buildLayout(tag: string, spec: ImageSpec = {}, dir?: strin
       if ('randomBytes' in l) populateRandom(stage, l.randomBytes);
       else if ('base' in l) populateBase(stage);
       else populate(stage, l.files);
-      layers.push(await writeLayer(blobs, stage, spec.gzipLevel ?? ('randomBytes' in l ? 1 : 6)));
+      layers.push(await writeLayer(blobs, stage, spec.gzipLevel ?? ('randomBytes' in l ? 1 : 6), 'base' in l));
     } finally {
       rmSync(stage, { recursive: true, force: true });
     }

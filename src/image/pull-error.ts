@@ -1,0 +1,56 @@
+// A failed pull: which registry, what went wrong, and a short reason used as
+// the metrics label. The kind maps to the gRPC code kubelet sees.
+import { BerthError, type ErrorKind } from '../util/errors.js';
+
+export type PullFailure =
+  | 'unauthorized'
+  | 'forbidden'
+  | 'not_found'
+  | 'rate_limited'
+  | 'server_error'
+  | 'unreachable'
+  | 'tls'
+  | 'stalled'
+  | 'digest_mismatch'
+  | 'truncated'
+  | 'malformed_manifest'
+  | 'malformed_layer'
+  | 'unsupported'
+  | 'no_platform'
+  | 'disk_full'
+  | 'cancelled'
+  | 'other';
+
+const KIND: Record<PullFailure, ErrorKind> = {
+  unauthorized: 'Unauthenticated',
+  forbidden: 'PermissionDenied',
+  not_found: 'NotFound',
+  rate_limited: 'ResourceExhausted',
+  server_error: 'Unavailable',
+  unreachable: 'Unavailable',
+  tls: 'Unavailable',
+  stalled: 'DeadlineExceeded',
+  digest_mismatch: 'Aborted',
+  truncated: 'Aborted',
+  malformed_manifest: 'FailedPrecondition',
+  malformed_layer: 'FailedPrecondition',
+  unsupported: 'FailedPrecondition',
+  no_platform: 'NotFound',
+  disk_full: 'ResourceExhausted',
+  cancelled: 'Aborted',
+  other: 'Unknown',
+};
+
+/** Failures worth another attempt with backoff. */
+export const TRANSIENT: ReadonlySet<PullFailure> = new Set(['rate_limited', 'server_error', 'unreachable', 'stalled', 'truncated']);
+
+export class PullError extends BerthError {
+  constructor(
+    readonly reason: PullFailure,
+    readonly registry: string,
+    detail: string,
+    options?: { cause?: unknown },
+  ) {
+    super(KIND[reason], `registry ${registry}: ${detail}`, options);
+  }
+}

@@ -1,0 +1,191 @@
+// An OCI distribution client for one repository: manifests and blobs over
+// each endpoint (mirrors first), with token/Basic auth, redirects followed
+// by hand (credentials never follow to another origin), and transient
+// failures retried with exponential backoff.
+import { createHash } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { request, type Dispatcher } from 'undici';
+import type { Logger } from '../../log/logger.js';
+import { PullError, TRANSIENT, type PullFailure } from '../pull-error.js';
+import { TokenCache, TokenError, parseChallenge, type Credentials } from './auth.js';
+import type { Endpoint, Hosts } from './hosts.js';
+
+export interface ClientOptions {
+  hosts: Hosts;
+  tokens: TokenCache;
+  retries: number;
+  stallTimeoutMs: number;
+  log: Logger;
+  /** Base backoff; tests shorten it. */
+  backoffMs?: number;
+}
+
+export interface FetchedManifest {
+  body: Buffer;
+  contentType: string;
+  digest: string;
+}
+
+export interface BlobStream {
+  body: Dispatcher.ResponseData['body'];
+  /** Content-Length when the registry sent one. */
+  length?: number;
+  endpoint: Endpoint;
+}
+
+const TLS_CODES = /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_TLS|ERR_SSL|EPROTO/;
+
+/** Maps a network-level error (connect, TLS, socket, stall) to a failure reason. */
+export function classifyNetworkError(err: unknown): PullFailure {
+  const code = String((err as { code?: string }).code ?? '');
+  if (err instanceof PullError) return err.reason;
+  if ((err as Error).name === 'AbortError' || code === 'ABORT_ERR') return 'cancelled';
+  if (code === 'UND_ERR_BODY_TIMEOUT' || code === 'UND_ERR_HEADERS_TIMEOUT') return 'stalled';
+  if (code === 'ENOSPC' || code === 'EDQUOT') return 'disk_full';
+  if (TLS_CODES.test(code) || /certificate|TLS|SSL/i.test((err as Error).message ?? '')) return 'tls';
+  if (/^(ECONNREFUSED|ECONNRESET|EHOSTUNREACH|ENETUNREACH|ENOTFOUND|EAI_AGAIN|ETIMEDOUT|EPIPE|UND_ERR_.*)$/.test(code)) return 'unreachable';
+  return 'other';
+}
+
+function statusFailure(status: number): PullFailure {
+  if (status === 401) return 'unauthorized';
+  if (status === 403) return 'forbidden';
+  if (status === 404) return 'not_found';
+  if (status === 429) return 'rate_limited';
+  if (status >= 500) return 'server_error';
+  return 'other';
+}
+
+async function errorDetail(res: Dispatcher.ResponseData): Promise<string> {
+  let text = '';
+  try {
+    text = (await res.body.text()).slice(0, 2000);
+  } catch {
+    // body unreadable: the status alone has to do
+  }
+  try {
+    const e = (JSON.parse(text) as { errors?: { code?: string; message?: string }[] }).errors?.[0];
+    if (e) return `${e.code ?? ''}${e.message ? ` (${e.message})` : ''}`.trim();
+  } catch {
+    // not the registry's JSON error format
+  }
+  return text.replace(/\s+/g, ' ').trim().slice(0, 200);
+}
+
+export class RepoClient {
+  private readonly scope: string;
+
+  constructor(
+    private readonly opts: ClientOptions,
+    readonly registry: string,
+    readonly repository: string,
+    private readonly creds: Credentials,
+  ) {
+    this.scope = `repository:${repository}:pull`;
+  }
+
+  /** Fetches a manifest by tag or digest; verifies it when asked by digest. */
+  async manifest(ref: string, accept: string, signal?: AbortSignal): Promise<FetchedManifest> {
+    return this.overEndpoints(`manifest ${this.repository}:${ref}`, signal, async (ep) => {
+      const res = await this.get(ep, `/v2/${this.repository}/manifests/${ref}`, { accept }, signal);
+      const body = Buffer.from(await res.body.arrayBuffer());
+      const digest = 'sha256:' + createHash('sha256').update(body).digest('hex');
+      if (ref.startsWith('sha256:') && digest !== ref) {
+        throw new PullError('digest_mismatch', this.registry, `manifest ${ref} from ${ep.base} has digest ${digest}`);
+      }
+      return { body, contentType: String(res.headers['content-type'] ?? ''), digest };
+    });
+  }
+
+  /** Opens a blob for reading; the caller verifies digest and size while streaming. */
+  async blob(digest: string, signal?: AbortSignal): Promise<BlobStream> {
+    return this.overEndpoints(`blob ${digest}`, signal, async (ep) => {
+      const res = await this.get(ep, `/v2/${this.repository}/blobs/${digest}`, {}, signal);
+      const len = Number(res.headers['content-length']);
+      return { body: res.body, length: Number.isFinite(len) ? len : undefined, endpoint: ep };
+    });
+  }
+
+  /** Tries each endpoint in order, retrying transient failures; the upstream's error wins. */
+  private async overEndpoints<T>(what: string, signal: AbortSignal | undefined, fn: (ep: Endpoint) => Promise<T>): Promise<T> {
+    const eps = this.opts.hosts.endpoints(this.registry);
+    let last: unknown;
+    for (const ep of eps) {
+      try {
+        return await this.withRetries(what, ep.base, signal, () => fn(ep));
+      } catch (err) {
+        last = err;
+        if (classifyNetworkError(err) === 'cancelled') throw err;
+        if (ep.mirror) this.opts.log.info({ mirror: ep.base, what, err: (err as Error).message }, 'mirror failed, trying next endpoint');
+      }
+    }
+    throw last;
+  }
+
+  async withRetries<T>(what: string, where: string, signal: AbortSignal | undefined, fn: () => Promise<T>): Promise<T> {
+    const base = this.opts.backoffMs ?? 250;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await fn();
+      } catch (err) {
+        const reason = classifyNetworkError(err);
+        const pe = err instanceof PullError ? err : new PullError(reason, this.registry, `${what} from ${where}: ${(err as Error).message}`, { cause: err });
+        if (!TRANSIENT.has(pe.reason) || attempt >= this.opts.retries || signal?.aborted) throw pe;
+        const wait = Math.min(base * 2 ** attempt, 8000) * (0.75 + Math.random() / 2);
+        this.opts.log.warn({ registry: this.registry, what, attempt: attempt + 1, waitMs: Math.round(wait), err: pe.message }, 'registry request failed, retrying');
+        await sleep(wait, undefined, { signal });
+      }
+    }
+  }
+
+  /** GET with auth and redirects; returns a 200 response or throws a PullError. */
+  private async get(ep: Endpoint, path: string, headers: Record<string, string>, signal?: AbortSignal): Promise<Dispatcher.ResponseData> {
+    let url = new URL(ep.base + path);
+    const origin = url.origin;
+    let authorization = this.authCache.get(ep.base);
+    let authTried = false;
+    for (let hop = 0; hop < 10; hop++) {
+      const h: Record<string, string> = { ...headers, 'user-agent': 'berth' };
+      if (authorization && url.origin === origin) h.authorization = authorization;
+      const res = await request(url, {
+        method: 'GET', headers: h, dispatcher: ep.dispatcher, signal,
+        headersTimeout: this.opts.stallTimeoutMs, bodyTimeout: this.opts.stallTimeoutMs,
+      });
+      if (res.statusCode === 200) return res;
+      if ([301, 302, 303, 307, 308].includes(res.statusCode) && res.headers.location) {
+        await res.body.dump();
+        url = new URL(String(res.headers.location), url);
+        continue;
+      }
+      if (res.statusCode === 401 && !authTried && url.origin === origin) {
+        const header = String(res.headers['www-authenticate'] ?? '');
+        await res.body.dump();
+        const ch = parseChallenge(header);
+        authTried = true;
+        if (ch) {
+          try {
+            authorization = await this.opts.tokens.authorize(ch, this.scope, this.creds, ep.dispatcher, signal);
+          } catch (err) {
+            if (err instanceof TokenError) {
+              const reason = err.status === 401 ? 'unauthorized' : err.status === 403 ? 'forbidden' : statusFailure(err.status);
+              throw new PullError(reason === 'other' ? 'unauthorized' : reason, this.registry, `${ep.base}: authentication failed: ${err.message}`);
+            }
+            throw err;
+          }
+          if (authorization) {
+            this.authCache.set(ep.base, authorization);
+            continue;
+          }
+        }
+        throw new PullError('unauthorized', this.registry, `${ep.base}${path}: 401 Unauthorized (credentials required${header ? `: ${ch?.scheme ?? header}` : ''})`);
+      }
+      const detail = await errorDetail(res);
+      const reason = statusFailure(res.statusCode);
+      const hint = res.statusCode === 401 ? ' (credentials rejected)' : '';
+      throw new PullError(reason, this.registry, `${url.origin}${url.pathname}: ${res.statusCode}${hint}${detail ? ` ${detail}` : ''}`);
+    }
+    throw new PullError('other', this.registry, `${ep.base}${path}: too many redirects`);
+  }
+
+  private readonly authCache = new Map<string, string>();
+}

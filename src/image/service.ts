@@ -1,0 +1,319 @@
+// The image service: pulls, records, lookups, removal and garbage collection
+// over the content store (blobs), the layer store (unpacked layers) and the
+// record store (image metadata and container holds), all under
+// <daemon.root>/images. Implements ImageProvider for the container service.
+//
+// RemoveImage of an image a container uses behaves as containerd's CRI does:
+// the record and its tags go, the layers stay until the last holder releases
+// them. (CRI-O refuses instead; kubelet's image GC never removes in-use
+// images anyway, so the difference only shows with manual `rmi`.)
+import { join } from 'node:path';
+import type { Config } from '../config/config.js';
+import type { Logger } from '../log/logger.js';
+import type { Metrics } from '../metrics/metrics.js';
+import { errorMessage, failedPrecondition, notFound } from '../util/errors.js';
+import type { ImageForContainer, ImageProvider } from './provider.js';
+import { pullImage, type PullDeps } from './pull.js';
+import { PullError } from './pull-error.js';
+import { asImageId, formatReference, parseReference, repoName, type Reference } from './reference.js';
+import { RepoClient, classifyNetworkError } from './registry/client.js';
+import { TokenCache, type Credentials } from './registry/auth.js';
+import { Hosts } from './registry/hosts.js';
+import { ContentStore } from './store/content.js';
+import { LayerStore } from './store/layers.js';
+import { RecordStore, type Hold, type ImageRecord } from './store/records.js';
+import { diskUsage, mountPointOf } from './store/usage.js';
+
+export interface ImageFsUsage {
+  timestampMs: number;
+  mountpoint: string;
+  usedBytes: number;
+  inodesUsed: number;
+}
+
+export class ImageService implements ImageProvider {
+  readonly root: string;
+  readonly content: ContentStore;
+  readonly layers: LayerStore;
+  private readonly store: RecordStore;
+  private readonly records = new Map<string, ImageRecord>();
+  /** repo:tag and repo@digest → image ID. */
+  private readonly names = new Map<string, string>();
+  private readonly holds = new Map<string, Hold>();
+  private readonly lease = new Set<string>();
+  private readonly pulls = new Map<string, Promise<ImageRecord>>();
+  private readonly hosts: Hosts;
+  private readonly tokens = new TokenCache();
+  private readonly pinned: Set<string>;
+  /** Serializes record changes and GC. */
+  private chain: Promise<unknown> = Promise.resolve();
+
+  private constructor(
+    private readonly config: Config,
+    private readonly log: Logger,
+    private readonly metrics: Metrics,
+  ) {
+    this.root = join(config.daemon.root, 'images');
+    this.content = new ContentStore(this.root);
+    this.layers = new LayerStore(this.root);
+    this.store = new RecordStore(this.root);
+    this.hosts = new Hosts({ registries: config.registries, insecureRegistries: config.image.insecure_registries });
+    this.pinned = new Set(config.image.pinned.map((r) => {
+      const id = asImageId(r);
+      return id?.full ?? formatReference(parseReference(r));
+    }));
+  }
+
+  /** Opens the store, dropping whatever a crash left half-done. */
+  static async open(config: Config, log: Logger, metrics: Metrics): Promise<ImageService> {
+    const s = new ImageService(config, log, metrics);
+    const partial = s.content.cleanupIngest() + s.layers.cleanupTemp();
+    const bad = (file: string, err: unknown): void => log.warn({ file, err: errorMessage(err) }, 'dropping unreadable image metadata');
+    for (const rec of s.store.loadRecords(bad)) {
+      const missing = rec.layers.find((l) => !s.layers.has(l.diffId));
+      if (missing || !s.content.has(rec.id)) {
+        log.warn({ image: rec.id, layer: missing?.diffId }, 'dropping image record whose content is gone');
+        await s.store.delete(rec.id);
+        continue;
+      }
+      s.index(rec);
+    }
+    for (const h of s.store.loadHolds(bad)) s.holds.set(h.holder, h);
+    const freed = await s.gc();
+    if (partial || freed) log.info({ partial, freed }, 'image store: removed leftovers of interrupted pulls');
+    s.metrics.imageFsBytes.set((await diskUsage(s.root)).bytes);
+    return s;
+  }
+
+  async close(): Promise<void> {
+    await this.hosts.close();
+  }
+
+  private serial<T>(fn: () => Promise<T>): Promise<T> {
+    const p = this.chain.then(fn, fn);
+    this.chain = p.catch(() => undefined);
+    return p;
+  }
+
+  private index(rec: ImageRecord): void {
+    // A name on two records (crash between the two writes of a tag move)
+    // belongs to the newer one.
+    for (const n of [...rec.repoTags, ...rec.repoDigests]) {
+      const other = this.records.get(this.names.get(n) ?? '');
+      if (other && other.id !== rec.id && other.updatedMs > rec.updatedMs) continue;
+      this.names.set(n, rec.id);
+    }
+    this.records.set(rec.id, rec);
+  }
+
+  list(filter?: string): ImageRecord[] {
+    if (filter) {
+      const r = this.resolve(filter);
+      return r ? [r] : [];
+    }
+    return [...this.records.values()];
+  }
+
+  /** Finds an image by ID, ID prefix, tag or digest reference. */
+  resolve(ref: string): ImageRecord | undefined {
+    const id = asImageId(ref);
+    if (id?.full) return this.records.get(id.full);
+    if (id?.prefix) {
+      const hits = [...this.records.keys()].filter((k) => k.startsWith(id.prefix!));
+      if (hits.length === 1) return this.records.get(hits[0]);
+      if (hits.length > 1) throw failedPrecondition(`image ID prefix "${ref}" is ambiguous (${hits.length} images)`);
+    }
+    const r = parseReference(ref);
+    if (r.digest) {
+      const byDigest = this.names.get(`${repoName(r)}@${r.digest}`);
+      if (byDigest) return this.records.get(byDigest);
+      // name@<platform manifest digest> also names the image.
+      return [...this.records.values()].find((x) => x.manifestDigest === r.digest && x.repoDigests.some((d) => d.startsWith(repoName(r) + '@')));
+    }
+    const byTag = this.names.get(`${repoName(r)}:${r.tag}`);
+    return byTag ? this.records.get(byTag) : undefined;
+  }
+
+  isPinned(rec: ImageRecord): boolean {
+    return this.pinned.has(rec.id) || rec.repoTags.some((t) => this.pinned.has(t)) || rec.repoDigests.some((d) => this.pinned.has(d));
+  }
+
+  /** Pulls `image`; concurrent pulls of the same reference share the work. */
+  pull(image: string, creds: Credentials, signal?: AbortSignal): Promise<ImageRecord> {
+    const ref = parseReference(image);
+    const key = formatReference(ref);
+    let p = this.pulls.get(key);
+    if (!p) {
+      p = this.doPull(ref, creds, signal).finally(() => this.pulls.delete(key));
+      this.pulls.set(key, p);
+    }
+    return p;
+  }
+
+  private async doPull(ref: Reference, creds: Credentials, signal?: AbortSignal): Promise<ImageRecord> {
+    const registry = ref.registry;
+    const started = process.hrtime.bigint();
+    this.metrics.imagePullAttempts.inc({ registry });
+    const cfg = this.hosts.config(registry);
+    const effective: Credentials = creds.username || creds.password || creds.identityToken || creds.registryToken
+      ? creds
+      : { username: cfg?.username || undefined, password: cfg?.password || undefined };
+    const client = new RepoClient({
+      hosts: this.hosts, tokens: this.tokens, log: this.log,
+      retries: this.config.image.retries, stallTimeoutMs: this.config.image.stall_timeout * 1000,
+    }, registry, ref.repository, effective);
+    const deps: PullDeps = {
+      content: this.content, layers: this.layers, metrics: this.metrics, log: this.log,
+      maxConcurrent: this.config.image.max_concurrent_downloads, lease: this.lease,
+    };
+    try {
+      let out;
+      try {
+        out = await pullImage(deps, client, ref, signal);
+      } catch (err) {
+        if (err instanceof PullError) throw err;
+        const reason = classifyNetworkError(err);
+        throw new PullError(reason, registry, errorMessage(err), { cause: err });
+      }
+      const rec = await this.serial(async () => {
+        try {
+          return await this.record(ref, out);
+        } finally {
+          out.release();
+        }
+      });
+      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+      this.metrics.imagePullSuccesses.inc({ registry });
+      this.metrics.imagePullLatency.observe({ registry }, seconds);
+      this.log.info({ image: formatReference(ref), id: rec.id, bytes: out.bytesDownloaded, seconds }, 'image pulled');
+      return rec;
+    } catch (err) {
+      const reason = err instanceof PullError ? err.reason : 'other';
+      this.metrics.imagePullFailures.inc({ registry, reason });
+      if (err instanceof PullError) err.message = `pulling ${formatReference(ref)}: ${err.message}`;
+      throw err;
+    }
+  }
+
+  /** Writes the record for a pulled image and moves its names to it. */
+  private async record(ref: Reference, out: Awaited<ReturnType<typeof pullImage>>): Promise<ImageRecord> {
+    const now = Date.now();
+    const tag = ref.tag ? `${repoName(ref)}:${ref.tag}` : undefined;
+    const digest = `${repoName(ref)}@${out.topDigest}`;
+    const prev = this.records.get(out.id);
+    const rec: ImageRecord = prev
+      ? { ...prev, repoTags: [...prev.repoTags], repoDigests: [...prev.repoDigests], updatedMs: now }
+      : {
+          id: out.id, repoTags: [], repoDigests: [],
+          size: out.configSize + out.layers.reduce((s, l) => s + l.size, 0),
+          manifestDigest: out.manifestDigest, indexDigest: out.indexDigest,
+          layers: out.layers, config: out.config, createdMs: now, updatedMs: now,
+        };
+    if (tag && !rec.repoTags.includes(tag)) rec.repoTags.push(tag);
+    if (!rec.repoDigests.includes(digest)) rec.repoDigests.push(digest);
+    await this.store.save(rec);
+    // The tag moved: the image it named loses it (and stays, untagged).
+    const old = tag ? this.names.get(tag) : undefined;
+    if (old && old !== rec.id) {
+      const o = this.records.get(old);
+      if (o) {
+        const updated = { ...o, repoTags: o.repoTags.filter((t) => t !== tag), updatedMs: now };
+        await this.store.save(updated);
+        this.records.set(o.id, updated);
+      }
+    }
+    this.index(rec);
+    return rec;
+  }
+
+  /** Removes an image by ID, tag or digest; unknown images are not an error. */
+  async remove(ref: string): Promise<boolean> {
+    return this.serial(async () => {
+      const rec = this.resolve(ref);
+      if (!rec) return false;
+      await this.store.delete(rec.id);
+      this.records.delete(rec.id);
+      for (const [n, id] of this.names) if (id === rec.id) this.names.delete(n);
+      const inUse = [...this.holds.values()].filter((h) => h.imageId === rec.id).length;
+      this.log.info({ image: rec.id, tags: rec.repoTags, inUse }, inUse ? 'image removed; layers kept for containers using them' : 'image removed');
+      await this.gcLocked();
+      return true;
+    });
+  }
+
+  /** Frees blobs and layers no record, hold or running pull references. */
+  gc(): Promise<number> {
+    return this.serial(() => this.gcLocked());
+  }
+
+  private async gcLocked(): Promise<number> {
+    const t0 = process.hrtime.bigint();
+    const blobs = new Set<string>(this.lease);
+    const layers = new Set<string>(this.lease);
+    for (const r of this.records.values()) {
+      blobs.add(r.id);
+      blobs.add(r.manifestDigest);
+      if (r.indexDigest) blobs.add(r.indexDigest);
+      for (const l of r.layers) {
+        blobs.add(l.digest);
+        layers.add(l.diffId);
+      }
+    }
+    for (const h of this.holds.values()) for (const d of h.diffIds) layers.add(d);
+    let freed = 0;
+    for (const d of this.content.list()) {
+      if (!blobs.has(d)) {
+        await this.content.remove(d);
+        freed++;
+      }
+    }
+    for (const d of this.layers.list()) {
+      if (!layers.has(d)) {
+        await this.layers.remove(d);
+        freed++;
+      }
+    }
+    this.metrics.gcDuration.observe(Number(process.hrtime.bigint() - t0) / 1e9);
+    return freed;
+  }
+
+  async fsUsage(): Promise<ImageFsUsage> {
+    const u = await diskUsage(this.root);
+    this.metrics.imageFsBytes.set(u.bytes);
+    return { timestampMs: Date.now(), mountpoint: mountPointOf(this.root), usedBytes: u.bytes, inodesUsed: u.inodes };
+  }
+
+  // ImageProvider
+
+  async get(ref: string): Promise<ImageForContainer | undefined> {
+    const rec = this.resolve(ref);
+    if (!rec) return undefined;
+    return {
+      id: rec.id,
+      ref: rec.repoDigests[0] ?? rec.id,
+      repoTags: [...rec.repoTags],
+      repoDigests: [...rec.repoDigests],
+      config: rec.config,
+      layerDirs: rec.layers.map((l) => this.layers.path(l.diffId)),
+    };
+  }
+
+  async hold(imageId: string, holder: string): Promise<void> {
+    await this.serial(async () => {
+      const rec = this.records.get(imageId);
+      if (!rec) throw notFound(`image "${imageId}" not found`);
+      const h: Hold = { holder, imageId, diffIds: rec.layers.map((l) => l.diffId) };
+      await this.store.saveHold(h);
+      this.holds.set(holder, h);
+    });
+  }
+
+  async release(holder: string): Promise<void> {
+    await this.serial(async () => {
+      if (!this.holds.has(holder)) return;
+      await this.store.deleteHold(holder);
+      this.holds.delete(holder);
+      await this.gcLocked();
+    });
+  }
+}

@@ -1,0 +1,65 @@
+// Layer unpacking refuses entries that climb out of the layer directory and
+// verifies the diff ID; checked with hand-made tar streams.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { mkdtempSync, mkdirSync, readdirSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
+import { Header } from 'tar';
+import { unpackLayer, safeMemberPath } from './unpack.js';
+
+function tarOf(entries: { path: string; type?: 'File' | 'Link' | 'SymbolicLink'; body?: string; linkpath?: string }[]): Buffer {
+  const blocks: Buffer[] = [];
+  for (const e of entries) {
+    const body = Buffer.from(e.body ?? '');
+    const h = new Header({ path: e.path, type: e.type ?? 'File', size: e.type && e.type !== 'File' ? 0 : body.length, mode: 0o644, mtime: new Date(0), uid: 0, gid: 0, linkpath: e.linkpath });
+    const block = Buffer.alloc(512);
+    h.encode(block, 0);
+    blocks.push(block);
+    if (body.length && (!e.type || e.type === 'File')) blocks.push(body, Buffer.alloc((512 - (body.length % 512)) % 512));
+  }
+  blocks.push(Buffer.alloc(1024));
+  return Buffer.concat(blocks);
+}
+
+const diffId = (b: Buffer): string => 'sha256:' + createHash('sha256').update(b).digest('hex');
+
+test('member paths are normalized; climbing out is refused', () => {
+  assert.equal(safeMemberPath('./a/b/'), 'a/b');
+  assert.equal(safeMemberPath('/etc/passwd'), 'etc/passwd');
+  assert.equal(safeMemberPath('a/../../x'), undefined);
+  assert.equal(safeMemberPath('..'), undefined);
+});
+
+test('unpack refuses escaping entries and wrong diff IDs, accepts a clean layer', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'berth-unpack-'));
+  try {
+    const cases: [string, Buffer][] = [
+      ['dotdot', tarOf([{ path: '../evil', body: 'x' }])],
+      ['hardlink out', tarOf([{ path: 'ok', body: 'x' }, { path: 'h', type: 'Link', linkpath: '../../etc/shadow' }])],
+    ];
+    for (const [name, raw] of cases) {
+      const blob = join(dir, `${name}.tar.gz`);
+      writeFileSync(blob, gzipSync(raw));
+      const dest = join(dir, name.replace(' ', '-'));
+      mkdirSync(dest);
+      await assert.rejects(unpackLayer(blob, dest, diffId(raw), 'test'), /outside the layer/, name);
+      assert.ok(!existsSync(join(dir, 'evil')), 'nothing written outside');
+    }
+    const raw = tarOf([{ path: 'a/b.txt', body: 'hello' }, { path: 'a/.wh.gone' }, { path: 'a/l', type: 'SymbolicLink', linkpath: '/abs/target' }]);
+    const blob = join(dir, 'good.tar');
+    writeFileSync(blob, raw);
+    const bad = join(dir, 'bad-id');
+    mkdirSync(bad);
+    await assert.rejects(unpackLayer(blob, bad, 'sha256:' + '0'.repeat(64), 'test'), /diff ID/);
+    const good = join(dir, 'good');
+    mkdirSync(good);
+    const r = await unpackLayer(blob, good, diffId(raw), 'test');
+    assert.equal(r.whiteouts, 1);
+    assert.deepEqual(readdirSync(join(good, 'a')).sort(), ['b.txt', 'gone', 'l']);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

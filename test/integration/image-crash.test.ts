@@ -1,0 +1,48 @@
+// berthd killed with SIGKILL in the middle of a pull restarts clean: no
+// broken image listed, partial downloads and unpacks removed, and the next
+// pull succeeds.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { startRegistry } from '../helpers/registry.js';
+import { buildAndPush } from '../helpers/images.js';
+import { startDaemon } from '../helpers/daemon.js';
+
+test('SIGKILL mid-pull, then restart: store clean and the pull succeeds', async () => {
+  const reg = await startRegistry();
+  const img = await buildAndPush(reg, 'test/big', 'v1', { layers: [{ randomBytes: 64 << 20 }, { randomBytes: 16 << 20 }] });
+  // One download at a time: the kill lands while a big blob is half written.
+  let d = await startDaemon({ toml: '[image]\nmax_concurrent_downloads = 1\n' });
+  const dir = d.dir;
+  const ingest = join(d.root, 'images/ingest');
+  try {
+    const pulling = d.client.call('PullImage', { image: { image: img.ref } }).catch((e: Error) => e);
+    const deadline = Date.now() + 20_000;
+    for (;;) {
+      const partial = existsSync(ingest) ? readdirSync(ingest) : [];
+      if (partial.some((f) => (statSync(join(ingest, f), { throwIfNoEntry: false })?.size ?? 0) > 1 << 20)) break;
+      assert.ok(Date.now() < deadline, 'no partial download seen');
+      await sleep(5);
+    }
+    await d.kill();
+    assert.ok(await pulling instanceof Error);
+    assert.ok(readdirSync(ingest).length > 0, 'the kill left a partial blob');
+
+    d = await startDaemon({ dir });
+    assert.deepEqual(readdirSync(ingest), []);
+    assert.deepEqual(readdirSync(join(d.root, 'images/layers')), []);
+    assert.deepEqual(readdirSync(join(d.root, 'images/blobs/sha256')), [], 'blobs of the unfinished pull are released');
+    const listed = await d.client.call<{ images: unknown[] }>('ListImages', {});
+    assert.deepEqual(listed.images, []);
+    const res = await d.client.call<{ imageRef: string }>('PullImage', { image: { image: img.ref } });
+    assert.equal(res.imageRef, img.configDigest);
+    for (const l of img.layers) assert.ok(existsSync(join(d.root, 'images/layers', l.diffId.slice(7))));
+    assert.match(d.logs(), /removed leftovers of interrupted pulls/);
+  } finally {
+    await d.stop();
+    d.cleanup();
+    await reg.stop();
+  }
+});
