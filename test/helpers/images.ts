@@ -32,7 +32,7 @@
 import { spawn, execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { randomBytes } from 'node:crypto';
-import { createWriteStream, mkdirSync, mkdtempSync, writeFileSync, renameSync, copyFileSync, chmodSync, chownSync,
+import { readFileSync, createWriteStream, mkdirSync, mkdtempSync, writeFileSync, renameSync, copyFileSync, chmodSync, chownSync,
   symlinkSync, linkSync, readdirSync, rmSync, openSync, writeSync, closeSync, lutimesSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -333,4 +333,17 @@ export function pushBusybox(registry: TestRegistry, spec: ImageSpec = {}): Promi
 export async function exportArchive(img: BuiltImage, file: string, kind: 'oci-archive' | 'docker-archive', name = 'test/busybox'): Promise<void> {
   const dest = kind === 'docker-archive' ? `docker-archive:${file}:${name}:${img.tag}` : `oci-archive:${file}:${img.tag}`;
   await skopeo(['copy', '--quiet', `oci:${img.layout}:${img.tag}`, dest]);
+}
+
+/**
+ * A pause image for peers that need one (containerd's sandbox_image):
+ * catatonit in pause mode, which sleeps until signalled and exits on SIGTERM.
+ * `${registry.host}/test/pause:3.9`.
+ */
+export function pushPause(registry: TestRegistry): Promise<BuiltImage & { ref: string }> {
+  return buildAndPush(registry, 'test/pause', '3.9', {
+    base: false,
+    layers: [{ files: [{ path: 'pause', content: readFileSync('/usr/bin/catatonit'), mode: 0o755 }] }],
+    config: { Entrypoint: ['/pause', '-P'], User: '65535:65535' },
+  });
 }

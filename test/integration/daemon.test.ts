@@ -3,9 +3,9 @@ import assert from 'node:assert/strict';
 import { spawn, execFileSync } from 'node:child_process';
 import { writeFileSync, existsSync, statSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { startDaemon, runCli, tempDir, BERTHD, REPO_ROOT, type TestDaemon } from '../helpers/daemon.js';
 import type { CallError } from '../../src/cli/client.js';
+import { startContainerd, CONTAINERD_BIN } from '../helpers/containerd.js';
 
 const daemons: TestDaemon[] = [];
 after(async () => {
@@ -137,42 +137,22 @@ test('berthd config default prints a complete file berthd accepts', async () => 
 });
 
 test('berth version against containerd (Debian package) on its own socket', async (t) => {
-  const bin = '/usr/bin/containerd';
-  if (!existsSync(bin)) {
+  if (!existsSync(CONTAINERD_BIN)) {
     t.skip('containerd is not installed (scripts/install-deps.sh installs it)');
     return;
   }
-  const dir = tempDir('ctd-');
-  const sock = join(dir, 'c.sock');
-  const cfg = join(dir, 'config.toml');
-  writeFileSync(
-    cfg,
-    `version = 2\nroot = "${dir}/root"\nstate = "${dir}/state"\n[grpc]\naddress = "${sock}"\n[ttrpc]\naddress = "${sock}.ttrpc"\n[debug]\naddress = "${dir}/debug.sock"\n[metrics]\naddress = ""\n` +
-      `[plugins."io.containerd.grpc.v1.cri"]\n  disable_cgroup = false\n  restrict_oom_score_adj = true\n  [plugins."io.containerd.grpc.v1.cri".cni]\n    bin_dir = "/usr/lib/cni"\n    conf_dir = "${dir}/cni"\n`,
-  );
-  const p = spawn(bin, ['--config', cfg], { stdio: ['ignore', 'ignore', 'pipe'] });
-  let err = '';
-  p.stderr.on('data', (b: Buffer) => (err += b.toString()));
+  let ctd;
   try {
-    const deadline = Date.now() + 20_000;
-    let res = { code: 1 as number | null, stdout: '', stderr: '' };
-    while (Date.now() < deadline) {
-      if (p.exitCode !== null) break;
-      if (existsSync(sock)) {
-        res = await runCli(['--runtime-endpoint', `unix://${sock}`, 'version']);
-        if (res.code === 0) break;
-      }
-      await sleep(200);
-    }
-    if (p.exitCode !== null && res.code !== 0) {
-      t.skip(`containerd could not start here: ${err.split('\n').slice(-3).join(' ')}`);
-      return;
-    }
+    ctd = await startContainerd();
+  } catch (err) {
+    t.skip(`containerd could not start here: ${(err as Error).message}`);
+    return;
+  }
+  try {
+    const res = await runCli(['--runtime-endpoint', ctd.endpoint, 'version']);
     assert.equal(res.code, 0, res.stderr);
     assert.match(res.stdout, /RuntimeName:\s+containerd/);
   } finally {
-    p.kill('SIGTERM');
-    await new Promise((r) => (p.exitCode !== null ? r(null) : p.once('exit', r)));
-    execFileSync('rm', ['-rf', dir]);
+    await ctd.stop();
   }
 });

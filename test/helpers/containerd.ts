@@ -1,0 +1,121 @@
+// Starts Debian's containerd (CRI plugin built in) on a private root, state and
+// socket, for side-by-side benchmarks and compatibility tests. Nothing it
+// creates lives outside its temporary directory except what its containers
+// and CNI plugins create, which stop() tears down through CRI first.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, writeFileSync, mkdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { CriClient } from '../../src/cli/client.js';
+import { tempDir } from './daemon.js';
+
+export const CONTAINERD_BIN = '/usr/bin/containerd';
+
+export interface ContainerdOptions {
+  /** Registries (host:port) reached over plain HTTP, e.g. the test registry. */
+  insecureRegistries?: string[];
+  /** Image run as each pod's sandbox (pause) container; must be pullable. */
+  sandboxImage?: string;
+  /** CNI config directory; empty directory by default (NetworkReady false). */
+  cniConfDir?: string;
+  cniBinDir?: string;
+  /** Cgroup parent prefix; defaults to a unique /berth-ctd-… so leak checks see it. */
+  snapshotter?: string;
+}
+
+export interface Containerd {
+  dir: string;
+  socket: string;
+  endpoint: string;
+  client: CriClient;
+  proc: ChildProcess;
+  logs(): string;
+  stop(): Promise<void>;
+}
+
+function toml(dir: string, sock: string, o: ContainerdOptions): string {
+  const cni = o.cniConfDir ?? join(dir, 'cni');
+  mkdirSync(cni, { recursive: true });
+  const lines = [
+    'version = 2',
+    `root = "${dir}/root"`,
+    `state = "${dir}/state"`,
+    '[grpc]',
+    `  address = "${sock}"`,
+    '[ttrpc]',
+    `  address = "${sock}.ttrpc"`,
+    '[debug]',
+    `  address = "${dir}/debug.sock"`,
+    '[metrics]',
+    '  address = ""',
+    '[plugins."io.containerd.grpc.v1.cri"]',
+    // This host lacks CAP_SYS_RESOURCE: containerd's -998 for sandboxes fails otherwise.
+    '  restrict_oom_score_adj = true',
+    `  sandbox_image = "${o.sandboxImage ?? 'registry.k8s.io/pause:3.6'}"`,
+    '  [plugins."io.containerd.grpc.v1.cri".containerd]',
+    `    snapshotter = "${o.snapshotter ?? 'overlayfs'}"`,
+    '  [plugins."io.containerd.grpc.v1.cri".cni]',
+    `    bin_dir = "${o.cniBinDir ?? '/usr/lib/cni'}"`,
+    `    conf_dir = "${cni}"`,
+  ];
+  for (const r of o.insecureRegistries ?? []) {
+    lines.push(`  [plugins."io.containerd.grpc.v1.cri".registry.mirrors."${r}"]`, `    endpoint = ["http://${r}"]`);
+  }
+  return lines.join('\n') + '\n';
+}
+
+export async function startContainerd(o: ContainerdOptions = {}): Promise<Containerd> {
+  if (!existsSync(CONTAINERD_BIN)) throw new Error(`${CONTAINERD_BIN} is not installed`);
+  const dir = tempDir('ctd-');
+  const socket = join(dir, 'c.sock');
+  const cfg = join(dir, 'config.toml');
+  writeFileSync(cfg, toml(dir, socket, o));
+  const proc = spawn(CONTAINERD_BIN, ['--config', cfg], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let err = '';
+  proc.stderr!.on('data', (b: Buffer) => (err += b.toString()));
+  const endpoint = `unix://${socket}`;
+  const client = new CriClient(endpoint, 60_000);
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    if (proc.exitCode !== null) throw new Error(`containerd exited: ${err.split('\n').slice(-5).join('\n')}`);
+    if (existsSync(socket)) {
+      try {
+        await client.call('Version', {}, 2000);
+        break;
+      } catch {
+        // not serving CRI yet
+      }
+    }
+    if (Date.now() > deadline) {
+      proc.kill('SIGKILL');
+      throw new Error(`containerd did not come up: ${err.split('\n').slice(-5).join('\n')}`);
+    }
+    await sleep(100);
+  }
+  return {
+    dir, socket, endpoint, client, proc,
+    logs: () => err,
+    async stop() {
+      // Tear down pods through CRI so shims, mounts and netns go with them.
+      try {
+        const pods = await client.call<{ items: { id: string }[] }>('ListPodSandbox', {});
+        for (const p of pods.items ?? []) {
+          await client.call('StopPodSandbox', { podSandboxId: p.id }).catch(() => undefined);
+          await client.call('RemovePodSandbox', { podSandboxId: p.id }).catch(() => undefined);
+        }
+      } catch {
+        // daemon already gone
+      }
+      client.close();
+      if (proc.exitCode === null) {
+        proc.kill('SIGTERM');
+        await Promise.race([new Promise((r) => proc.once('exit', r)), sleep(10_000)]);
+        if (proc.exitCode === null) proc.kill('SIGKILL');
+      }
+      // containerd leaves its snapshot mounts when killed; unmount before removing.
+      spawn('sh', ['-c', `grep -o " ${dir}[^ ]*" /proc/self/mounts | sort -r | xargs -r -n1 umount -l`]).once('exit', () => undefined);
+      await sleep(200);
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
