@@ -16,6 +16,7 @@ import { PullError } from './pull-error.js';
 import { parseReference, formatReference, repoName } from './reference.js';
 import type { ImageService, StoredImage } from './service.js';
 import type { ImageRecord } from './store/records.js';
+import { unpackFile } from './store/unpack.js';
 
 const SOURCE = 'import';
 const REF_NAME = 'org.opencontainers.image.ref.name';
@@ -49,7 +50,9 @@ async function store(svc: ImageService, m: ImageManifest, blobPath: (digest: str
     try {
       for (const [i, l] of m.layers.entries()) {
         await put(l.digest, l.size);
-        await svc.layers.ensure(diffIds[i], svc.content.path(l.digest), SOURCE);
+        await svc.layers.ensure(diffIds[i], async (dest) => {
+          await unpackFile(svc.content.path(l.digest), dest, diffIds[i], SOURCE);
+        });
       }
       if (index) await svc.content.put(index.digest, index.body, SOURCE);
       await svc.content.put(manifest.digest, manifest.body, SOURCE);

@@ -12,6 +12,14 @@ import type { ContentStore } from './store/content.js';
 import type { LayerStore } from './store/layers.js';
 import type { LayerRef } from './store/records.js';
 import type { Reference } from './reference.js';
+import { unpackFile, unpackStream } from './store/unpack.js';
+import { pipeline } from 'node:stream/promises';
+import { mkdir, rm } from 'node:fs/promises';
+
+async function emptyDir(dir: string): Promise<void> {
+  await rm(dir, { recursive: true, force: true });
+  await mkdir(dir, { mode: 0o755 });
+}
 
 export interface PullDeps {
   content: ContentStore;
@@ -120,10 +128,27 @@ export async function pullImage(deps: PullDeps, client: RepoClient, ref: Referen
     }, 10_000);
     progress.unref();
     try {
-      await limited(missing, deps.maxConcurrent, async (l) => {
-        await fetchBlob(l.digest, l.size);
-        await layers.ensure(l.diffId, content.path(l.digest), registry);
-      });
+      await limited(missing, deps.maxConcurrent, (l) =>
+        layers.ensure(l.diffId, (dest) =>
+          client.withRetries(`layer ${l.digest}`, registry, signal, async () => {
+            await emptyDir(dest);
+            if (content.has(l.digest)) {
+              await unpackFile(content.path(l.digest), dest, l.diffId, registry);
+              return;
+            }
+            // Store and unpack in one pass over the download.
+            const b = await client.blob(l.digest, signal);
+            const writer = content.writer(l.digest, l.size, registry, onBytes);
+            const [stored, unpacked] = await Promise.allSettled([
+              pipeline(b.body, writer),
+              unpackStream(writer, dest, l.diffId, registry),
+            ]);
+            // The store's verdict (digest, size, truncation) explains more than the unpacker's.
+            if (stored.status === 'rejected') throw stored.reason;
+            if (unpacked.status === 'rejected') throw unpacked.reason;
+          }),
+        ),
+      );
     } finally {
       clearInterval(progress);
     }

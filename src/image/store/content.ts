@@ -4,10 +4,13 @@
 // requests for the same digest share one download.
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
-import { open, readFile, rename, rm, unlink } from 'node:fs/promises';
+import { open, readFile, rename, rm, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Readable } from 'node:stream';
+import { Readable, Transform, Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { PullError } from '../pull-error.js';
+
+const WRITE_BATCH = 1 << 20;
 
 export class ContentStore {
   readonly blobs: string;
@@ -65,47 +68,99 @@ export class ContentStore {
 
   /** Stores a small blob held in memory (manifests, configs) after checking its digest. */
   async put(digest: string, data: Buffer, registry = 'local'): Promise<void> {
-    await this.write(digest, data.length, [data], registry);
+    await this.write(digest, data.length, Readable.from([data]), registry);
+  }
+
+  /** Streams `body` into the store, verifying digest and size; on failure nothing is left behind. */
+  async write(digest: string, size: number, body: Readable, registry: string, onBytes?: (n: number) => void): Promise<void> {
+    if (this.has(digest)) {
+      body.destroy();
+      return;
+    }
+    await pipeline(body, this.writer(digest, size, registry, onBytes), new Writable({ write: (_c, _e, cb) => cb() }));
   }
 
   /**
-   * Streams `body` into the store, verifying digest and size; on any failure
-   * nothing is left behind. `onBytes` sees progress.
+   * A pass-through stage that stores what flows through it as blob `digest`:
+   * it hashes and writes each chunk before passing it on, so a layer can be
+   * unpacked while it downloads. At the end it checks size and digest, fsyncs
+   * and renames the blob into place; on error or an early end it removes the
+   * partial file.
    */
-  async write(digest: string, size: number, body: Readable | Iterable<Buffer>, registry: string, onBytes?: (n: number) => void): Promise<void> {
-    if (this.has(digest)) {
-      if (body instanceof Object && 'destroy' in body) (body as Readable).destroy();
-      return;
-    }
+  writer(digest: string, size: number, registry: string, onBytes?: (n: number) => void): Transform {
     const tmp = join(this.ingestDir, `${digest.slice(7)}.${randomBytes(4).toString('hex')}`);
-    const fh = await open(tmp, 'wx', 0o600);
+    const final = this.path(digest);
+    const blobs = this.blobs;
     const hash = createHash('sha256');
+    let fh: FileHandle | undefined;
     let n = 0;
-    let ok = false;
-    try {
-      for await (const chunk of body as AsyncIterable<Buffer>) {
-        n += chunk.length;
-        if (n > size) throw new PullError('digest_mismatch', registry, `blob ${digest} is longer than the ${size} bytes its descriptor says`);
-        hash.update(chunk);
-        await fh.write(chunk);
-        onBytes?.(chunk.length);
-      }
-      if (n < size) throw new PullError('truncated', registry, `blob ${digest} ended after ${n} of ${size} bytes`);
-      const got = 'sha256:' + hash.digest('hex');
-      if (got !== digest) throw new PullError('digest_mismatch', registry, `blob ${digest} has digest ${got}: content does not match`);
-      await fh.sync();
-      ok = true;
-    } catch (err) {
-      if ('destroy' in (body as object)) (body as Readable).destroy();
+    let committed = false;
+    let pending: Buffer[] = [];
+    let pendingBytes = 0;
+    const flushPending = async (): Promise<void> => {
+      const bufs = pending;
+      pending = [];
+      pendingBytes = 0;
+      if (bufs.length) await fh!.writev(bufs);
+    };
+    const fail = (err: unknown): Error => {
       const code = (err as { code?: string }).code;
-      if (code === 'ENOSPC' || code === 'EDQUOT') throw new PullError('disk_full', registry, `no space left storing blob ${digest}`, { cause: err });
-      throw err;
-    } finally {
-      await fh.close();
-      if (!ok) await unlink(tmp).catch(() => undefined);
-    }
-    await rename(tmp, this.path(digest));
-    await syncDir(this.blobs);
+      if (code === 'ENOSPC' || code === 'EDQUOT') return new PullError('disk_full', registry, `no space left storing blob ${digest}`, { cause: err });
+      return err as Error;
+    };
+    return new Transform({
+      construct(cb) {
+        open(tmp, 'wx', 0o600).then((h) => {
+          fh = h;
+          cb();
+        }, (err: unknown) => cb(fail(err)));
+      },
+      transform(chunk: Buffer, _e, cb) {
+        n += chunk.length;
+        if (n > size) {
+          cb(new PullError('digest_mismatch', registry, `blob ${digest} is longer than the ${size} bytes its descriptor says`));
+          return;
+        }
+        hash.update(chunk);
+        onBytes?.(chunk.length);
+        // Network chunks are small; one writev per MiB saves thread-pool round trips.
+        pending.push(chunk);
+        pendingBytes += chunk.length;
+        if (pendingBytes < WRITE_BATCH) {
+          cb(null, chunk);
+          return;
+        }
+        flushPending().then(() => cb(null, chunk), (err: unknown) => cb(fail(err)));
+      },
+      flush(cb) {
+        if (n < size) {
+          cb(new PullError('truncated', registry, `blob ${digest} ended after ${n} of ${size} bytes`));
+          return;
+        }
+        const got = 'sha256:' + hash.digest('hex');
+        if (got !== digest) {
+          cb(new PullError('digest_mismatch', registry, `blob ${digest} has digest ${got}: content does not match`));
+          return;
+        }
+        (async () => {
+          await flushPending();
+          await fh!.sync();
+          await fh!.close();
+          fh = undefined;
+          await rename(tmp, final);
+          committed = true;
+          await syncDir(blobs);
+        })().then(() => cb(), (err: unknown) => cb(fail(err)));
+      },
+      destroy(err, cb) {
+        const h = fh;
+        fh = undefined;
+        (async () => {
+          await h?.close().catch(() => undefined);
+          if (!committed) await unlink(tmp).catch(() => undefined);
+        })().then(() => cb(err), () => cb(err));
+      },
+    });
   }
 }
 

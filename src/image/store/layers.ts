@@ -6,7 +6,6 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { mkdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { unpackLayer, type UnpackResult } from './unpack.js';
 import { syncDir } from './content.js';
 
 export class LayerStore {
@@ -46,25 +45,29 @@ export class LayerStore {
     await rm(tmp, { recursive: true, force: true });
   }
 
-  /** Unpacks `blob` as layer `diffId` unless present; concurrent callers share the work. */
-  ensure(diffId: string, blob: string, registry: string, onDone?: (r: UnpackResult) => void): Promise<void> {
+  /**
+   * Makes layer `diffId` present unless it is: `produce` fills a fresh
+   * temporary directory (and may be retried by its own logic after emptying
+   * it); the directory is renamed into place only when `produce` succeeds.
+   * Concurrent callers for the same layer share one run.
+   */
+  ensure(diffId: string, produce: (dest: string) => Promise<void>): Promise<void> {
     if (this.has(diffId)) return Promise.resolve();
     let p = this.inflight.get(diffId);
     if (!p) {
-      p = this.unpack(diffId, blob, registry, onDone).finally(() => this.inflight.delete(diffId));
+      p = this.make(diffId, produce).finally(() => this.inflight.delete(diffId));
       this.inflight.set(diffId, p);
     }
     return p;
   }
 
-  private async unpack(diffId: string, blob: string, registry: string, onDone?: (r: UnpackResult) => void): Promise<void> {
+  private async make(diffId: string, produce: (dest: string) => Promise<void>): Promise<void> {
     const tmp = join(this.dir, `.tmp-${diffId.slice(7, 19)}-${randomBytes(4).toString('hex')}`);
     await mkdir(tmp, { mode: 0o755 });
     try {
-      const r = await unpackLayer(blob, tmp, diffId, registry);
+      await produce(tmp);
       await rename(tmp, this.path(diffId));
       await syncDir(this.dir);
-      onDone?.(r);
     } catch (err) {
       await rm(tmp, { recursive: true, force: true });
       throw err;

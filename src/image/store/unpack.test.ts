@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { Header } from 'tar';
-import { unpackLayer, safeMemberPath } from './unpack.js';
+import { unpackFile, safeMemberPath } from './unpack.js';
 
 function tarOf(entries: { path: string; type?: 'File' | 'Link' | 'SymbolicLink'; body?: string; linkpath?: string }[]): Buffer {
   const blocks: Buffer[] = [];
@@ -45,7 +45,7 @@ test('unpack refuses escaping entries and wrong diff IDs, accepts a clean layer'
       writeFileSync(blob, gzipSync(raw));
       const dest = join(dir, name.replace(' ', '-'));
       mkdirSync(dest);
-      await assert.rejects(unpackLayer(blob, dest, diffId(raw), 'test'), /outside the layer/, name);
+      await assert.rejects(unpackFile(blob, dest, diffId(raw), 'test'), /outside the layer/, name);
       assert.ok(!existsSync(join(dir, 'evil')), 'nothing written outside');
     }
     const raw = tarOf([{ path: 'a/b.txt', body: 'hello' }, { path: 'a/.wh.gone' }, { path: 'a/l', type: 'SymbolicLink', linkpath: '/abs/target' }]);
@@ -53,10 +53,10 @@ test('unpack refuses escaping entries and wrong diff IDs, accepts a clean layer'
     writeFileSync(blob, raw);
     const bad = join(dir, 'bad-id');
     mkdirSync(bad);
-    await assert.rejects(unpackLayer(blob, bad, 'sha256:' + '0'.repeat(64), 'test'), /diff ID/);
+    await assert.rejects(unpackFile(blob, bad, 'sha256:' + '0'.repeat(64), 'test'), /diff ID/);
     const good = join(dir, 'good');
     mkdirSync(good);
-    const r = await unpackLayer(blob, good, diffId(raw), 'test');
+    const r = await unpackFile(blob, good, diffId(raw), 'test');
     assert.equal(r.whiteouts, 1);
     assert.deepEqual(readdirSync(join(good, 'a')).sort(), ['b.txt', 'gone', 'l']);
   } finally {

@@ -1,22 +1,24 @@
 // Unpacks one layer tarball into a directory overlayfs can stack.
 //
-// Design (Node has no mknod/setxattr): GNU tar does the extraction — it
-// restores numeric ownership, modes, hardlinks, symlinks, xattrs and mtimes,
-// strips leading `/`, refuses `..` members and defers symlinks so a link
-// cannot redirect later members out of the tree. In parallel, our own pass
-// over the same bytes (node-tar's parser on the decompressed stream) hashes
-// them to verify the diff ID, refuses entries that climb out of the layer,
-// and collects OCI whiteouts. Afterwards, only for layers that have any, the
-// whiteouts become what overlayfs expects: `.wh.NAME` → a 0/0 character
-// device NAME (one `mknod` batch), `.wh..wh..opq` → xattr
-// trusted.overlay.opaque=y on its directory (one `setfattr` call). Both tools
-// cost one process each per layer that needs them, none otherwise.
-import { spawn } from 'node:child_process';
+// Design (Node has no mknod/setxattr): the layer is decompressed once, in
+// this process (zlib; zstd through the `zstd` tool), and the tar bytes go
+// two ways. GNU tar, reading them on stdin, does the extraction: it restores
+// numeric ownership, modes, hardlinks, symlinks, xattrs and mtimes, strips
+// leading `/`, refuses `..` members and defers symlinks so a link cannot
+// redirect later members out of the tree. Our own pass (node-tar's parser)
+// hashes the same bytes to verify the diff ID, refuses entries that climb out
+// of the layer, and collects OCI whiteouts. Afterwards, only for layers that
+// have any, whiteouts become what overlayfs expects: `.wh.NAME` → a 0/0
+// character device NAME (one `mknod` batch), `.wh..wh..opq` → xattr
+// trusted.overlay.opaque=y on its directory (one `setfattr` call): one extra
+// process per layer that needs it, none otherwise. The source may be a
+// download in progress: pulls unpack while the blob is being stored.
+import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { open, unlink, utimes } from 'node:fs/promises';
+import { unlink, utimes } from 'node:fs/promises';
 import { posix, join } from 'node:path';
-import { Transform, type Readable } from 'node:stream';
+import { Duplex, PassThrough, Writable, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import { Parser, type ReadEntry } from 'tar';
@@ -32,25 +34,13 @@ export interface UnpackResult {
 
 const OPAQUE = '.wh..wh..opq';
 const WH = '.wh.';
+const TAR_FLAGS = ['--numeric-owner', '--same-owner', '--same-permissions', '--xattrs', '--xattrs-include=*', '--no-overwrite-dir'];
 
 /** Normalizes a member name to a relative path, or undefined when it climbs out. */
 export function safeMemberPath(name: string): string | undefined {
   const parts = name.split('/').filter((p) => p !== '' && p !== '.');
   if (parts.some((p) => p === '..')) return undefined;
   return parts.join('/');
-}
-
-async function compression(blob: string): Promise<'gzip' | 'zstd' | 'none'> {
-  const fh = await open(blob, 'r');
-  try {
-    const b = Buffer.alloc(4);
-    await fh.read(b, 0, 4, 0);
-    if (b[0] === 0x1f && b[1] === 0x8b) return 'gzip';
-    if (b.readUInt32LE(0) === 0xfd2fb528) return 'zstd';
-    return 'none';
-  } finally {
-    await fh.close();
-  }
 }
 
 function run(cmd: string, args: string[]): Promise<void> {
@@ -63,9 +53,42 @@ function run(cmd: string, args: string[]): Promise<void> {
   });
 }
 
-/** Our pass over the layer: diff ID, escape checks, whiteouts. */
-async function scan(blob: string, kind: 'gzip' | 'zstd' | 'none', registry: string, signal: AbortSignal) {
-  const hash = createHash('sha256');
+/** Resolves with the first chunk, which stays in the stream. */
+function peek(source: Readable): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const done = (b: Buffer): void => {
+      source.off('readable', onReadable);
+      source.off('end', onEnd);
+      source.off('error', reject);
+      resolve(b);
+    };
+    const onReadable = (): void => {
+      const c = source.read() as Buffer | null;
+      if (c === null) return;
+      source.unshift(c);
+      done(c);
+    };
+    const onEnd = (): void => done(Buffer.alloc(0));
+    source.on('readable', onReadable);
+    source.once('end', onEnd);
+    source.once('error', reject);
+  });
+}
+
+function decompressor(head: Buffer): { stage: Duplex; proc?: ChildProcess } {
+  if (head[0] === 0x1f && head[1] === 0x8b) return { stage: createGunzip({ chunkSize: 256 * 1024 }) };
+  if (head.length >= 4 && head.readUInt32LE(0) === 0xfd2fb528) {
+    const proc = spawn('zstd', ['-dc'], { stdio: ['pipe', 'pipe', 'ignore'] });
+    return { stage: Duplex.from({ writable: proc.stdin!, readable: proc.stdout! } as unknown as Parameters<typeof Duplex.from>[0]), proc };
+  }
+  return { stage: new PassThrough() };
+}
+
+/**
+ * Unpacks the layer flowing from `source` into the empty directory `dest`.
+ * Throws PullError on a bad layer; the caller removes `dest` on failure.
+ */
+export async function unpackStream(source: Readable, dest: string, diffId: string, registry: string): Promise<UnpackResult> {
   const whiteouts: string[] = [];
   const opaque: string[] = [];
   const dirTimes = new Map<string, Date>();
@@ -79,7 +102,7 @@ async function scan(blob: string, kind: 'gzip' | 'zstd' | 'none', registry: stri
     if (p === undefined) bad ??= `entry "${e.path}" points outside the layer`;
     else if (e.type === 'Link' && (!e.linkpath || safeMemberPath(e.linkpath) === undefined)) bad ??= `hardlink "${e.path}" targets "${e.linkpath}" outside the layer`;
     else if (e.type === 'Directory' && e.mtime) dirTimes.set(p, e.mtime);
-    else if (p !== undefined) {
+    else {
       const base = posix.basename(p);
       if (base === OPAQUE) opaque.push(posix.dirname(p));
       else if (base.startsWith(WH)) whiteouts.push(p);
@@ -87,62 +110,52 @@ async function scan(blob: string, kind: 'gzip' | 'zstd' | 'none', registry: stri
     size += e.size ?? 0;
     e.resume();
   });
-  const hasher = new Transform({
-    transform(chunk: Buffer, _e, cb) {
+  let parseError: Error | undefined;
+  parser.on('error', (err: Error) => (parseError ??= err));
+
+  const tar = spawn('tar', ['-x', '-f', '-', '-C', dest, ...TAR_FLAGS], { stdio: ['pipe', 'ignore', 'pipe'] });
+  let tarErr = '';
+  tar.stderr!.on('data', (d: Buffer) => (tarErr += d.toString()));
+  tar.stdin!.on('error', () => undefined); // EPIPE when tar stops early; its exit status tells why
+  const tarExit = new Promise<number | null>((resolve) => tar.once('close', (code) => resolve(code)));
+
+  const hash = createHash('sha256');
+  const sink = new Writable({
+    highWaterMark: 1 << 20,
+    write(chunk: Buffer, _e, cb) {
       hash.update(chunk);
-      cb(null, chunk);
+      parser.write(chunk);
+      if (tar.stdin!.write(chunk)) cb();
+      else tar.stdin!.once('drain', () => cb());
+    },
+    final(cb) {
+      parser.end();
+      tar.stdin!.end();
+      cb();
     },
   });
-  let source: Readable;
-  let zstd: ReturnType<typeof spawn> | undefined;
-  if (kind === 'zstd') {
-    zstd = spawn('zstd', ['-dc', blob], { stdio: ['ignore', 'pipe', 'ignore'] });
-    source = zstd.stdout!;
-  } else {
-    source = createReadStream(blob);
-  }
-  try {
-    const stages: NodeJS.ReadWriteStream[] = kind === 'gzip' ? [createGunzip(), hasher] : [hasher];
-    await pipeline([source, ...stages, parser], { signal });
-  } catch (err) {
-    zstd?.kill();
-    if ((err as Error).name === 'AbortError') throw err;
-    throw new PullError('malformed_layer', registry, `layer ${posix.basename(blob)} is not a valid tar stream: ${(err as Error).message}`);
-  }
-  return { diffId: 'sha256:' + hash.digest('hex'), whiteouts, opaque, dirTimes, size, entries, bad };
-}
 
-/**
- * Unpacks `blob` into the empty directory `dest`. Throws PullError on a bad
- * layer; the caller removes `dest` on failure.
- */
-export async function unpackLayer(blob: string, dest: string, diffId: string, registry: string): Promise<UnpackResult> {
-  const kind = await compression(blob);
-  const ac = new AbortController();
-  const tarArgs = ['-x', '-f', blob, '-C', dest, '--numeric-owner', '--same-owner', '--same-permissions', '--xattrs', '--xattrs-include=*', '--no-overwrite-dir'];
-  if (kind === 'zstd') tarArgs.push('--zstd');
-  const extract = run('tar', tarArgs);
-  // Awaited below, after the scan; marked handled so an early failure is not unhandled.
-  extract.catch(() => undefined);
-  let s: Awaited<ReturnType<typeof scan>>;
+  let dec: ReturnType<typeof decompressor> | undefined;
   try {
-    s = await scan(blob, kind, registry, ac.signal);
+    dec = decompressor(await peek(source));
+    await pipeline(source, dec.stage, sink);
   } catch (err) {
-    await extract.catch(() => undefined);
-    throw err;
+    tar.kill();
+    dec?.proc?.kill();
+    await tarExit;
+    if (err instanceof PullError || (err as Error).name === 'AbortError') throw err;
+    throw new PullError('malformed_layer', registry, `layer ${diffId} is not a valid (compressed) tar stream: ${(err as Error).message}`, { cause: err });
   }
-  try {
-    await extract;
-  } catch (err) {
-    if (s.bad) throw new PullError('malformed_layer', registry, `layer ${diffId}: ${s.bad}`);
-    throw new PullError('malformed_layer', registry, `layer ${diffId}: extraction failed: ${(err as Error).message}`);
-  }
-  if (s.bad) throw new PullError('malformed_layer', registry, `layer ${diffId}: ${s.bad}`);
-  if (s.diffId !== diffId) throw new PullError('digest_mismatch', registry, `layer content has diff ID ${s.diffId}, image config says ${diffId}`);
+  const code = await tarExit;
+  if (bad) throw new PullError('malformed_layer', registry, `layer ${diffId}: ${bad}`);
+  if (parseError) throw new PullError('malformed_layer', registry, `layer ${diffId} is not a valid tar stream: ${parseError.message}`);
+  if (code !== 0) throw new PullError('malformed_layer', registry, `layer ${diffId}: extraction failed: ${tarErr.trim().slice(0, 500)}`);
+  const got = 'sha256:' + hash.digest('hex');
+  if (got !== diffId) throw new PullError('digest_mismatch', registry, `layer content has diff ID ${got}, image config says ${diffId}`);
 
-  if (s.whiteouts.length) {
+  if (whiteouts.length) {
     const targets: string[] = [];
-    for (const w of s.whiteouts) {
+    for (const w of whiteouts) {
       await unlink(join(dest, w));
       targets.push(join(dest, posix.dirname(w), posix.basename(w).slice(WH.length)));
     }
@@ -150,15 +163,19 @@ export async function unpackLayer(blob: string, dest: string, diffId: string, re
     // adding a path keeps the added one (the whiteout is for lower layers).
     await run('sh', ['-c', 'for p; do [ -e "$p" ] || [ -L "$p" ] || mknod "$p" c 0 0 || exit 1; done', 'sh', ...targets]);
   }
-  if (s.opaque.length) {
-    for (const d of s.opaque) await unlink(join(dest, d, OPAQUE));
-    await run('setfattr', ['-n', 'trusted.overlay.opaque', '-v', 'y', ...s.opaque.map((d) => join(dest, d))]);
+  if (opaque.length) {
+    for (const d of opaque) await unlink(join(dest, d, OPAQUE));
+    await run('setfattr', ['-n', 'trusted.overlay.opaque', '-v', 'y', ...opaque.map((d) => join(dest, d))]);
   }
   // Removing marker files touched their directories; put the layer's times back.
-  const touched = new Set([...s.whiteouts.map((w) => posix.dirname(w)), ...s.opaque]);
-  for (const d of touched) {
-    const t = s.dirTimes.get(d === '.' ? '' : d);
+  for (const d of new Set([...whiteouts.map((w) => posix.dirname(w)), ...opaque])) {
+    const t = dirTimes.get(d === '.' ? '' : d);
     if (t) await utimes(join(dest, d), t, t);
   }
-  return { size: s.size, entries: s.entries, whiteouts: s.whiteouts.length, opaque: s.opaque.length };
+  return { size, entries, whiteouts: whiteouts.length, opaque: opaque.length };
+}
+
+/** Unpacks a stored blob file. */
+export function unpackFile(blob: string, dest: string, diffId: string, registry: string): Promise<UnpackResult> {
+  return unpackStream(createReadStream(blob, { highWaterMark: 1 << 20 }), dest, diffId, registry);
 }
