@@ -6,7 +6,7 @@ set -euo pipefail
 PKGS=(
   runc crun conmon catatonit containernetworking-plugins busybox-static
   docker-registry skopeo umoci iproute2 iptables util-linux prometheus
-  containerd criu socat openssl apache2-utils procps attr
+  containerd criu socat openssl apache2-utils procps attr zstd
 )
 
 missing=()

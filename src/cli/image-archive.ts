@@ -1,38 +1,8 @@
 // `berth image import|export`: offline image transfer through berthd's local
 // admin socket (see src/daemon/admin.ts), next to the CRI socket by default.
-import { request } from 'node:http';
-import { dirname, join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import type { Command } from 'commander';
-import { globals } from './common.js';
-
-function adminSocket(cmd: Command): string {
-  const o = cmd.opts();
-  if (o.adminSocket) return o.adminSocket as string;
-  const ep = globals(cmd).runtimeEndpoint.replace(/^unix:\/\//, '');
-  return join(dirname(ep), 'admin.sock');
-}
-
-function call(socketPath: string, path: string, payload: unknown): Promise<Record<string, unknown>> {
-  return new Promise((resolvePromise, reject) => {
-    const req = request({ socketPath, path, method: 'POST', headers: { 'content-type': 'application/json' } }, (res) => {
-      let text = '';
-      res.on('data', (d: Buffer) => (text += d.toString()));
-      res.on('end', () => {
-        let out: Record<string, unknown>;
-        try {
-          out = JSON.parse(text) as Record<string, unknown>;
-        } catch {
-          reject(new Error(`admin socket ${socketPath}: unexpected answer ${res.statusCode}`));
-          return;
-        }
-        if (res.statusCode !== 200) reject(new Error(String(out.error ?? `status ${res.statusCode}`)));
-        else resolvePromise(out);
-      });
-    });
-    req.on('error', (err) => reject(new Error(`cannot reach berthd's admin socket ${socketPath}: ${err.message}`)));
-    req.end(JSON.stringify(payload));
-  });
-}
+import { adminCall, adminSocket } from './admin.js';
 
 function action(fn: (cmd: Command, args: string[]) => Promise<void>) {
   return async (...args: unknown[]): Promise<void> => {
@@ -55,7 +25,7 @@ export function registerImageArchiveCommands(program: Command): void {
     .argument('<file>', 'archive file')
     .option('--name <repo[:tag]>', 'name for images the archive does not name fully')
     .action(action(async (cmd, [file]) => {
-      const res = await call(adminSocket(cmd.parent!), '/v1/images/import', { file: resolve(file), name: cmd.opts().name as string | undefined });
+      const res = await adminCall(adminSocket(cmd), 'POST', '/v1/images/import', { file: resolve(file), name: cmd.opts().name as string | undefined });
       for (const i of res.images as { id: string; repoTags: string[] }[]) {
         process.stdout.write(`Imported ${i.id}${i.repoTags.length ? ` (${i.repoTags.join(', ')})` : ''}\n`);
       }
@@ -66,7 +36,7 @@ export function registerImageArchiveCommands(program: Command): void {
     .argument('<image>', 'image ID, tag or digest')
     .argument('<file>', 'archive to write')
     .action(action(async (cmd, [img, file]) => {
-      const res = await call(adminSocket(cmd.parent!), '/v1/images/export', { image: img, file: resolve(file) });
+      const res = await adminCall(adminSocket(cmd), 'POST', '/v1/images/export', { image: img, file: resolve(file) });
       process.stdout.write(`Exported ${String(res.id)} to ${resolve(file)}\n`);
     }));
 }

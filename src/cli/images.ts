@@ -1,6 +1,8 @@
 import type { Command } from 'commander';
 import { withClient, outputOption } from './common.js';
 import { json, table, humanBytes, truncId } from './format.js';
+import { adminSocket } from './admin.js';
+import { showPullProgress } from './pull-progress.js';
 
 interface Image { id: string; repoTags: string[]; repoDigests: string[]; size: string; pinned: boolean }
 
@@ -59,11 +61,17 @@ export function registerImageCommands(program: Command): void {
           auth.password = (o.creds as string).slice(i + 1);
         }
         if (o.auth) auth.auth = o.auth as string;
-        const res = await client.call<{ imageRef: string }>(
-          'PullImage',
-          { image: { image }, auth: Object.keys(auth).length ? auth : undefined },
-          0,
-        );
+        const bars = process.stdout.isTTY ? showPullProgress(adminSocket(cmd), image) : undefined;
+        let res: { imageRef: string } | undefined;
+        try {
+          res = await client.call<{ imageRef: string }>(
+            'PullImage',
+            { image: { image }, auth: Object.keys(auth).length ? auth : undefined },
+            0,
+          );
+        } finally {
+          await bars?.stop(res !== undefined);
+        }
         process.stdout.write(`Image is up to date for ${res.imageRef}\n`);
       }),
     );

@@ -4,6 +4,7 @@
 // the image store and lets it see imported images at once. JSON over HTTP:
 //   POST /v1/images/import {file, name?} → {images: [{id, repoTags}]}
 //   POST /v1/images/export {image, file} → {id}
+//   GET  /v1/pulls → {pulls: [{image, startedMs, layers: [{digest, size, done, state}]}]}
 // Paths are the daemon's: the CLI resolves them to absolute paths first.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { chmodSync, existsSync, unlinkSync } from 'node:fs';
@@ -41,6 +42,7 @@ export class AdminServer {
   static async start(path: string, images: ImageService, log: Logger): Promise<AdminServer> {
     if (existsSync(path)) unlinkSync(path);
     const handle = async (req: IncomingMessage, res: ServerResponse): Promise<unknown> => {
+      if (req.method === 'GET' && req.url === '/v1/pulls') return { pulls: images.activePulls() };
       if (req.method !== 'POST') throw invalidArgument(`${req.method} not allowed`);
       const o = await body(req);
       switch (req.url) {

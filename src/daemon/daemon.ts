@@ -10,6 +10,9 @@ import { PACKAGE_VERSION } from '../util/package-info.js';
 import { Metrics } from '../metrics/metrics.js';
 import { EventBus } from '../events/bus.js';
 import { ImageService } from '../image/service.js';
+import { SandboxService } from '../sandbox/service.js';
+import { ContainerService } from '../container/service.js';
+import { ContainerStreaming } from '../container/streaming.js';
 import { AdminServer } from './admin.js';
 import { join } from 'node:path';
 
@@ -31,6 +34,12 @@ export class Daemon {
     }
     const metrics = new Metrics();
     const images = await ImageService.open(config, log.child({ component: 'image' }), metrics);
+    const events = new EventBus();
+    const sandboxes = new SandboxService(config, log.child({ component: 'sandbox' }), handlers, metrics);
+    const containers = new ContainerService(config, log.child({ component: 'container' }), handlers, metrics, events, sandboxes, images);
+    sandboxes.containers = containers;
+    await sandboxes.restore();
+    await containers.restore();
     const services: Services = {
       config,
       log,
@@ -38,8 +47,11 @@ export class Daemon {
       handlers,
       network: new NoNetwork(),
       metrics,
-      events: new EventBus(),
+      events,
       images,
+      sandboxes,
+      containers,
+      streamingTarget: new ContainerStreaming(containers, sandboxes),
     };
     const server = await CriServer.start({
       socketPath: config.daemon.listen,
@@ -62,6 +74,8 @@ export class Daemon {
     log.info('shutting down: no new calls, waiting for in-flight ones');
     await this.server.shutdown(config.daemon.shutdown_timeout * 1000);
     await this.admin.stop();
+    this.services.containers.close();
+    await this.services.sandboxes.cleanupCgroupParent();
     await this.services.images.close();
     log.info('shutdown complete');
   }

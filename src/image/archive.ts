@@ -16,7 +16,6 @@ import { PullError } from './pull-error.js';
 import { parseReference, formatReference, repoName } from './reference.js';
 import type { ImageService, StoredImage } from './service.js';
 import type { ImageRecord } from './store/records.js';
-import { unpackFile } from './store/unpack.js';
 
 const SOURCE = 'import';
 const REF_NAME = 'org.opencontainers.image.ref.name';
@@ -51,7 +50,7 @@ async function store(svc: ImageService, m: ImageManifest, blobPath: (digest: str
       for (const [i, l] of m.layers.entries()) {
         await put(l.digest, l.size);
         await svc.layers.ensure(diffIds[i], async (dest) => {
-          await unpackFile(svc.content.path(l.digest), dest, diffIds[i], SOURCE);
+          await svc.unpacker.unpackFile(svc.content.path(l.digest), { dest, diffId: diffIds[i], registry: SOURCE });
         });
       }
       if (index) await svc.content.put(index.digest, index.body, SOURCE);

@@ -7,12 +7,12 @@ import type { Metrics } from '../metrics/metrics.js';
 import type { OciImageConfig } from './provider.js';
 import { MANIFEST_ACCEPT, hostPlatform, parseManifest, selectPlatform, type ImageManifest } from './manifest.js';
 import { PullError } from './pull-error.js';
-import type { RepoClient } from './registry/client.js';
+import { classifyNetworkError, type RepoClient } from './registry/client.js';
 import type { ContentStore } from './store/content.js';
 import type { LayerStore } from './store/layers.js';
 import type { LayerRef } from './store/records.js';
 import type { Reference } from './reference.js';
-import { unpackFile, unpackStream } from './store/unpack.js';
+import type { UnpackPool } from './store/unpack-pool.js';
 import { pipeline } from 'node:stream/promises';
 import { mkdir, rm } from 'node:fs/promises';
 
@@ -21,12 +21,23 @@ async function emptyDir(dir: string): Promise<void> {
   await mkdir(dir, { mode: 0o755 });
 }
 
+/** Per-layer progress of a running pull, for `berth pull` and logs. */
+export interface LayerProgress {
+  digest: string;
+  size: number;
+  done: number;
+  state: 'waiting' | 'downloading' | 'unpacking' | 'present' | 'done';
+}
+
 export interface PullDeps {
   content: ContentStore;
   layers: LayerStore;
   metrics: Metrics;
   log: Logger;
   maxConcurrent: number;
+  unpacker: UnpackPool;
+  /** Filled in as the pull goes. */
+  progress?: LayerProgress[];
   /** Digests and diff IDs in use by running pulls: GC leaves them alone. */
   lease: Set<string>;
 }
@@ -121,6 +132,12 @@ export async function pullImage(deps: PullDeps, client: RepoClient, ref: Referen
 
     const refs: LayerRef[] = manifest.layers.map((l, i) => ({ digest: l.digest, diffId: diffIds[i], size: l.size, mediaType: l.mediaType }));
     const missing = refs.filter((l) => !layers.has(l.diffId));
+    const prog = new Map<string, LayerProgress>();
+    for (const l of refs) {
+      const p: LayerProgress = { digest: l.digest, size: l.size, done: 0, state: missing.includes(l) ? 'waiting' : 'present' };
+      prog.set(l.digest, p);
+      deps.progress?.push(p);
+    }
     const total = missing.reduce((s, l) => s + l.size, 0);
     const started = Date.now();
     const progress = setInterval(() => {
@@ -132,20 +149,36 @@ export async function pullImage(deps: PullDeps, client: RepoClient, ref: Referen
         layers.ensure(l.diffId, (dest) =>
           client.withRetries(`layer ${l.digest}`, registry, signal, async () => {
             await emptyDir(dest);
+            const job = { dest, diffId: l.diffId, registry };
             if (content.has(l.digest)) {
-              await unpackFile(content.path(l.digest), dest, l.diffId, registry);
+              await deps.unpacker.unpackFile(content.path(l.digest), job);
               return;
             }
             // Store and unpack in one pass over the download.
             const b = await client.blob(l.digest, signal);
-            const writer = content.writer(l.digest, l.size, registry, onBytes);
+            const p = prog.get(l.digest)!;
+            p.state = 'downloading';
+            p.done = 0;
+            const writer = content.writer(l.digest, l.size, registry, (n) => {
+              p.done += n;
+              if (p.done === p.size) p.state = 'unpacking';
+              onBytes(n);
+            });
             const [stored, unpacked] = await Promise.allSettled([
               pipeline(b.body, writer),
-              unpackStream(writer, dest, l.diffId, registry),
+              deps.unpacker.unpackStream(writer, job),
             ]);
-            // The store's verdict (digest, size, truncation) explains more than the unpacker's.
-            if (stored.status === 'rejected') throw stored.reason;
+            // The store's verdict (digest, size, truncation) explains more
+            // than the unpacker's; a bad layer, more than the aborted store.
+            if (stored.status === 'rejected') {
+              const reason = classifyNetworkError(stored.reason);
+              if (stored.reason instanceof PullError) throw stored.reason;
+              if (reason !== 'other' || unpacked.status === 'fulfilled') {
+                throw new PullError(reason, registry, `blob ${l.digest}: ${(stored.reason as Error).message}`, { cause: stored.reason });
+              }
+            }
             if (unpacked.status === 'rejected') throw unpacked.reason;
+            p.state = 'done';
           }),
         ),
       );

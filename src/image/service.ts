@@ -13,7 +13,7 @@ import type { Logger } from '../log/logger.js';
 import type { Metrics } from '../metrics/metrics.js';
 import { errorMessage, failedPrecondition, notFound } from '../util/errors.js';
 import type { ImageForContainer, ImageProvider } from './provider.js';
-import { pullImage, type PullDeps, type PullOutcome } from './pull.js';
+import { pullImage, type LayerProgress, type PullDeps, type PullOutcome } from './pull.js';
 import { PullError } from './pull-error.js';
 import { asImageId, formatReference, parseReference, repoName, type Reference } from './reference.js';
 import { RepoClient, classifyNetworkError } from './registry/client.js';
@@ -23,6 +23,7 @@ import { ContentStore } from './store/content.js';
 import { LayerStore } from './store/layers.js';
 import { RecordStore, type Hold, type ImageRecord } from './store/records.js';
 import { diskUsage, mountPointOf } from './store/usage.js';
+import { UnpackPool } from './store/unpack-pool.js';
 
 /** What a pull or an import stored, ready to be recorded. */
 export type StoredImage = Omit<PullOutcome, 'release' | 'bytesDownloaded' | 'topDigest'>;
@@ -38,6 +39,7 @@ export class ImageService implements ImageProvider {
   readonly root: string;
   readonly content: ContentStore;
   readonly layers: LayerStore;
+  readonly unpacker = new UnpackPool();
   private readonly store: RecordStore;
   private readonly records = new Map<string, ImageRecord>();
   /** repo:tag and repo@digest → image ID. */
@@ -45,6 +47,7 @@ export class ImageService implements ImageProvider {
   private readonly holds = new Map<string, Hold>();
   private readonly lease = new Set<string>();
   private readonly pulls = new Map<string, Promise<ImageRecord>>();
+  private readonly progress = new Map<string, { image: string; startedMs: number; layers: LayerProgress[] }>();
   private readonly hosts: Hosts;
   private readonly tokens = new TokenCache();
   private readonly pinned: Set<string>;
@@ -90,6 +93,7 @@ export class ImageService implements ImageProvider {
 
   async close(): Promise<void> {
     await this.hosts.close();
+    await this.unpacker.close();
   }
 
   private serial<T>(fn: () => Promise<T>): Promise<T> {
@@ -147,13 +151,27 @@ export class ImageService implements ImageProvider {
     const key = formatReference(ref);
     let p = this.pulls.get(key);
     if (!p) {
-      p = this.doPull(ref, creds, signal).finally(() => this.pulls.delete(key));
+      const layers: LayerProgress[] = [];
+      const entry = { image: key, startedMs: Date.now(), layers };
+      this.progress.set(key, entry);
+      p = this.doPull(ref, creds, signal, layers).finally(() => {
+        this.pulls.delete(key);
+        // Kept a moment so a client polling for progress sees the end.
+        setTimeout(() => {
+          if (this.progress.get(key) === entry) this.progress.delete(key);
+        }, 5000).unref();
+      });
       this.pulls.set(key, p);
     }
     return p;
   }
 
-  private async doPull(ref: Reference, creds: Credentials, signal?: AbortSignal): Promise<ImageRecord> {
+  /** Pulls in progress and their layers, for `berth pull` progress bars. */
+  activePulls(): { image: string; startedMs: number; layers: LayerProgress[] }[] {
+    return [...this.progress.values()];
+  }
+
+  private async doPull(ref: Reference, creds: Credentials, signal: AbortSignal | undefined, progress: LayerProgress[]): Promise<ImageRecord> {
     const registry = ref.registry;
     const started = process.hrtime.bigint();
     this.metrics.imagePullAttempts.inc({ registry });
@@ -167,7 +185,7 @@ export class ImageService implements ImageProvider {
     }, registry, ref.repository, effective);
     const deps: PullDeps = {
       content: this.content, layers: this.layers, metrics: this.metrics, log: this.log,
-      maxConcurrent: this.config.image.max_concurrent_downloads, lease: this.lease,
+      maxConcurrent: this.config.image.max_concurrent_downloads, lease: this.lease, unpacker: this.unpacker, progress,
     };
     try {
       let out;

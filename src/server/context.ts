@@ -5,6 +5,9 @@ import type { NetworkStatusSource } from '../network/status.js';
 import type { Metrics } from '../metrics/metrics.js';
 import type { EventBus } from '../events/bus.js';
 import type { ImageService } from '../image/service.js';
+import type { SandboxService } from '../sandbox/service.js';
+import type { ContainerService } from '../container/service.js';
+import type { StreamingTarget } from '../streaming/target.js';
 
 /**
  * The domain services a CRI handler may use. Handlers convert CRI messages to
@@ -20,4 +23,8 @@ export interface Services {
   events: EventBus;
   /** Image store and registry client; also the ImageProvider containers use. */
   images: ImageService;
+  sandboxes: SandboxService;
+  containers: ContainerService;
+  /** Exec, attach and port-forward into containers and pods, for the streaming server. */
+  streamingTarget: StreamingTarget;
 }

@@ -11,6 +11,20 @@ import { listImages, streamImages } from './image_list.js';
 import { imageStatus } from './image_status.js';
 import { imageRemove } from './image_remove.js';
 import { imageFsInfo } from './image_fs_info.js';
+import { runPodSandbox } from './sandbox_run.js';
+import { stopPodSandbox } from './sandbox_stop.js';
+import { removePodSandbox } from './sandbox_remove.js';
+import { podSandboxStatus } from './sandbox_status.js';
+import { listPodSandbox, streamPodSandboxes } from './sandbox_list.js';
+import { createContainer } from './container_create.js';
+import { startContainer } from './container_start.js';
+import { stopContainer } from './container_stop.js';
+import { removeContainer } from './container_remove.js';
+import { containerStatus } from './container_status.js';
+import { listContainers, streamContainers } from './container_list.js';
+import { updateContainerResources } from './container_update_resources.js';
+import { reopenContainerLog } from './container_reopen_log.js';
+import { execSync } from './container_exec_sync.js';
 
 type Unary = (svc: Services, req: never, ctx: CallContext) => Promise<unknown>;
 type Stream = (svc: Services, req: never, send: (m: unknown) => Promise<void>, ctx: CallContext) => Promise<void>;
@@ -25,10 +39,26 @@ const UNARY: Record<string, Unary> = {
   ImageStatus: imageStatus,
   RemoveImage: imageRemove,
   ImageFsInfo: imageFsInfo,
+  RunPodSandbox: runPodSandbox,
+  StopPodSandbox: stopPodSandbox,
+  RemovePodSandbox: removePodSandbox,
+  PodSandboxStatus: podSandboxStatus,
+  ListPodSandbox: listPodSandbox,
+  CreateContainer: createContainer,
+  StartContainer: startContainer,
+  StopContainer: stopContainer,
+  RemoveContainer: removeContainer,
+  ContainerStatus: containerStatus,
+  ListContainers: listContainers,
+  UpdateContainerResources: updateContainerResources,
+  ReopenContainerLog: reopenContainerLog,
+  ExecSync: execSync,
 };
 
 const STREAM: Record<string, Stream> = {
   StreamImages: streamImages,
+  StreamPodSandboxes: streamPodSandboxes,
+  StreamContainers: streamContainers,
 };
 
 export function buildHandlers(svc: Services): HandlerTable {

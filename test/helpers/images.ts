@@ -72,9 +72,11 @@ export interface ImageSpec {
   format?: 'oci' | 'v2s2';
   /** gzip level, default 6 (1 for random layers). */
   gzipLevel?: number;
+  /** Compression of the non-base layers: gzip (default), zstd or none. */
+  compression?: 'gzip' | 'zstd' | 'none';
 }
 
-export interface BuiltLayer { digest: string; diffId: string; size: number }
+export interface BuiltLayer { digest: string; diffId: string; size: number; mediaType: string }
 
 export interface BuiltImage {
   /** The OCI layout directory and its tag. */
@@ -105,6 +107,8 @@ const MT_OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
 const MT_OCI_INDEX = 'application/vnd.oci.image.index.v1+json';
 const MT_OCI_CONFIG = 'application/vnd.oci.image.config.v1+json';
 const MT_OCI_LAYER_GZIP = 'application/vnd.oci.image.layer.v1.tar+gzip';
+const MT_OCI_LAYER_ZSTD = 'application/vnd.oci.image.layer.v1.tar+zstd';
+const MT_OCI_LAYER = 'application/vnd.oci.image.layer.v1.tar';
 
 function sha256(b: Buffer | string): string {
   return 'sha256:' + createHash('sha256').update(b).digest('hex');
@@ -192,7 +196,7 @@ function populateRandom(stage: string, bytes: number): void {
 }
 
 /** Tars `stage` (GNU tar, numeric owners, names sorted) and gzips it into the layout's blobs. */
-async function writeLayer(blobs: string, stage: string, level: number, fixedMtime = false): Promise<BuiltLayer> {
+async function writeLayer(blobs: string, stage: string, level: number, fixedMtime = false, compression: ImageSpec['compression'] = 'gzip'): Promise<BuiltLayer> {
   const entries = readdirSync(stage).sort();
   // A fixed mtime makes the base layer byte-identical across builds, so
   // images built separately share it as real images share a base.
@@ -206,12 +210,21 @@ async function writeLayer(blobs: string, stage: string, level: number, fixedMtim
   const raw = new Hasher();
   const gz = new Hasher();
   const tmp = join(blobs, `.tmp-${process.pid}-${Math.random().toString(36).slice(2)}`);
-  await pipeline(tar.stdout, raw, createGzip({ level }), gz, createWriteStream(tmp));
+  let zstd: ReturnType<typeof spawn> | undefined;
+  if (compression === 'zstd') {
+    zstd = spawn('zstd', ['-q', '-1', '-c'], { stdio: ['pipe', 'pipe', 'ignore'] });
+    await Promise.all([pipeline(tar.stdout, raw, zstd.stdin!), pipeline(zstd.stdout!, gz, createWriteStream(tmp))]);
+  } else if (compression === 'none') {
+    await pipeline(tar.stdout, raw, gz, createWriteStream(tmp));
+  } else {
+    await pipeline(tar.stdout, raw, createGzip({ level }), gz, createWriteStream(tmp));
+  }
   const code = await exited;
   if (code !== 0) throw new Error(`tar failed (${code}): ${err}`);
   const digest = gz.digest();
   renameSync(tmp, join(blobs, digest.slice(7)));
-  return { digest, diffId: raw.digest(), size: gz.size };
+  const mediaType = compression === 'zstd' ? MT_OCI_LAYER_ZSTD : compression === 'none' ? MT_OCI_LAYER : MT_OCI_LAYER_GZIP;
+  return { digest, diffId: raw.digest(), size: gz.size, mediaType };
 }
 
 function writeBlob(blobs: string, content: string): { digest: string; size: number } {
@@ -240,7 +253,7 @@ export async function buildLayout(tag: string, spec: ImageSpec = {}, dir?: strin
       if ('randomBytes' in l) populateRandom(stage, l.randomBytes);
       else if ('base' in l) populateBase(stage);
       else populate(stage, l.files);
-      layers.push(await writeLayer(blobs, stage, spec.gzipLevel ?? ('randomBytes' in l ? 1 : 6), 'base' in l));
+      layers.push(await writeLayer(blobs, stage, spec.gzipLevel ?? ('randomBytes' in l ? 1 : 6), 'base' in l, 'base' in l ? 'gzip' : spec.compression));
     } finally {
       rmSync(stage, { recursive: true, force: true });
     }
@@ -264,7 +277,7 @@ export async function buildLayout(tag: string, spec: ImageSpec = {}, dir?: strin
       schemaVersion: 2,
       mediaType: MT_OCI_MANIFEST,
       config: { mediaType: MT_OCI_CONFIG, digest: cfg.digest, size: cfg.size },
-      layers: layers.map((l) => ({ mediaType: MT_OCI_LAYER_GZIP, digest: l.digest, size: l.size })),
+      layers: layers.map((l) => ({ mediaType: l.mediaType, digest: l.digest, size: l.size })),
     }));
     manifests.push({ ...manifest, platform });
     if (p === 'linux/amd64' || !amd64) amd64 = { manifest: manifest.digest, config: cfg.digest, body: config };

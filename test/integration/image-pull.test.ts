@@ -208,3 +208,22 @@ test('tampered blob in the registry: digest mismatch, nothing stored', async () 
   assert.deepEqual(readdirSync(join(d.root, 'images/ingest')), []);
   assert.deepEqual(readdirSync(join(d.root, 'images/layers')).filter((f) => f.startsWith('.')), []);
 });
+
+test('zstd and uncompressed layers unpack like gzip ones', async () => {
+  for (const compression of ['zstd', 'none'] as const) {
+    const img = await buildAndPush(reg, `test/${compression}`, 'v1', { compression, layers: [{ files: [{ path: 'c/file', content: compression }, { path: 'etc/hostname', type: 'whiteout' }] }] });
+    assert.equal((await pull(img.ref)).imageRef, img.configDigest);
+    const l = layerDir(img.layers[1].diffId);
+    assert.equal(readFileSync(join(l, 'c/file'), 'utf8'), compression);
+    assert.ok(lstatSync(join(l, 'etc/hostname')).isCharacterDevice());
+  }
+});
+
+test('berth pull on a terminal draws a bar per layer from the admin socket', async () => {
+  const img = await buildAndPush(reg, 'test/bars', 'v1', { layers: [{ randomBytes: 8 << 20 }] });
+  const { BERTH } = await import('../helpers/daemon.js');
+  // `script` gives the CLI a pseudo-terminal.
+  const out = execFileSync('script', ['-qec', `${process.execPath} ${BERTH} -r ${d.endpoint} pull ${img.ref}`, '/dev/null'], { encoding: 'utf8' });
+  assert.match(out, new RegExp(`${img.layers[1].digest.slice(7, 19)}  \\[#+\\] .* done`));
+  assert.match(out, new RegExp(`Image is up to date for ${img.configDigest}`));
+});

@@ -75,3 +75,25 @@ test('mirrors are tried in order before the upstream registry', async () => {
     await upstream.stop();
   }
 });
+
+test('token auth (Bearer realm/service/scope): anonymous refused, credentials get a token', async () => {
+  const reg = await startRegistry({ token: { username: 'bob', password: 'pw' } });
+  const d = await startDaemon();
+  try {
+    const img = await pushBusybox(reg);
+    const before = reg.tokenRequests!();
+    let e = await failure(d.client.call('PullImage', { image: { image: img.ref } }));
+    assert.equal(e.code, 16);
+    assert.match(e.details, new RegExp(`registry ${reg.host}: .*401`));
+    e = await failure(d.client.call('PullImage', { image: { image: img.ref }, auth: { username: 'bob', password: 'nope' } }));
+    assert.equal(e.code, 16);
+    assert.match(e.details, /authentication failed: token service .* answered 401/);
+    const ok = await d.client.call<{ imageRef: string }>('PullImage', { image: { image: img.ref }, auth: { username: 'bob', password: 'pw' } });
+    assert.equal(ok.imageRef, img.configDigest);
+    assert.ok(reg.tokenRequests!() > before, 'the token server was asked');
+  } finally {
+    await d.stop();
+    d.cleanup();
+    await reg.stop();
+  }
+});

@@ -63,3 +63,35 @@ test('unpack refuses escaping entries and wrong diff IDs, accepts a clean layer'
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('worker pool: bad streams fail with a reason, the worker stays usable', async () => {
+  const { UnpackPool } = await import('./unpack-pool.js');
+  const { PullError } = await import('../pull-error.js');
+  const { Readable } = await import('node:stream');
+  const pool = new UnpackPool();
+  const dir = mkdtempSync(join(tmpdir(), 'berth-pool-'));
+  try {
+    const d1 = join(dir, 'garbage');
+    mkdirSync(d1);
+    const garbage = gzipSync(Buffer.alloc(4096, 7));
+    await assert.rejects(pool.unpackStream(Readable.from([garbage]), { dest: d1, diffId: 'sha256:' + '1'.repeat(64), registry: 'r.example' }),
+      (e: unknown) => e instanceof PullError && e.reason === 'malformed_layer' && e.message.startsWith('registry r.example: '));
+    const d2 = join(dir, 'broken');
+    mkdirSync(d2);
+    const raw = tarOf([{ path: 'f', body: 'x'.repeat(100_000) }]);
+    const failing = new Readable({
+      read() {
+        this.push(raw.subarray(0, 2048));
+        this.destroy(new Error('connection reset'));
+      },
+    });
+    await assert.rejects(pool.unpackStream(failing, { dest: d2, diffId: diffId(raw), registry: 'r' }));
+    const d3 = join(dir, 'good');
+    mkdirSync(d3);
+    const r = await pool.unpackStream(Readable.from([gzipSync(raw)]), { dest: d3, diffId: diffId(raw), registry: 'r' });
+    assert.equal(r.entries, 1);
+  } finally {
+    await pool.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

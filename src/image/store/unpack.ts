@@ -16,12 +16,12 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { unlink, utimes } from 'node:fs/promises';
+import { lstat, statfs, unlink, utimes } from 'node:fs/promises';
 import { posix, join } from 'node:path';
 import { Duplex, PassThrough, Writable, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
-import { Parser, type ReadEntry } from 'tar';
+import { Header, Parser, type ReadEntry } from 'tar';
 import { PullError } from '../pull-error.js';
 
 export interface UnpackResult {
@@ -51,6 +51,41 @@ function run(cmd: string, args: string[]): Promise<void> {
     p.once('error', reject);
     p.once('close', (code) => (code === 0 ? resolve() : reject(new Error(`${cmd} exited ${code}: ${err.trim().slice(0, 500)}`))));
   });
+}
+
+/**
+ * Creates overlay whiteouts (0/0 character devices) for `paths` with one
+ * GNU tar process reading a tar of device entries we generate: one process
+ * however many whiteouts, where a `mknod` per path costs a fork each.
+ */
+async function mknodWhiteouts(dest: string, paths: string[]): Promise<void> {
+  if (!paths.length) return;
+  const blocks: Buffer[] = [];
+  for (const path of paths) {
+    const b = Buffer.alloc(512);
+    new Header({ path, type: 'CharacterDevice', mode: 0o644, uid: 0, gid: 0, size: 0, mtime: new Date(0), devmaj: 0, devmin: 0 }).encode(b, 0);
+    blocks.push(b);
+  }
+  blocks.push(Buffer.alloc(1024));
+  await new Promise<void>((resolve, reject) => {
+    const p = spawn('tar', ['-x', '-f', '-', '-C', dest, '--numeric-owner', '--same-owner', '--no-overwrite-dir'], { stdio: ['pipe', 'ignore', 'pipe'] });
+    let err = '';
+    p.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+    p.stdin!.on('error', () => undefined);
+    p.once('error', reject);
+    p.once('close', (code) => (code === 0 ? resolve() : reject(new Error(`creating whiteouts: tar exited ${code}: ${err.trim().slice(0, 300)}`))));
+    p.stdin!.end(Buffer.concat(blocks));
+  });
+}
+
+/** Less than 1 MiB or no inode left where `dir` lives. */
+async function nearlyFull(dir: string): Promise<boolean> {
+  try {
+    const st = await statfs(dir);
+    return st.bavail * st.bsize < 1 << 20 || st.ffree === 0;
+  } catch {
+    return false;
+  }
 }
 
 /** Resolves with the first chunk, which stays in the stream. */
@@ -144,12 +179,18 @@ export async function unpackStream(source: Readable, dest: string, diffId: strin
     dec?.proc?.kill();
     await tarExit;
     if (err instanceof PullError || (err as Error).name === 'AbortError') throw err;
+    if (/No space left on device/.test(tarErr) || (await nearlyFull(dest))) throw new PullError('disk_full', registry, `layer ${diffId}: no space left unpacking it`, { cause: err });
     throw new PullError('malformed_layer', registry, `layer ${diffId} is not a valid (compressed) tar stream: ${(err as Error).message}`, { cause: err });
   }
   const code = await tarExit;
   if (bad) throw new PullError('malformed_layer', registry, `layer ${diffId}: ${bad}`);
   if (parseError) throw new PullError('malformed_layer', registry, `layer ${diffId} is not a valid tar stream: ${parseError.message}`);
-  if (code !== 0) throw new PullError('malformed_layer', registry, `layer ${diffId}: extraction failed: ${tarErr.trim().slice(0, 500)}`);
+  if (code !== 0) {
+    // GNU tar reports a full disk as a short write; ask the filesystem.
+    const reason = /No space left on device|Disk quota exceeded/.test(tarErr) || (await nearlyFull(dest)) ? 'disk_full' : 'malformed_layer';
+    const why = reason === 'disk_full' ? 'no space left on the image store' : 'extraction failed';
+    throw new PullError(reason, registry, `layer ${diffId}: ${why}: ${tarErr.trim().slice(0, 500)}`);
+  }
   const got = 'sha256:' + hash.digest('hex');
   if (got !== diffId) throw new PullError('digest_mismatch', registry, `layer content has diff ID ${got}, image config says ${diffId}`);
 
@@ -157,11 +198,12 @@ export async function unpackStream(source: Readable, dest: string, diffId: strin
     const targets: string[] = [];
     for (const w of whiteouts) {
       await unlink(join(dest, w));
-      targets.push(join(dest, posix.dirname(w), posix.basename(w).slice(WH.length)));
+      const t = posix.join(posix.dirname(w), posix.basename(w).slice(WH.length));
+      // A layer both whiting out and adding a path keeps the added one (the
+      // whiteout is meant for lower layers).
+      if (!(await lstat(join(dest, t)).catch(() => undefined))) targets.push(t);
     }
-    // `mknod` fails on an existing name: a layer both whiting out and
-    // adding a path keeps the added one (the whiteout is for lower layers).
-    await run('sh', ['-c', 'for p; do [ -e "$p" ] || [ -L "$p" ] || mknod "$p" c 0 0 || exit 1; done', 'sh', ...targets]);
+    await mknodWhiteouts(dest, targets);
   }
   if (opaque.length) {
     for (const d of opaque) await unlink(join(dest, d, OPAQUE));

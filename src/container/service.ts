@@ -1,0 +1,587 @@
+import { mkdir, rm, readdir, readFile, stat, writeFile, open } from 'node:fs/promises';
+import { existsSync, readFileSync, watch, type FSWatcher } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { hostname as osHostname } from 'node:os';
+import { join, normalize, resolve as resolvePath } from 'node:path';
+import type { Config } from '../config/config.js';
+import type { Logger } from '../log/logger.js';
+import type { Metrics } from '../metrics/metrics.js';
+import type { EventBus, ContainerEventType } from '../events/bus.js';
+import type { RuntimeHandlers } from '../runtime/handlers.js';
+import type { ImageProvider } from '../image/provider.js';
+import type { SandboxService, PodContainers } from '../sandbox/service.js';
+import type { Sandbox } from '../sandbox/types.js';
+import { OciRuntime } from '../runtime/oci.js';
+import { BerthError, alreadyExists, errorMessage, failedPrecondition, invalidArgument, notFound, internal } from '../util/errors.js';
+import { newId, resolveId } from '../util/ids.js';
+import { KeyedLock } from '../util/keyed-lock.js';
+import { readJson, writeJsonAtomic } from '../util/atomic-file.js';
+import { unmountAll } from '../sandbox/host.js';
+import { RunError } from '../util/run.js';
+import type { Container, ContainerConfig, ContainerState, Resources } from './types.js';
+import { buildSpec, resourcesSpec, validateResources } from './spec.js';
+import { effectiveCapabilities, heldCapabilities } from './capabilities.js';
+import { runtimeDefaultProfile, type SeccompProfile } from './seccomp.js';
+import { readImageFile, resolveUser } from './user.js';
+import { mountRootfs } from './rootfs.js';
+import { hostDevices, loadSeccompFile, ownOomScoreAdj, resolveDevices, resolveMountSources } from './host-inputs.js';
+import { ensurePropagation } from './propagation.js';
+
+export interface ContainerFilter {
+  id?: string;
+  state?: ContainerState;
+  sandboxId?: string;
+  labels?: Record<string, string>;
+}
+
+export interface ExecResult {
+  stdout: Buffer;
+  stderr: Buffer;
+  exitCode: number;
+}
+
+const SIGNALS = new Set(['SIGABRT', 'SIGALRM', 'SIGBUS', 'SIGCHLD', 'SIGCONT', 'SIGFPE', 'SIGHUP', 'SIGILL', 'SIGINT', 'SIGIO', 'SIGKILL', 'SIGPIPE', 'SIGPROF', 'SIGPWR', 'SIGQUIT', 'SIGSEGV', 'SIGSTKFLT', 'SIGSTOP', 'SIGSYS', 'SIGTERM', 'SIGTRAP', 'SIGTSTP', 'SIGTTIN', 'SIGTTOU', 'SIGURG', 'SIGUSR1', 'SIGUSR2', 'SIGVTALRM', 'SIGWINCH', 'SIGXCPU', 'SIGXFSZ']);
+
+/** Normalises an image StopSignal ("TERM", "SIGTERM", "15") to a name runc accepts. */
+export function stopSignalName(s: string | undefined): string {
+  if (!s) return 'SIGTERM';
+  if (/^\d+$/.test(s)) return s;
+  const up = s.toUpperCase();
+  const name = up.startsWith('SIG') ? up : `SIG${up}`;
+  return SIGNALS.has(name) || /^SIGRTM(IN|AX)/.test(name) ? name : 'SIGTERM';
+}
+
+export function containerReservedName(c: Pick<ContainerConfig, 'name' | 'attempt'>, sb: Sandbox): string {
+  return `${c.name}_${sb.config.name}_${sb.config.namespace}_${sb.config.uid}_${c.attempt}`;
+}
+
+/**
+ * Containers: create through conmon, start, stop, remove, status, exec, and
+ * recovery of all of it after a daemon restart. Each container has its own
+ * lock; exits are learnt from conmon's exit files (inotify), never by being
+ * the container's parent.
+ */
+export class ContainerService implements PodContainers {
+  private readonly containers = new Map<string, Container>();
+  private readonly names = new Map<string, string>();
+  private readonly locks = new KeyedLock();
+  private readonly exitWaiters = new Map<string, (() => void)[]>();
+  private watcher?: FSWatcher;
+  private readonly runtimes = new Map<string, OciRuntime>();
+
+  constructor(
+    private readonly config: Config,
+    private readonly log: Logger,
+    private readonly handlers: RuntimeHandlers,
+    private readonly metrics: Metrics,
+    private readonly events: EventBus,
+    private readonly sandboxes: SandboxService,
+    private readonly images: ImageProvider,
+  ) {}
+
+  private get exitDir(): string {
+    return join(this.config.daemon.state, 'exits');
+  }
+  private get socketDir(): string {
+    return join(this.config.daemon.state, 's');
+  }
+  bundle(id: string): string {
+    return join(this.config.daemon.state, 'containers', id);
+  }
+  private persistDir(id: string): string {
+    return join(this.config.daemon.root, 'containers', id);
+  }
+  private metaPath(id: string): string {
+    return join(this.persistDir(id), 'container.json');
+  }
+
+  runtimeFor(sb: Sandbox): OciRuntime {
+    let rt = this.runtimes.get(sb.handler);
+    if (!rt) {
+      const h = this.handlers.get(sb.handler);
+      if (!h) throw failedPrecondition(`runtime handler "${sb.handler}" of pod ${sb.id} is no longer configured`);
+      rt = new OciRuntime(h.name, h.path, h.root || join(this.config.daemon.state, 'runtime', h.name));
+      this.runtimes.set(sb.handler, rt);
+    }
+    return rt;
+  }
+
+  private runtimeOf(c: Container): OciRuntime {
+    const sb = this.sandboxes.find(c.sandboxId);
+    if (!sb) throw internal(`container ${c.id} belongs to unknown pod ${c.sandboxId}`);
+    return this.runtimeFor(sb);
+  }
+
+  private save(c: Container): Promise<void> {
+    return writeJsonAtomic(this.metaPath(c.id), c);
+  }
+
+  private publish(type: ContainerEventType, c: Container): void {
+    this.events.publish({ type, containerId: c.id, podSandboxId: c.sandboxId, at: Date.now() });
+  }
+
+  resolve(id: string, field = 'container_id'): Container {
+    return this.containers.get(resolveId('container', field, id, this.containers.keys()))!;
+  }
+
+  list(f: ContainerFilter = {}): Container[] {
+    const out: Container[] = [];
+    for (const c of this.containers.values()) {
+      if (c.phase !== 'created') continue;
+      if (f.id && !c.id.startsWith(f.id)) continue;
+      if (f.state && c.state !== f.state) continue;
+      if (f.sandboxId && !c.sandboxId.startsWith(f.sandboxId)) continue;
+      if (f.labels && Object.entries(f.labels).some(([k, v]) => c.config.labels[k] !== v)) continue;
+      out.push(c);
+    }
+    return out.sort((a, b) => a.createdAt - b.createdAt);
+  }
+
+  // ---- create ---------------------------------------------------------------
+
+  private logPathFor(sb: Sandbox, cfg: ContainerConfig): string {
+    if (!cfg.logPath) return '';
+    if (!sb.config.logDirectory) throw invalidArgument('config.log_path is set but the pod has no log_directory');
+    if (cfg.logPath.startsWith('/')) throw invalidArgument(`config.log_path "${cfg.logPath}" must be relative to the pod's log_directory`);
+    const full = resolvePath(sb.config.logDirectory, cfg.logPath);
+    const dir = normalize(sb.config.logDirectory).replace(/\/$/, '');
+    if (!full.startsWith(`${dir}/`)) throw invalidArgument(`config.log_path "${cfg.logPath}" escapes the pod's log_directory`);
+    return full;
+  }
+
+  async create(sandboxId: string, cfg: ContainerConfig): Promise<string> {
+    if (!cfg.name) throw invalidArgument('config.metadata.name is required');
+    if (!cfg.image) throw invalidArgument('config.image.image is required');
+    validateResources(cfg.resources, 'config.linux.resources');
+    if (cfg.resources && Object.keys(cfg.resources.unified).length && !existsSync('/sys/fs/cgroup/cgroup.controllers')) {
+      throw failedPrecondition('config.linux.resources.unified needs cgroup v2; this host\'s controllers are on cgroup v1');
+    }
+    if (cfg.security.runAsGroup !== undefined && cfg.security.runAsUser === undefined && !cfg.security.runAsUsername) {
+      throw invalidArgument('config.linux.security_context.run_as_group is set without run_as_user or run_as_username');
+    }
+    if (cfg.security.apparmor?.type === 'Localhost') {
+      throw failedPrecondition('config.linux.security_context.apparmor: AppArmor is not supported on this host');
+    }
+    const sb = this.sandboxes.resolve(sandboxId);
+    if (sb.state !== 'READY') throw failedPrecondition(`pod sandbox ${sb.id} is not ready (state ${sb.state})`);
+    const logPath = this.logPathFor(sb, cfg);
+    const image = await this.images.get(cfg.image);
+    if (!image) throw notFound(`config.image: image "${cfg.image}" not found; pull it first`);
+    const reserved = containerReservedName(cfg, sb);
+    const holder = this.names.get(reserved);
+    if (holder) throw alreadyExists(`container name "${reserved}" is reserved by container ${holder}`);
+    const id = newId();
+    this.names.set(reserved, id);
+    const c: Container = {
+      id, sandboxId: sb.id, reservedName: reserved, config: cfg, imageId: image.id, imageRef: image.ref, logPath,
+      state: 'CREATED', phase: 'creating', createdAt: Date.now(), startedAt: 0, finishedAt: 0, exitCode: 0,
+      reason: '', message: '', pid: 0, stopSignal: stopSignalName(cfg.stopSignal || image.config.StopSignal),
+      user: { uid: 0, gid: 0, additionalGids: [] }, resources: cfg.resources, sharedMounts: [],
+    };
+    this.containers.set(id, c);
+    try {
+      await this.locks.with(id, async () => {
+        await this.save(c);
+        await this.images.hold(image.id, id);
+        await this.prepare(c, sb, image);
+        c.phase = 'created';
+        await this.save(c);
+      });
+    } catch (err) {
+      this.log.warn({ container: id, err: errorMessage(err) }, 'CreateContainer failed; undoing');
+      await this.destroy(c).catch((e) => this.log.error({ container: id, err: errorMessage(e) }, 'cleanup after failed CreateContainer failed'));
+      if (err instanceof RunError) throw failedPrecondition(`creating container: ${err.message}`);
+      throw err;
+    }
+    if (cfg.attempt > 0) this.metrics.containerRestarts.inc();
+    this.publish('created', c);
+    return id;
+  }
+
+  private async seccompFor(cfg: ContainerConfig, caps: string[]): Promise<SeccompProfile | undefined> {
+    const p = cfg.security.seccomp;
+    const field = 'config.linux.security_context.seccomp';
+    if (!p) return cfg.security.privileged || !this.config.runtime.seccomp_default ? undefined : runtimeDefaultProfile(caps);
+    if (p.type === 'Unconfined') return undefined;
+    if (p.type === 'Localhost') return loadSeccompFile(p.localhostRef, `${field}.localhost_ref`);
+    return runtimeDefaultProfile(caps);
+  }
+
+  private async pidNamespace(c: Container, sb: Sandbox): Promise<string | undefined> {
+    const own = c.config.security.namespaces;
+    const mode = own?.pid ?? sb.config.namespaces.pid;
+    if (mode === 'NODE') return '';
+    if (mode === 'POD') return this.sandboxes.paths(sb.id).pidns;
+    if (mode === 'TARGET') {
+      const target = this.containers.get(own?.targetId ?? '');
+      if (!target || target.sandboxId !== sb.id) {
+        throw notFound(`config.linux.security_context.namespace_options.target_id "${own?.targetId ?? ''}" is not a container of pod ${sb.id}`);
+      }
+      if (target.state !== 'RUNNING' && target.state !== 'CREATED') throw failedPrecondition(`target container ${target.id} is not running`);
+      return `/proc/${target.pid}/ns/pid`;
+    }
+    return undefined;
+  }
+
+  private async prepare(c: Container, sb: Sandbox, image: Awaited<ReturnType<ImageProvider['get']>> & object): Promise<void> {
+    const cfg = c.config;
+    const sec = cfg.security;
+    const bundle = this.bundle(c.id);
+    const rootfs = join(bundle, 'rootfs');
+    const [passwd, group, mountSources, devices, oomOwn] = await Promise.all([
+      readImageFile(image.layerDirs, 'etc/passwd'),
+      readImageFile(image.layerDirs, 'etc/group'),
+      resolveMountSources(cfg.mounts),
+      resolveDevices(cfg.devices),
+      ownOomScoreAdj(),
+    ]);
+    const user = resolveUser({
+      runAsUser: sec.runAsUser, runAsUsername: sec.runAsUsername, runAsGroup: sec.runAsGroup,
+      supplementalGroups: sec.supplementalGroups, imageUser: image.config.User ?? '',
+    }, passwd, group);
+    c.user = { uid: user.uid, gid: user.gid, additionalGids: user.additionalGids };
+    const caps = sec.privileged ? heldCapabilities() : effectiveCapabilities(sec.capabilities.add, sec.capabilities.drop);
+    const seccomp = await this.seccompFor(cfg, caps);
+    const handler = this.handlers.get(sb.handler);
+    if (sec.privileged && !handler?.privilegedWithoutHostDevices) devices.push(...(await hostDevices()));
+    let oomScoreAdj = cfg.resources?.oomScoreAdj;
+    if (oomScoreAdj !== undefined && oomScoreAdj < oomOwn && this.config.runtime.restrict_oom_score_adj) {
+      this.log.info({ container: c.id, requested: oomScoreAdj, applied: oomOwn }, 'oom_score_adj below the daemon\'s own clamped (runtime.restrict_oom_score_adj)');
+      oomScoreAdj = oomOwn;
+    }
+    for (const [i, m] of cfg.mounts.entries()) {
+      if (m.propagation !== 'private' && await ensurePropagation(mountSources[i]!, m.propagation)) c.sharedMounts.push(mountSources[i]!);
+    }
+    const spec = buildSpec({
+      id: c.id, config: cfg, sandbox: sb, sandboxPaths: this.sandboxes.paths(sb.id), image: image.config, rootfs, user,
+      capabilities: caps, seccomp, devices, mountSources, pidNamespace: await this.pidNamespace(c, sb), oomScoreAdj,
+      hostHostname: osHostname(), swapSupported: existsSync('/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes'),
+    });
+    await mkdir(bundle, { recursive: true, mode: 0o700 });
+    await mountRootfs(image.layerDirs, join(this.persistDir(c.id), 'fs', 'upper'), join(this.persistDir(c.id), 'fs', 'work'), rootfs);
+    await writeFile(join(bundle, 'config.json'), JSON.stringify(spec));
+    await mkdir(this.exitDir, { recursive: true });
+    await mkdir(this.socketDir, { recursive: true });
+    if (c.logPath) await mkdir(join(c.logPath, '..'), { recursive: true });
+    c.pid = await this.runtimeFor(sb).createWithConmon({
+      conmon: this.config.runtime.conmon, id: c.id, name: c.reservedName, bundle, exitDir: this.exitDir,
+      socketDir: this.socketDir, persistDir: this.persistDir(c.id), logPath: c.logPath || join(bundle, 'console.log'),
+      stdin: cfg.stdin, tty: cfg.tty,
+    });
+  }
+
+  // ---- start / stop -----------------------------------------------------------
+
+  async start(idOrPrefix: string): Promise<void> {
+    const c = this.resolve(idOrPrefix);
+    await this.locks.with(c.id, async () => {
+      if (c.state !== 'CREATED') throw failedPrecondition(`container ${c.id} is ${c.state}, not CREATED`);
+      this.metrics.containerStartAttempts.inc();
+      try {
+        await this.runtimeOf(c).start(c.id);
+      } catch (err) {
+        const reason = err instanceof RunError ? 'RuntimeError' : 'Internal';
+        this.metrics.containerStartFailures.inc({ reason });
+        c.state = 'EXITED';
+        c.finishedAt = Date.now();
+        c.exitCode = 128;
+        c.reason = 'StartError';
+        c.message = errorMessage(err);
+        await this.save(c);
+        throw failedPrecondition(`starting container ${c.id}: ${errorMessage(err)}`);
+      }
+      c.startedAt = Date.now();
+      // A container that exited at once may already be recorded as EXITED by the exit watcher.
+      if (c.state === 'CREATED') c.state = 'RUNNING';
+      await this.save(c);
+      this.metrics.containerStartSuccesses.inc();
+      this.metrics.containerStartLatency.observe((c.startedAt - c.createdAt) / 1000);
+      this.publish('started', c);
+    });
+  }
+
+  private waitExit(c: Container, ms: number): Promise<boolean> {
+    if (c.state === 'EXITED') return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        const list = this.exitWaiters.get(c.id) ?? [];
+        this.exitWaiters.set(c.id, list.filter((f) => f !== done));
+        resolve(c.state === 'EXITED');
+      }, ms);
+      const done = (): void => {
+        clearTimeout(timer);
+        resolve(true);
+      };
+      const list = this.exitWaiters.get(c.id) ?? [];
+      list.push(done);
+      this.exitWaiters.set(c.id, list);
+      // The exit file may have landed between the state check and the watch.
+      void this.checkExit(c.id);
+    });
+  }
+
+  async stop(idOrPrefix: string, timeoutSeconds: number): Promise<void> {
+    const c = this.resolve(idOrPrefix);
+    await this.locks.with(c.id, () => this.stopLocked(c, timeoutSeconds));
+  }
+
+  private async stopLocked(c: Container, timeoutSeconds: number): Promise<void> {
+    if (c.state === 'EXITED' || c.phase !== 'created') return;
+    const rt = this.runtimeOf(c);
+    if (timeoutSeconds > 0 && c.state === 'RUNNING') {
+      await rt.kill(c.id, c.stopSignal);
+      if (await this.waitExit(c, timeoutSeconds * 1000)) return;
+      this.log.info({ container: c.id, timeout: timeoutSeconds }, 'container ignored its stop signal; killing it');
+    }
+    await rt.kill(c.id, 'SIGKILL', true);
+    if (!(await this.waitExit(c, 10_000))) {
+      throw internal(`container ${c.id} did not exit 10s after SIGKILL`);
+    }
+  }
+
+  async stopAll(sandboxId: string, timeoutSeconds: number): Promise<void> {
+    await Promise.all(this.list({ sandboxId }).filter((c) => c.sandboxId === sandboxId).map((c) => this.stop(c.id, timeoutSeconds)));
+  }
+
+  async removeAll(sandboxId: string): Promise<void> {
+    const all = [...this.containers.values()].filter((c) => c.sandboxId === sandboxId);
+    await Promise.all(all.map((c) => this.remove(c.id)));
+  }
+
+  // ---- remove -------------------------------------------------------------------
+
+  async remove(idOrPrefix: string): Promise<void> {
+    let c: Container;
+    try {
+      c = this.resolve(idOrPrefix);
+    } catch (err) {
+      if (err instanceof BerthError && err.kind === 'NotFound') return;
+      throw err;
+    }
+    await this.locks.with(c.id, async () => {
+      if (!this.containers.has(c.id)) return;
+      if (c.state !== 'EXITED' && c.phase === 'created') await this.stopLocked(c, 0);
+      await this.destroy(c);
+      this.publish('deleted', c);
+    });
+  }
+
+  /** Removes every trace of a container; safe on half-created ones and to repeat. */
+  private async destroy(c: Container): Promise<void> {
+    const sb = this.sandboxes.find(c.sandboxId);
+    if (sb) {
+      const rt = this.runtimeFor(sb);
+      await rt.delete(c.id);
+    }
+    const bundle = this.bundle(c.id);
+    await this.reapConmon(bundle);
+    await unmountAll([join(bundle, 'rootfs'), ...c.sharedMounts.filter((m) => !this.sharedElsewhere(m, c.id))]);
+    await rm(bundle, { recursive: true, force: true });
+    await rm(join(this.socketDir, c.id), { force: true });
+    await rm(join(this.exitDir, c.id), { force: true });
+    await rm(this.persistDir(c.id), { recursive: true, force: true });
+    await this.images.release(c.id);
+    this.containers.delete(c.id);
+    if (this.names.get(c.reservedName) === c.id) this.names.delete(c.reservedName);
+  }
+
+  /** Waits briefly for the container's conmon to finish (it flushes the log after the exit), then kills it. */
+  private async reapConmon(bundle: string): Promise<void> {
+    const pid = Number(await readFile(join(bundle, 'conmon.pid'), 'utf8').catch(() => '0'));
+    if (!pid) return;
+    const alive = (): boolean => {
+      try {
+        process.kill(pid, 0);
+        return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(bundle);
+      } catch {
+        return false;
+      }
+    };
+    const deadline = Date.now() + 2000;
+    while (alive() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    if (alive()) process.kill(pid, 'SIGKILL');
+  }
+
+  private sharedElsewhere(path: string, except: string): boolean {
+    for (const o of this.containers.values()) if (o.id !== except && o.sharedMounts.includes(path)) return true;
+    return false;
+  }
+
+  // ---- exits ----------------------------------------------------------------------
+
+  /** Reads conmon's exit file for `id`, if written, and records the exit. */
+  private async checkExit(id: string): Promise<void> {
+    const c = this.containers.get(id);
+    if (!c || c.phase !== 'created' || c.state === 'EXITED') return;
+    const file = join(this.exitDir, id);
+    let text: string;
+    let mtime: number;
+    try {
+      [text, mtime] = await Promise.all([readFile(file, 'utf8'), stat(file).then((s) => s.mtimeMs)]);
+    } catch {
+      return;
+    }
+    // Another check may have recorded it while this one was reading.
+    if (text.trim() === '' || (c.state as ContainerState) === 'EXITED') return;
+    const code = Number.parseInt(text.trim(), 10);
+    const oom = existsSync(join(this.persistDir(id), 'oom'));
+    c.state = 'EXITED';
+    c.exitCode = Number.isNaN(code) ? 255 : code;
+    c.finishedAt = mtime;
+    c.reason = oom ? 'OOMKilled' : c.exitCode === 0 ? 'Completed' : 'Error';
+    this.metrics.containerExits.inc({ reason: c.reason });
+    await this.save(c);
+    this.publish('stopped', c);
+    for (const w of this.exitWaiters.get(id) ?? []) w();
+    this.exitWaiters.delete(id);
+  }
+
+  private watchExits(): void {
+    this.watcher = watch(this.exitDir, (_event, name) => {
+      if (name && !name.startsWith('.')) void this.checkExit(name.toString()).catch((e) => this.log.error({ err: errorMessage(e) }, 'recording an exit failed'));
+    });
+  }
+
+  // ---- restore ----------------------------------------------------------------------
+
+  /** Loads every container after a (re)start and reconciles it with conmon and runc. */
+  async restore(): Promise<void> {
+    await mkdir(this.exitDir, { recursive: true });
+    this.watchExits();
+    const dir = join(this.config.daemon.root, 'containers');
+    const ids = await readdir(dir).catch(() => [] as string[]);
+    const loaded: Container[] = [];
+    for (const id of ids) {
+      const c = await readJson<Container>(join(dir, id, 'container.json'));
+      if (!c) {
+        await rm(join(dir, id), { recursive: true, force: true });
+        continue;
+      }
+      this.containers.set(id, c);
+      this.names.set(c.reservedName, id);
+      loaded.push(c);
+    }
+    await Promise.all(loaded.map(async (c) => {
+      try {
+        await this.reconcile(c);
+      } catch (err) {
+        this.log.error({ container: c.id, err: errorMessage(err) }, 'restoring container failed');
+        c.state = 'UNKNOWN';
+      }
+    }));
+  }
+
+  private async reconcile(c: Container): Promise<void> {
+    if (c.phase === 'creating' || !this.sandboxes.find(c.sandboxId)) {
+      this.log.info({ container: c.id }, 'removing a container whose creation was interrupted or whose pod is gone');
+      await this.destroy(c);
+      return;
+    }
+    await this.checkExit(c.id);
+    if (c.state === 'EXITED') return;
+    const st = await this.runtimeOf(c).state(c.id);
+    if (st?.status === 'running') {
+      if (c.state !== 'RUNNING') {
+        c.state = 'RUNNING';
+        c.startedAt ||= Date.now();
+        await this.save(c);
+      }
+    } else if (st?.status === 'created') {
+      c.state = 'CREATED';
+    } else {
+      // Neither running nor an exit file: conmon died with it, the code is lost.
+      c.state = 'EXITED';
+      c.exitCode = 255;
+      c.reason = 'Error';
+      c.message = 'container exited while berthd was down and its exit code was not recorded';
+      c.finishedAt = Date.now();
+      await this.save(c);
+    }
+  }
+
+  close(): void {
+    this.watcher?.close();
+  }
+
+  // ---- update, logs, exec -------------------------------------------------------------
+
+  async updateResources(idOrPrefix: string, r: Resources): Promise<void> {
+    const c = this.resolve(idOrPrefix);
+    validateResources(r, 'linux');
+    await this.locks.with(c.id, async () => {
+      if (c.state !== 'RUNNING' && c.state !== 'CREATED') throw failedPrecondition(`container ${c.id} is ${c.state}; only a created or running container can be updated`);
+      const spec = resourcesSpec(r, existsSync('/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes'));
+      delete spec.devices;
+      try {
+        await this.runtimeOf(c).update(c.id, spec);
+      } catch (err) {
+        throw failedPrecondition(`updating resources of container ${c.id}: ${errorMessage(err)}`);
+      }
+      c.resources = r;
+      await this.save(c);
+    });
+  }
+
+  /** Asks conmon to reopen the log file (after kubelet rotated it). */
+  async reopenLog(idOrPrefix: string): Promise<void> {
+    const c = this.resolve(idOrPrefix);
+    if (c.state !== 'RUNNING') throw failedPrecondition(`container ${c.id} is not running`);
+    const fh = await open(join(this.bundle(c.id), 'ctl'), 'w');
+    try {
+      await fh.write('2 0 0\n');
+    } finally {
+      await fh.close();
+    }
+    // conmon reopens asynchronously; wait until the file exists again so kubelet sees it.
+    const deadline = Date.now() + 5000;
+    while (c.logPath && !existsSync(c.logPath) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+  }
+
+  running(idOrPrefix: string): { c: Container; rt: OciRuntime } {
+    const c = this.resolve(idOrPrefix);
+    if (c.state !== 'RUNNING') throw failedPrecondition(`container ${c.id} is not running (state ${c.state})`);
+    return { c, rt: this.runtimeOf(c) };
+  }
+
+  async execSync(idOrPrefix: string, cmd: string[], timeoutSeconds: number): Promise<ExecResult> {
+    if (cmd.length === 0) throw invalidArgument('cmd must not be empty');
+    const { c, rt } = this.running(idOrPrefix);
+    const start = performance.now();
+    const pidFile = join(this.bundle(c.id), `exec-${newId().slice(0, 12)}.pid`);
+    const max = this.config.runtime.exec_sync_max_output;
+    try {
+      return await new Promise<ExecResult>((resolve, reject) => {
+        const child = spawn(rt.path, rt.execArgs(c.id, cmd, { pidFile }), { stdio: ['ignore', 'pipe', 'pipe'] });
+        const out: Buffer[] = [];
+        const err: Buffer[] = [];
+        let outLen = 0;
+        let errLen = 0;
+        child.stdout.on('data', (d: Buffer) => {
+          if (outLen < max) out.push(d.subarray(0, max - outLen));
+          outLen += d.length;
+        });
+        child.stderr.on('data', (d: Buffer) => {
+          if (errLen < max) err.push(d.subarray(0, max - errLen));
+          errLen += d.length;
+        });
+        let timedOut = false;
+        const timer = timeoutSeconds > 0 ? setTimeout(() => {
+          timedOut = true;
+          void readFile(pidFile, 'utf8').then((p) => process.kill(Number(p), 'SIGKILL')).catch(() => undefined).finally(() => child.kill('SIGKILL'));
+        }, timeoutSeconds * 1000) : undefined;
+        child.on('error', reject);
+        child.on('close', (code, signal) => {
+          if (timer) clearTimeout(timer);
+          if (timedOut) {
+            reject(new BerthError('DeadlineExceeded', `command ${JSON.stringify(cmd)} in container ${c.id} timed out after ${timeoutSeconds}s`));
+            return;
+          }
+          resolve({ stdout: Buffer.concat(out), stderr: Buffer.concat(err), exitCode: code ?? (signal ? 128 + 9 : 255) });
+        });
+      });
+    } finally {
+      this.metrics.execSyncDuration.observe((performance.now() - start) / 1000);
+      await rm(pidFile, { force: true });
+    }
+  }
+}

@@ -1,0 +1,96 @@
+// Domain shapes of a container. The CRI edge converts to and from these.
+import type { NamespaceMode, SecurityProfile } from '../sandbox/types.js';
+
+export type Propagation = 'private' | 'rslave' | 'rshared';
+
+export interface MountRequest {
+  containerPath: string;
+  hostPath: string;
+  readonly: boolean;
+  propagation: Propagation;
+}
+
+export interface DeviceRequest {
+  containerPath: string;
+  hostPath: string;
+  permissions: string;
+}
+
+export interface Resources {
+  cpuPeriod: number;
+  cpuQuota: number;
+  cpuShares: number;
+  memoryLimitInBytes: number;
+  memorySwapLimitInBytes: number;
+  oomScoreAdj: number;
+  cpusetCpus: string;
+  cpusetMems: string;
+  hugepageLimits: { pageSize: string; limit: number }[];
+  unified: Record<string, string>;
+}
+
+export interface ContainerSecurity {
+  capabilities: { add: string[]; drop: string[] };
+  privileged: boolean;
+  namespaces?: { pid: NamespaceMode; targetId: string };
+  runAsUser?: number;
+  runAsGroup?: number;
+  runAsUsername: string;
+  readonlyRootfs: boolean;
+  supplementalGroups: number[];
+  noNewPrivs: boolean;
+  maskedPaths: string[];
+  readonlyPaths: string[];
+  seccomp?: SecurityProfile;
+  apparmor?: SecurityProfile;
+}
+
+export interface ContainerConfig {
+  name: string;
+  attempt: number;
+  image: string;
+  command: string[];
+  args: string[];
+  workingDir: string;
+  envs: { key: string; value: string }[];
+  mounts: MountRequest[];
+  devices: DeviceRequest[];
+  labels: Record<string, string>;
+  annotations: Record<string, string>;
+  logPath: string;
+  stdin: boolean;
+  stdinOnce: boolean;
+  tty: boolean;
+  resources?: Resources;
+  security: ContainerSecurity;
+  /** Signal name such as SIGTERM; empty means the image's or SIGTERM. */
+  stopSignal: string;
+}
+
+export type ContainerState = 'CREATED' | 'RUNNING' | 'EXITED' | 'UNKNOWN';
+
+export interface Container {
+  id: string;
+  sandboxId: string;
+  /** The reserved name: metadata name, pod name, namespace, uid and attempt. */
+  reservedName: string;
+  config: ContainerConfig;
+  imageId: string;
+  imageRef: string;
+  /** Absolute log path, or empty when the pod has no log directory. */
+  logPath: string;
+  state: ContainerState;
+  phase: 'creating' | 'created';
+  createdAt: number;
+  startedAt: number;
+  finishedAt: number;
+  exitCode: number;
+  reason: string;
+  message: string;
+  pid: number;
+  stopSignal: string;
+  user: { uid: number; gid: number; additionalGids: number[] };
+  resources?: Resources;
+  /** Host paths made shared so rshared/rslave mounts propagate; undone on remove. */
+  sharedMounts: string[];
+}

@@ -1,0 +1,125 @@
+// The host operations a pod needs that Node cannot do itself (it has no
+// unshare, setns or mount): each is one short-lived util-linux process, and
+// RunPodSandbox runs the two it needs in parallel.
+import { spawn } from 'node:child_process';
+import { statfs, writeFile, mkdir, readFile, rmdir } from 'node:fs/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { join } from 'node:path';
+import { run, RunError } from '../util/run.js';
+
+const NSFS_MAGIC = 0x6e736673;
+
+async function isNsMount(path: string): Promise<boolean> {
+  try {
+    return (await statfs(path)).type === NSFS_MAGIC;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Creates network, IPC and UTS namespaces (those given) and pins each by
+ * bind-mounting it onto its file, then brings loopback up inside the new
+ * network namespace: `unshare` execs `ip` already inside them, one process.
+ */
+export async function pinNamespaces(files: { net?: string; ipc?: string; uts?: string }): Promise<void> {
+  const args: string[] = [];
+  for (const [kind, file] of Object.entries(files)) {
+    if (!file) continue;
+    await writeFile(file, '', { flag: 'a' });
+    args.push(`--${kind}=${file}`);
+  }
+  if (args.length === 0) return;
+  const cmd = files.net ? ['ip', 'link', 'set', 'lo', 'up'] : ['true'];
+  await run('unshare', [...args, ...cmd], { timeoutMs: 30_000 });
+}
+
+/**
+ * Starts the pod's infra process (catatonit) as init of a new PID namespace
+ * pinned on `file`. It is detached: berthd may die and come back without
+ * taking the namespace along. Resolves with the PID of the `unshare` holding
+ * it (killing that one kills catatonit too).
+ */
+export async function startInfra(infra: string, file: string): Promise<number> {
+  await writeFile(file, '', { flag: 'a' });
+  const child = spawn('unshare', ['--fork', `--pid=${file}`, '--kill-child', infra, '-P'], { detached: true, stdio: 'ignore' });
+  child.unref();
+  const exited = new Promise<number | null>((r) => child.once('exit', (c) => r(c)));
+  let done = false;
+  void exited.then(() => (done = true));
+  const deadline = Date.now() + 10_000;
+  while (Date.now() < deadline) {
+    if (await isNsMount(file)) return child.pid!;
+    if (done) throw new Error(`infra process ${infra} exited with ${await exited} before pinning its PID namespace`);
+    await sleep(2);
+  }
+  child.kill('SIGKILL');
+  throw new Error(`infra process ${infra} did not pin its PID namespace within 10s`);
+}
+
+/**
+ * Kills an infra process if it is still ours (the PID may have been reused
+ * after a restart). catatonit is killed first so `unshare` reaps it and exits
+ * itself; killing `unshare` first would leave catatonit a zombie for PID 1.
+ */
+export async function stopInfra(pid: number, file: string): Promise<void> {
+  const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
+  if (!cmdline.includes(file)) return;
+  const children = await readFile(`/proc/${pid}/task/${pid}/children`, 'utf8').catch(() => '');
+  for (const c of children.split(' ').filter(Boolean)) {
+    try {
+      process.kill(Number(c), 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+  const deadline = Date.now() + 2000;
+  while (Date.now() < deadline && (await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '')).includes(file)) await sleep(5);
+  try {
+    process.kill(pid, 'SIGKILL');
+  } catch {
+    // exited after its child, as expected
+  }
+}
+
+export async function mountShm(dir: string, sizeBytes = 64 * 1024 * 1024): Promise<void> {
+  await mkdir(dir, { recursive: true });
+  if (await isMountPoint(dir)) return;
+  await run('mount', ['-t', 'tmpfs', '-o', `rw,nosuid,nodev,noexec,mode=1777,size=${sizeBytes}`, 'shm', dir]);
+}
+
+export async function mountPoints(): Promise<Set<string>> {
+  const text = await readFile('/proc/self/mounts', 'utf8');
+  return new Set(text.split('\n').map((l) => l.split(' ')[1]?.replace(/\\040/g, ' ')).filter((x): x is string => !!x));
+}
+
+async function isMountPoint(path: string): Promise<boolean> {
+  return (await mountPoints()).has(path);
+}
+
+/** Unmounts whichever of `paths` are mounted, in one `umount` call. Idempotent. */
+export async function unmountAll(paths: string[]): Promise<void> {
+  const mounted = await mountPoints();
+  const targets = paths.filter((p) => mounted.has(p));
+  if (targets.length === 0) return;
+  try {
+    await run('umount', targets);
+  } catch (err) {
+    // Busy or already gone between the check and the call: retry lazily so remove never sticks.
+    if (!(err instanceof RunError)) throw err;
+    await run('umount', ['-l', ...targets.filter((p) => p)]).catch(() => undefined);
+  }
+}
+
+/** Cgroup controller roots on this host (v1 hierarchies, or the v2 root). */
+export async function cgroupRoots(base = '/sys/fs/cgroup'): Promise<string[]> {
+  const text = await readFile('/proc/self/mounts', 'utf8');
+  return text.split('\n').map((l) => l.split(' ')).filter((f) => (f[2] === 'cgroup' || f[2] === 'cgroup2') && f[1]?.startsWith(base)).map((f) => f[1]!);
+}
+
+/** Removes an empty cgroup directory in every hierarchy; a busy one is left. */
+export async function removeCgroup(path: string): Promise<void> {
+  for (const root of await cgroupRoots()) {
+    await rmdir(join(root, path)).catch(() => undefined);
+  }
+}

@@ -1,0 +1,280 @@
+import { mkdir, rm, readdir, writeFile } from 'node:fs/promises';
+import { hostname as osHostname } from 'node:os';
+import { join } from 'node:path';
+import type { Config } from '../config/config.js';
+import type { Logger } from '../log/logger.js';
+import type { Metrics } from '../metrics/metrics.js';
+import type { RuntimeHandlers } from '../runtime/handlers.js';
+import type { PodNetwork, PodNetworkRequest } from '../network/pod-network.js';
+import { alreadyExists, errorMessage, failedPrecondition, invalidArgument, BerthError } from '../util/errors.js';
+import { newId, resolveId } from '../util/ids.js';
+import { KeyedLock } from '../util/keyed-lock.js';
+import { readJson, writeJsonAtomic } from '../util/atomic-file.js';
+import { isNamespacedSysctl } from '../container/spec.js';
+import type { Sandbox, SandboxConfig, SandboxPaths, SandboxState } from './types.js';
+import { pinNamespaces, mountShm, unmountAll, startInfra, stopInfra, removeCgroup, mountPoints } from './host.js';
+import { hostsFile, resolvConf } from './dns.js';
+
+/** What the sandbox service needs from the container service (set after both exist). */
+export interface PodContainers {
+  /** Stops every container of the pod, SIGKILL after `timeoutSeconds`. */
+  stopAll(sandboxId: string, timeoutSeconds: number): Promise<void>;
+  /** Removes every container of the pod. */
+  removeAll(sandboxId: string): Promise<void>;
+}
+
+export interface SandboxFilter {
+  id?: string;
+  state?: SandboxState;
+  labels?: Record<string, string>;
+}
+
+export function sandboxReservedName(c: Pick<SandboxConfig, 'name' | 'namespace' | 'uid' | 'attempt'>): string {
+  return `${c.name}_${c.namespace}_${c.uid}_${c.attempt}`;
+}
+
+export class SandboxService {
+  private readonly sandboxes = new Map<string, Sandbox>();
+  private readonly names = new Map<string, string>();
+  private readonly locks = new KeyedLock();
+  containers?: PodContainers;
+
+  constructor(
+    private readonly config: Config,
+    private readonly log: Logger,
+    private readonly handlers: RuntimeHandlers,
+    private readonly metrics: Metrics,
+    private readonly network?: PodNetwork,
+  ) {}
+
+  private metaPath(id: string): string {
+    return join(this.config.daemon.root, 'sandboxes', id, 'sandbox.json');
+  }
+
+  paths(id: string): SandboxPaths {
+    const dir = join(this.config.daemon.state, 'sandboxes', id);
+    return {
+      dir,
+      netns: join(dir, 'ns', 'net'),
+      ipcns: join(dir, 'ns', 'ipc'),
+      utsns: join(dir, 'ns', 'uts'),
+      pidns: join(dir, 'ns', 'pid'),
+      shm: join(dir, 'shm'),
+      hosts: join(dir, 'hosts'),
+      resolvConf: join(dir, 'resolv.conf'),
+      hostname: join(dir, 'hostname'),
+    };
+  }
+
+  private save(sb: Sandbox): Promise<void> {
+    return writeJsonAtomic(this.metaPath(sb.id), sb);
+  }
+
+  /** Resolves a full ID or unique prefix; NOT_FOUND when unknown. */
+  resolve(id: string, field = 'pod_sandbox_id'): Sandbox {
+    return this.sandboxes.get(resolveId('pod sandbox', field, id, this.sandboxes.keys()))!;
+  }
+
+  find(id: string): Sandbox | undefined {
+    return this.sandboxes.get(id);
+  }
+
+  withLock<T>(id: string, fn: () => Promise<T>): Promise<T> {
+    return this.locks.with(`sandbox:${id}`, fn);
+  }
+
+  list(filter: SandboxFilter = {}): Sandbox[] {
+    const out: Sandbox[] = [];
+    for (const sb of this.sandboxes.values()) {
+      if (sb.phase !== 'created') continue;
+      if (filter.id && !sb.id.startsWith(filter.id)) continue;
+      if (filter.state && sb.state !== filter.state) continue;
+      if (filter.labels && Object.entries(filter.labels).some(([k, v]) => sb.config.labels[k] !== v)) continue;
+      out.push(sb);
+    }
+    return out.sort((a, b) => a.createdAt - b.createdAt);
+  }
+
+  private validate(c: SandboxConfig): void {
+    if (!c.name) throw invalidArgument('config.metadata.name is required');
+    if (!c.namespace) throw invalidArgument('config.metadata.namespace is required');
+    if (!c.uid) throw invalidArgument('config.metadata.uid is required');
+    if (c.logDirectory && !c.logDirectory.startsWith('/')) throw invalidArgument(`config.log_directory "${c.logDirectory}" must be an absolute path`);
+    if (c.hostname && !/^[a-zA-Z0-9]([a-zA-Z0-9.-]{0,62})$/.test(c.hostname)) throw invalidArgument(`config.hostname "${c.hostname}" is not a valid hostname`);
+    if (c.namespaces.pid === 'TARGET') throw invalidArgument('config.linux.security_context.namespace_options.pid: TARGET applies to containers, not pods');
+    if (c.cgroupParent && !c.cgroupParent.startsWith('/')) throw invalidArgument(`config.linux.cgroup_parent "${c.cgroupParent}" must be an absolute cgroupfs path`);
+    for (const name of Object.keys(c.sysctls)) {
+      if (!isNamespacedSysctl(name)) throw invalidArgument(`config.linux.sysctls: "${name}" is not a namespaced sysctl and cannot be set for a pod`);
+      if (name.startsWith('net.') && c.namespaces.network === 'NODE') throw invalidArgument(`config.linux.sysctls: "${name}" needs a pod network namespace (the pod uses the host network)`);
+      if (!name.startsWith('net.') && c.namespaces.ipc === 'NODE' && !name.startsWith('kernel.hostname') && !name.startsWith('kernel.domainname')) {
+        throw invalidArgument(`config.linux.sysctls: "${name}" needs a pod IPC namespace (the pod uses the host IPC)`);
+      }
+    }
+  }
+
+  async run(c: SandboxConfig, handlerName: string): Promise<string> {
+    const start = performance.now();
+    this.metrics.sandboxCreateAttempts.inc();
+    try {
+      const id = await this.create(c, handlerName);
+      this.metrics.sandboxCreateLatency.observe((performance.now() - start) / 1000);
+      return id;
+    } catch (err) {
+      const reason = err instanceof BerthError ? err.kind : 'Internal';
+      this.metrics.sandboxCreateFailures.inc({ reason });
+      throw err;
+    }
+  }
+
+  private async create(c: SandboxConfig, handlerName: string): Promise<string> {
+    this.validate(c);
+    const handler = this.handlers.get(handlerName);
+    if (!handler) throw invalidArgument(`runtime_handler "${handlerName}" is not configured (known: ${this.handlers.list().map((h) => h.name).join(', ')})`);
+    if (!handler.usable) throw failedPrecondition(`runtime_handler "${handler.name}" cannot run on this host: ${handler.reason}`);
+    const reserved = sandboxReservedName(c);
+    const holder = this.names.get(reserved);
+    if (holder) throw alreadyExists(`pod sandbox name "${reserved}" is reserved by sandbox ${holder}`);
+    const id = newId();
+    this.names.set(reserved, id);
+    const ownsCgroup = !c.cgroupParent;
+    const sb: Sandbox = {
+      id, config: c, handler: handler.name, createdAt: Date.now(), state: 'NOTREADY', phase: 'creating',
+      cgroupParent: c.cgroupParent || `${this.config.runtime.cgroup_parent.replace(/\/$/, '')}/${id}`,
+      ownsCgroup, ips: [],
+    };
+    this.sandboxes.set(id, sb);
+    try {
+      await this.withLock(id, async () => {
+        await this.save(sb);
+        await this.setUp(sb);
+        sb.state = 'READY';
+        sb.phase = 'created';
+        await this.save(sb);
+      });
+    } catch (err) {
+      this.log.warn({ sandbox: id, err: errorMessage(err) }, 'RunPodSandbox failed; undoing');
+      await this.tearDown(sb).catch((e) => this.log.error({ sandbox: id, err: errorMessage(e) }, 'cleanup after failed RunPodSandbox failed'));
+      await this.forget(sb);
+      throw err;
+    }
+    return id;
+  }
+
+  private networkRequest(sb: Sandbox): PodNetworkRequest {
+    const c = sb.config;
+    return {
+      sandboxId: sb.id, name: c.name, namespace: c.namespace, uid: c.uid, netnsPath: this.paths(sb.id).netns,
+      portMappings: c.portMappings, annotations: c.annotations, dns: c.dns, cgroupParent: sb.cgroupParent,
+    };
+  }
+
+  private async setUp(sb: Sandbox): Promise<void> {
+    const p = this.paths(sb.id);
+    const ns = sb.config.namespaces;
+    await mkdir(join(p.dir, 'ns'), { recursive: true, mode: 0o711 });
+    const hostNet = ns.network === 'NODE';
+    const hostIpc = ns.ipc === 'NODE';
+    const hostname = hostNet ? osHostname() : (sb.config.hostname || sb.config.name.slice(0, 63));
+    await Promise.all([
+      pinNamespaces({ net: hostNet ? undefined : p.netns, ipc: hostIpc ? undefined : p.ipcns, uts: hostNet ? undefined : p.utsns }),
+      hostIpc ? Promise.resolve() : mountShm(p.shm),
+      ns.pid === 'POD' ? startInfra(this.config.runtime.infra, p.pidns).then((pid) => { sb.infraPid = pid; }) : Promise.resolve(),
+      writeFile(p.resolvConf, await resolvConf(sb.config.dns)),
+      writeFile(p.hostname, `${hostname}\n`),
+    ]);
+    if (!hostNet && this.network) {
+      const res = await this.network.setUp(this.networkRequest(sb));
+      sb.ips = res.ips;
+    }
+    await writeFile(p.hosts, hostsFile(hostname, sb.ips));
+  }
+
+  /** Undoes setUp; safe to repeat and after a restart. */
+  private async tearDown(sb: Sandbox): Promise<void> {
+    const p = this.paths(sb.id);
+    if (sb.config.namespaces.network !== 'NODE' && this.network) {
+      await this.network.tearDown(this.networkRequest(sb));
+    }
+    if (sb.infraPid) await stopInfra(sb.infraPid, p.pidns);
+    await unmountAll([p.netns, p.ipcns, p.utsns, p.pidns, p.shm]);
+  }
+
+  private async forget(sb: Sandbox): Promise<void> {
+    const p = this.paths(sb.id);
+    await rm(p.dir, { recursive: true, force: true });
+    if (sb.ownsCgroup) await removeCgroup(sb.cgroupParent);
+    await rm(join(this.config.daemon.root, 'sandboxes', sb.id), { recursive: true, force: true });
+    this.sandboxes.delete(sb.id);
+    if (this.names.get(sandboxReservedName(sb.config)) === sb.id) this.names.delete(sandboxReservedName(sb.config));
+  }
+
+  async stop(idOrPrefix: string): Promise<void> {
+    const sb = this.resolve(idOrPrefix);
+    await this.containers?.stopAll(sb.id, this.config.runtime.stop_timeout);
+    await this.withLock(sb.id, async () => {
+      await this.tearDown(sb);
+      if (sb.state !== 'NOTREADY') {
+        sb.state = 'NOTREADY';
+        await this.save(sb);
+      }
+    });
+  }
+
+  /** Idempotent: an unknown ID is not an error (kubelet retries removals). */
+  async remove(idOrPrefix: string): Promise<void> {
+    let sb: Sandbox;
+    try {
+      sb = this.resolve(idOrPrefix);
+    } catch (err) {
+      if (err instanceof BerthError && err.kind === 'NotFound') return;
+      throw err;
+    }
+    await this.containers?.stopAll(sb.id, 0);
+    await this.containers?.removeAll(sb.id);
+    await this.withLock(sb.id, async () => {
+      if (!this.sandboxes.has(sb.id)) return;
+      await this.tearDown(sb);
+      await this.forget(sb);
+    });
+  }
+
+  hostname(sb: Sandbox): string {
+    return sb.config.namespaces.network === 'NODE' ? osHostname() : (sb.config.hostname || sb.config.name.slice(0, 63));
+  }
+
+  /** Loads every sandbox after a (re)start; finishes or undoes RunPodSandbox calls cut in half. */
+  async restore(): Promise<void> {
+    const dir = join(this.config.daemon.root, 'sandboxes');
+    const ids = await readdir(dir).catch(() => [] as string[]);
+    for (const id of ids) {
+      const sb = await readJson<Sandbox>(join(dir, id, 'sandbox.json'));
+      if (!sb) {
+        await rm(join(dir, id), { recursive: true, force: true });
+        continue;
+      }
+      this.sandboxes.set(id, sb);
+      this.names.set(sandboxReservedName(sb.config), id);
+      if (sb.phase === 'creating') {
+        this.log.info({ sandbox: id }, 'removing a sandbox whose creation was interrupted');
+        await this.tearDown(sb).catch((e) => this.log.warn({ sandbox: id, err: errorMessage(e) }, 'teardown of interrupted sandbox failed'));
+        await this.forget(sb);
+        continue;
+      }
+      if (sb.state === 'READY' && !(await this.stillPinned(sb))) {
+        // The namespaces went away (reboot, manual cleanup): the pod can no longer run containers.
+        sb.state = 'NOTREADY';
+        await this.save(sb);
+      }
+    }
+  }
+
+  private async stillPinned(sb: Sandbox): Promise<boolean> {
+    if (sb.config.namespaces.network === 'NODE') return true;
+    return (await mountPoints()).has(this.paths(sb.id).netns);
+  }
+
+  /** Removes the default cgroup parent if no pod uses it any more (daemon shutdown). */
+  async cleanupCgroupParent(): Promise<void> {
+    if (this.sandboxes.size === 0) await removeCgroup(this.config.runtime.cgroup_parent);
+  }
+}

@@ -1,0 +1,8 @@
+import type { RemoveContainerRequest__Output } from '../cri/generated/runtime/v1/RemoveContainerRequest.js';
+import type { RemoveContainerResponse } from '../cri/generated/runtime/v1/RemoveContainerResponse.js';
+import type { Services } from './context.js';
+
+export async function removeContainer(svc: Services, req: RemoveContainerRequest__Output): Promise<RemoveContainerResponse> {
+  await svc.containers.remove(req.containerId);
+  return {};
+}

@@ -1,0 +1,28 @@
+import type { ListPodSandboxRequest__Output } from '../cri/generated/runtime/v1/ListPodSandboxRequest.js';
+import type { ListPodSandboxResponse } from '../cri/generated/runtime/v1/ListPodSandboxResponse.js';
+import type { StreamPodSandboxesRequest__Output } from '../cri/generated/runtime/v1/StreamPodSandboxesRequest.js';
+import type { PodSandboxFilter__Output } from '../cri/generated/runtime/v1/PodSandboxFilter.js';
+import type { PodSandbox } from '../cri/generated/runtime/v1/PodSandbox.js';
+import type { Services } from './context.js';
+import { podSandbox } from './sandbox_common.js';
+
+// Items per message of the streaming variant; well below the message size limit.
+const BATCH = 100;
+
+function select(svc: Services, f: PodSandboxFilter__Output | null): PodSandbox[] {
+  const items = svc.sandboxes.list({
+    id: f?.id || undefined,
+    state: f?.state ? (f.state.state === 'SANDBOX_READY' ? 'READY' : 'NOTREADY') : undefined,
+    labels: f?.labelSelector,
+  });
+  return items.map((sb) => podSandbox(sb, svc.handlers.defaultName));
+}
+
+export async function listPodSandbox(svc: Services, req: ListPodSandboxRequest__Output): Promise<ListPodSandboxResponse> {
+  return { items: select(svc, req.filter) };
+}
+
+export async function streamPodSandboxes(svc: Services, req: StreamPodSandboxesRequest__Output, send: (m: unknown) => Promise<void>): Promise<void> {
+  const items = select(svc, req.filter);
+  for (let i = 0; i < items.length; i += BATCH) await send({ podSandboxes: items.slice(i, i + BATCH) });
+}

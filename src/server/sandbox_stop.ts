@@ -1,0 +1,8 @@
+import type { StopPodSandboxRequest__Output } from '../cri/generated/runtime/v1/StopPodSandboxRequest.js';
+import type { StopPodSandboxResponse } from '../cri/generated/runtime/v1/StopPodSandboxResponse.js';
+import type { Services } from './context.js';
+
+export async function stopPodSandbox(svc: Services, req: StopPodSandboxRequest__Output): Promise<StopPodSandboxResponse> {
+  await svc.sandboxes.stop(req.podSandboxId);
+  return {};
+}

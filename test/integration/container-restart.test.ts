@@ -1,0 +1,72 @@
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { startDaemon } from '../helpers/daemon.js';
+import { settleZombies, podFixture, startPodDaemon, runPod, runContainer, createContainer, execSync, status, waitState, leftovers, type PodDaemon } from '../helpers/pods.js';
+
+const cleanups: (() => Promise<void>)[] = [];
+after(async () => {
+  for (const c of cleanups.reverse()) await c();
+});
+
+test('SIGKILL of berthd in the middle of a parallel workload: containers keep running, every object is restored', async () => {
+  const fx = await podFixture();
+  cleanups.push(() => fx.close());
+  const d1: PodDaemon = await startPodDaemon(fx.image);
+  const dir = d1.dir;
+
+  // Steady objects whose state is known before the crash.
+  const pod = await runPod(d1);
+  const running = await runContainer(d1, pod, fx.image, { command: ['sh', '-c', 'echo $$ > /tmp/pid; sleep 1000'] });
+  const exitsLater = await runContainer(d1, pod, fx.image, { command: ['sh', '-c', 'sleep 1; exit 42'] });
+  const created = await createContainer(d1, pod, fx.image);
+
+  // A burst of parallel work that the kill cuts through.
+  const burst = Promise.allSettled(Array.from({ length: 6 }, async () => {
+    const p = await runPod(d1);
+    const c = await runContainer(d1, p, fx.image);
+    await d1.client.call('StopContainer', { containerId: c, timeout: 0 });
+    await d1.client.call('RemovePodSandbox', { podSandboxId: p.id });
+  }));
+  await new Promise((r) => setTimeout(r, 150));
+  await d1.kill();
+  await burst;
+
+  // The container exits while berthd is down.
+  await new Promise((r) => setTimeout(r, 1500));
+  const d2 = await startDaemon({ dir });
+  const d = Object.assign(d2, { cgroupParent: d1.cgroupParent });
+  cleanups.push(async () => {
+    await d.stop();
+    const left = leftovers(d);
+    d.cleanup();
+    await settleZombies();
+    assert.deepEqual(left, []);
+  });
+
+  const r = await status(d, running);
+  assert.equal(r.state, 'CONTAINER_RUNNING');
+  assert.equal((await execSync(d, running, ['cat', '/tmp/pid'])).stdout.trim(), '1');
+  const e = await waitState(d, exitsLater, 'CONTAINER_EXITED');
+  assert.equal(e.exitCode, 42);
+  assert.equal(e.reason, 'Error');
+  assert.ok(BigInt(e.finishedAt) > BigInt(e.startedAt));
+  assert.equal((await status(d, created)).state, 'CONTAINER_CREATED');
+  await d.client.call('StartContainer', { containerId: created });
+  assert.equal((await status(d, created)).state, 'CONTAINER_RUNNING');
+
+  // Whatever the burst left is whole: every listed container has a READY or NOTREADY pod and answers status.
+  const pods = (await d.client.call<{ items: { id: string; state: string }[] }>('ListPodSandbox', {})).items;
+  const ctrs = (await d.client.call<{ containers: { id: string; podSandboxId: string; state: string }[] }>('ListContainers', {})).containers;
+  for (const c of ctrs) {
+    assert.ok(pods.some((p) => p.id === c.podSandboxId), `container ${c.id} without pod`);
+    await status(d, c.id);
+  }
+  // No runtime state without a container record, and everything removes cleanly.
+  const known = new Set(ctrs.map((c) => c.id));
+  const bundles = readdirSync(join(d.state, 'containers'));
+  assert.deepEqual(bundles.filter((b) => !known.has(b)), [], 'bundles of unknown containers');
+  for (const p of pods) await d.client.call('RemovePodSandbox', { podSandboxId: p.id });
+  assert.equal((await d.client.call<{ containers: unknown[] }>('ListContainers', {})).containers.length, 0);
+});
