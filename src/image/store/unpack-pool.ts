@@ -20,6 +20,26 @@ export class UnpackPool {
   private readonly idle: Worker[] = [];
   private readonly all = new Set<Worker>();
   private nextId = 1;
+  private reaper?: NodeJS.Timeout;
+
+  /**
+   * @param idleMs how long a worker with nothing to do is kept. Each worker
+   * holds its own V8 heap (about 30 MB resident), which a node that pulls
+   * rarely should not pay for; a burst of pulls still reuses them.
+   */
+  constructor(private readonly idleMs = 10_000) {}
+
+  private park(w: Worker): void {
+    this.idle.push(w);
+    clearTimeout(this.reaper);
+    this.reaper = setTimeout(() => {
+      for (const idle of this.idle.splice(0)) {
+        this.all.delete(idle);
+        void idle.terminate();
+      }
+    }, this.idleMs);
+    this.reaper.unref();
+  }
 
   private acquire(): Worker {
     const w = this.idle.pop();
@@ -47,7 +67,7 @@ export class UnpackPool {
           return;
         }
         cleanup();
-        this.idle.push(worker);
+        this.park(worker);
         if (m.op === 'done') resolve(m.result);
         else if (m.reason && m.registry !== undefined) {
           const prefix = `registry ${m.registry}: `;
@@ -129,6 +149,7 @@ export class UnpackPool {
   }
 
   async close(): Promise<void> {
+    clearTimeout(this.reaper);
     await Promise.all([...this.all].map((w) => w.terminate()));
     this.all.clear();
     this.idle.length = 0;
