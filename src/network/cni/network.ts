@@ -17,6 +17,7 @@ import { capabilityArgs, podArgs } from './capabilities.js';
 import { podIps } from './result.js';
 import { defaultConfList, DEFAULT_CONF_FILE } from './default-config.js';
 import { isNamespace } from './netns.js';
+import { run } from '../../util/run.js';
 import { hasStatus } from './version.js';
 import type { Attachment, LoadedConf } from './types.js';
 
@@ -133,7 +134,30 @@ export class CniNetwork implements PodNetwork {
     this.cidr = cidr;
     const st = this.dir.current();
     // Only a network Berth wrote follows the pod CIDR; an administrator's file is theirs.
-    if (changed && this.config.network.write_default_config && st.conf?.file === this.defaultFile) this.writeDefault();
+    if (!changed || !this.config.network.write_default_config || st.conf?.file !== this.defaultFile) return;
+    this.writeDefault();
+    await this.readdressBridge();
+  }
+
+  /**
+   * The bridge plugin refuses a bridge whose address is outside the new
+   * subnet. With no pod attached the old gateway address can go (the plugin
+   * sets the new one at the next ADD); with pods attached they keep it and
+   * new pods fail until those are gone, which the log says.
+   */
+  private async readdressBridge(): Promise<void> {
+    const bridge = this.config.network.bridge;
+    let ports: string;
+    try {
+      ports = (await run('ip', ['-o', 'link', 'show', 'master', bridge])).stdout;
+    } catch {
+      return; // no bridge yet: the plugin creates it with the new subnet
+    }
+    if (ports.trim()) {
+      this.log.warn({ bridge }, 'pod CIDR changed while pods are attached to the bridge; new pods need the old ones gone first');
+      return;
+    }
+    await run('ip', ['addr', 'flush', 'dev', bridge]).catch((err) => this.log.warn({ bridge, err: errorMessage(err) }, 'cannot clear the bridge address'));
   }
 
   podCidr(): string {
