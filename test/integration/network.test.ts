@@ -131,7 +131,7 @@ test('two pods reach each other over HTTP on the default bridge network; PodSand
   const subnet = subnetOf(d.dir);
   const a = await runPod(d);
   const b = await runPod(d);
-  const server = await runContainer(d, a, fx.image, { command: HTTPD });
+  await runContainer(d, a, fx.image, { command: HTTPD });
   const client = await runContainer(d, b, fx.image);
   const ipA = (await podIp(d, a.id)).ip;
   const ipB = (await podIp(d, b.id)).ip;
