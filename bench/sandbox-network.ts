@@ -4,7 +4,7 @@
 // configuration (bridge + host-local + portmap, each daemon on its own bridge
 // and subnet), interleaved in the same run.
 // Run: `node dist/bench/sandbox-network.js [iterations]` (default 20).
-import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
+import { readFileSync, writeFileSync, mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { startRegistry } from '../test/helpers/registry.js';
 import { pushPause } from '../test/helpers/images.js';
@@ -19,7 +19,8 @@ const reg = await startRegistry();
 const pause = await pushPause(reg);
 const berth = await startDaemon();
 // containerd gets berthd's own network list, moved to a bridge and subnet of its own.
-const ctdNet = networkToml(tempDir('bench-net-'));
+const scratch = tempDir('bench-net-');
+const ctdNet = networkToml(scratch);
 const ctdBridge = /bridge = "([^"]+)"/.exec(ctdNet)![1]!;
 const ctdSubnet = /subnet = "([^"]+)"/.exec(ctdNet)![1]!;
 const ctdConf = tempDir('bench-cni-');
@@ -92,6 +93,8 @@ try {
 } finally {
   await ctd.stop();
   deleteBridge(ctdBridge);
+  rmSync(scratch, { recursive: true, force: true });
+  rmSync(ctdConf, { recursive: true, force: true });
   await berth.stop();
   berth.cleanup();
   await reg.stop();
