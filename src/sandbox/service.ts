@@ -238,6 +238,17 @@ export class SandboxService {
     });
   }
 
+  /** The network's verdict on a pod's attachment, for verbose status: never throws. */
+  async checkNetwork(sb: Sandbox): Promise<string> {
+    if (sb.config.namespaces.network === 'NODE') return 'host network';
+    if (!this.network?.check) return 'unsupported';
+    try {
+      return await this.network.check(this.networkRequest(sb));
+    } catch (err) {
+      return `failed: ${errorMessage(err)}`;
+    }
+  }
+
   hostname(sb: Sandbox): string {
     return sb.config.namespaces.network === 'NODE' ? osHostname() : (sb.config.hostname || sb.config.name.slice(0, 63));
   }
