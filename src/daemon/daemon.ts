@@ -41,6 +41,7 @@ export class Daemon {
     const containers = new ContainerService(config, log.child({ component: 'container' }), handlers, metrics, events, sandboxes, images);
     sandboxes.containers = containers;
     await sandboxes.restore();
+    await network.collect(sandboxes.ids());
     await containers.restore();
     const services: Services = {
       config,

@@ -324,3 +324,50 @@ test('dual-stack: the pod gets an IPv4 primary and an IPv6 additional IP and ser
     assert.deepEqual(left, []);
   }
 });
+
+test('pods started in parallel get distinct addresses and all go away', async () => {
+  const pods = await Promise.all(Array.from({ length: 6 }, () => runPod(d)));
+  const ips = await Promise.all(pods.map(async (p) => (await podIp(d, p.id)).ip));
+  assert.equal(new Set(ips).size, 6, ips.join(' '));
+  await Promise.all(pods.map((p) => removePod(d, p.id)));
+  assert.deepEqual(networkLeftovers(d), []);
+});
+
+test("a plugin's own error reaches the caller and the failed RunPodSandbox leaves nothing", async () => {
+  const dir = tempDir();
+  const confDir = join(dir, 'cni-conf');
+  mkdirSync(confDir);
+  const dn = await startPodDaemon(fx.image, { dir, toml: networkToml(dir, 'write_default_config = false') });
+  const ipam = { type: 'host-local', subnet: subnetOf(dir), dataDir: join(dn.root, 'cni-ipam') };
+  const mounts = (): string[] => readFileSync('/proc/self/mounts', 'utf8').split('\n').filter((l) => l.includes(dn.dir));
+  const refused = (name: string, re: RegExp) => assert.rejects(
+    dn.client.call('RunPodSandbox', { config: { metadata: { name, namespace: 'test', uid: `u-${name}`, attempt: 0 } } }),
+    (err: Error) => re.test(err.message),
+  );
+  try {
+    // The kernel refuses the bridge's MTU: bridge's error object, at ADD only.
+    writeFileSync(join(confDir, '10-bad.conflist'), JSON.stringify({
+      cniVersion: '1.0.0', name: 'badmtu', plugins: [{ type: 'bridge', bridge: dn.bridge, mtu: 1, ipam }, { type: 'portmap', capabilities: { portMappings: true } }],
+    }));
+    assert.equal(networkReady(await dn.client.call('Status', {})).status, true);
+    await refused('badmtu', /CNI plugin bridge ADD failed: .*invalid argument/i);
+    assert.deepEqual((await dn.client.call<{ items: unknown[] }>('ListPodSandbox', {})).items, []);
+    assert.deepEqual(networkLeftovers(dn), []);
+    assert.deepEqual(mounts(), []);
+
+    // host-local refuses a range start outside its subnet, at ADD and at DEL alike: the pod's
+    // namespaces and mounts still go; the cache entry stays for a retry at the next start.
+    writeFileSync(join(confDir, '10-bad.conflist'), JSON.stringify({
+      cniVersion: '1.0.0', name: 'badrange', plugins: [{ type: 'bridge', bridge: dn.bridge, ipam: { ...ipam, subnet: undefined, ranges: [[{ subnet: subnetOf(dir), rangeStart: '192.0.2.250' }]] } }],
+    }));
+    await refused('badrange', /CNI plugin bridge ADD failed: .*192\.0\.2\.250/);
+    assert.deepEqual((await dn.client.call<{ items: unknown[] }>('ListPodSandbox', {})).items, []);
+    assert.deepEqual(mounts(), []);
+    assert.deepEqual(networkLeftovers(dn).filter((l) => !l.startsWith('cni-cache ')), []);
+  } finally {
+    await dn.stop();
+    const left = leftovers(dn).filter((l) => !l.startsWith('cni-cache '));
+    dn.cleanup();
+    assert.deepEqual(left, []);
+  }
+});

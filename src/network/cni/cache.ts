@@ -1,7 +1,7 @@
 // Per-attachment cache under cni_cache_dir: the configuration used and, once
 // ADD finished, its result. Written before the first plugin runs so that DEL
 // after a crash mid-ADD still finds what to undo, and kept until DEL succeeds.
-import { readFile, rm } from 'node:fs/promises';
+import { readFile, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeJsonAtomic } from '../../util/atomic-file.js';
 import type { Attachment, CniResult, NetConfList } from './types.js';
@@ -32,6 +32,12 @@ export class AttachmentCache {
     } catch {
       return undefined;
     }
+  }
+
+  /** Container IDs with an entry. */
+  async list(): Promise<string[]> {
+    const names = await readdir(this.dir).catch(() => [] as string[]);
+    return names.filter((n) => n.endsWith('.json') && !n.startsWith('.')).map((n) => n.slice(0, -5));
   }
 
   remove(containerId: string): Promise<void> {

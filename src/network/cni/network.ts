@@ -205,6 +205,29 @@ export class CniNetwork implements PodNetwork {
     await this.cache.remove(req.sandboxId);
   }
 
+  /**
+   * DEL of attachments whose sandbox is gone: a RunPodSandbox undone while
+   * its DEL failed, or berthd killed between forgetting a pod and DEL. Runs
+   * at start, after the sandboxes are restored; failures stay for next time.
+   */
+  async collect(live: Set<string>): Promise<void> {
+    for (const id of await this.cache.list()) {
+      if (live.has(id)) continue;
+      const e = await this.cache.load(id);
+      if (!e) {
+        await this.cache.remove(id);
+        continue;
+      }
+      try {
+        await delNetworkList(e.config, { ...e.attachment, netns: (await isNamespace(e.attachment.netns)) ? e.attachment.netns : '' }, e.result, this.exec);
+        await this.cache.remove(id);
+        this.log.info({ sandbox: id }, 'released the network of a sandbox that no longer exists');
+      } catch (err) {
+        this.log.warn({ sandbox: id, err: errorMessage(err) }, 'cannot release the network of a sandbox that no longer exists; will retry at next start');
+      }
+    }
+  }
+
   /** CHECK of a pod's attachment: 'ok', or why it was not checked; throws what a plugin reported. */
   async check(req: PodNetworkRequest): Promise<'ok' | 'not set up' | 'unsupported'> {
     const e = await this.cache.load(req.sandboxId);
