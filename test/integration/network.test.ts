@@ -218,7 +218,7 @@ test('UpdateRuntimeConfig pod CIDR feeds the default network', async () => {
   assert.equal(r.info.podCidr, cidr);
 });
 
-test('teardown after berthd was SIGKILLed releases the veth, IPAM, netns and host-port rules', async () => {
+test('teardown after berthd was SIGKILLed releases the veth, IPAM, netns and host-port rules, also when the namespace is gone', async () => {
   const dir = tempDir();
   let dk = await startPodDaemon(fx.image, { dir });
   try {
@@ -226,11 +226,17 @@ test('teardown after berthd was SIGKILLed releases the veth, IPAM, netns and hos
     const pod = await runPod(dk, { portMappings: [{ protocol: 'TCP', containerPort: 8080, hostPort: port, hostIp: '127.0.0.1' }] });
     await runContainer(dk, pod, fx.image, { command: HTTPD });
     assert.match(await waitFor(() => httpGet(`http://127.0.0.1:${port}/`)), /hello from /);
+    // A second pod whose namespace disappears while berthd is down, as after a reboot's cleanup:
+    // DEL then runs without a namespace and must still release its address and host-port rules.
+    const gone = await runPod(dk, { portMappings: [{ protocol: 'UDP', containerPort: 53, hostPort: await freePort(), hostIp: '' }] });
     await dk.kill();
+    execFileSync('umount', [join(dk.state, 'sandboxes', gone.id, 'ns', 'net')]);
     dk = Object.assign(await startPodDaemon(fx.image, { dir }), { cgroupParent: dk.cgroupParent });
     await removePod(dk, pod.id);
+    await removePod(dk, gone.id);
     const rules = sh('iptables-save', []) + sh('iptables-save', ['-t', 'nat']);
     assert.ok(!rules.includes(pod.id));
+    assert.ok(!rules.includes(gone.id));
     assert.deepEqual(networkLeftovers(dk), []);
   } finally {
     await dk.stop();
