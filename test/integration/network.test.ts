@@ -117,6 +117,21 @@ after(async () => {
   }
 });
 
+/** Stops a test's own daemon after removing whatever pods a failed assertion left, then checks the host. */
+async function finish(dm: PodDaemon, allow: (l: string) => boolean = () => false): Promise<void> {
+  try {
+    for (const p of (await dm.client.call<{ items: { id: string }[] }>('ListPodSandbox', {})).items) {
+      await dm.client.call('RemovePodSandbox', { podSandboxId: p.id }).catch(() => undefined);
+    }
+  } finally {
+    await dm.stop();
+    await settleZombies();
+    const left = leftovers(dm).filter((l) => !allow(l));
+    dm.cleanup();
+    assert.deepEqual(left, []);
+  }
+}
+
 function removeChain(chain: string): void {
   for (const t of ['nat']) {
     const rules = sh('iptables-save', ['-t', t]).split('\n').filter((l) => l.startsWith('-A ') && l.includes(`-j ${chain}`));
@@ -239,11 +254,7 @@ test('teardown after berthd was SIGKILLed releases the veth, IPAM, netns and hos
     assert.ok(!rules.includes(gone.id));
     assert.deepEqual(networkLeftovers(dk), []);
   } finally {
-    await dk.stop();
-    await settleZombies();
-    const left = leftovers(dk);
-    dk.cleanup();
-    assert.deepEqual(left, []);
+    await finish(dk);
   }
 });
 
@@ -290,10 +301,7 @@ test('a broken config or a missing plugin: NetworkReady false with the reason, R
     await removePod(dn, pod.id);
     assert.deepEqual(networkLeftovers(dn), []);
   } finally {
-    await dn.stop();
-    const left = leftovers(dn);
-    dn.cleanup();
-    assert.deepEqual(left, []);
+    await finish(dn);
   }
 });
 
@@ -324,10 +332,7 @@ test('dual-stack: the pod gets an IPv4 primary and an IPv6 additional IP and ser
     await removePod(d6, b.id);
     assert.deepEqual(networkLeftovers(d6), []);
   } finally {
-    await d6.stop();
-    const left = leftovers(d6);
-    d6.cleanup();
-    assert.deepEqual(left, []);
+    await finish(d6);
   }
 });
 
@@ -371,9 +376,37 @@ test("a plugin's own error reaches the caller and the failed RunPodSandbox leave
     assert.deepEqual(mounts(), []);
     assert.deepEqual(networkLeftovers(dn).filter((l) => !l.startsWith('cni-cache ')), []);
   } finally {
-    await dn.stop();
-    const left = leftovers(dn).filter((l) => !l.startsWith('cni-cache '));
-    dn.cleanup();
-    assert.deepEqual(left, []);
+    await finish(dn, (l) => l.startsWith('cni-cache '));
+  }
+});
+
+test('bandwidth annotations reach the bandwidth plugin through runtimeConfig; DEL removes its shaping', async () => {
+  const dir = tempDir();
+  const confDir = join(dir, 'cni-conf');
+  mkdirSync(confDir);
+  const dn = await startPodDaemon(fx.image, { dir, toml: networkToml(dir, 'write_default_config = false') });
+  try {
+    writeFileSync(join(confDir, '10-shaped.conflist'), JSON.stringify({
+      cniVersion: '1.0.0', name: 'shaped', plugins: [
+        { type: 'bridge', bridge: dn.bridge, isGateway: true, ipam: { type: 'host-local', subnet: subnetOf(dir), dataDir: join(dn.root, 'cni-ipam') } },
+        { type: 'bandwidth', capabilities: { bandwidth: true } },
+      ],
+    }));
+    const linksBefore = sh('ip', ['-o', 'link']).split('\n').map((l) => l.split(':')[1]?.trim().split('@')[0]);
+    const pod = await runPod(dn, { annotations: { 'kubernetes.io/ingress-bandwidth': '10M', 'kubernetes.io/egress-bandwidth': '20M' } });
+    const veth = sh('ip', ['-o', 'link', 'show', 'master', dn.bridge]).split(':')[1]!.trim().split('@')[0]!;
+    // Ingress (towards the pod) is a token bucket on the host end of its veth; egress goes through an ifb device.
+    assert.match(sh('tc', ['qdisc', 'show', 'dev', veth]), /tbf .*rate 10Mbit/);
+    const ifbs = sh('ip', ['-o', 'link']).split('\n').map((l) => l.split(':')[1]?.trim().split('@')[0]).filter((n) => n && !linksBefore.includes(n) && n !== veth && n !== dn.bridge);
+    assert.equal(ifbs.length, 1, `one new ifb device: ${ifbs.join(' ')}`);
+    assert.match(sh('tc', ['qdisc', 'show', 'dev', ifbs[0]!]), /tbf .*rate 20Mbit/);
+    await removePod(dn, pod.id);
+    const linksAfter = sh('ip', ['-o', 'link']);
+    assert.ok(!linksAfter.includes(`${ifbs[0]}:`), 'the ifb device is gone');
+    assert.deepEqual(networkLeftovers(dn), []);
+    await assert.rejects(runPod(dn, { annotations: { 'kubernetes.io/ingress-bandwidth': 'fast' } }), /INVALID_ARGUMENT.*"fast" is not a quantity/);
+    assert.deepEqual(networkLeftovers(dn), []);
+  } finally {
+    await finish(dn);
   }
 });
