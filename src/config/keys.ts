@@ -29,10 +29,12 @@ const hostPort = (v: string): string | undefined => {
   return port > 65535 ? 'port must be at most 65535' : undefined;
 };
 
+const oneCidr = (v: string): boolean =>
+  /^(\d{1,3}\.){3}\d{1,3}\/\d{1,2}$/.test(v) || /^[0-9a-fA-F:]+\/\d{1,3}$/.test(v);
 const cidr = (v: string): string | undefined =>
-  /^(\d{1,3}\.){3}\d{1,3}\/\d{1,2}$/.test(v) || /^[0-9a-fA-F:]+\/\d{1,3}$/.test(v)
+  v.split(',').length <= 2 && v.split(',').every((c) => oneCidr(c.trim()))
     ? undefined
-    : 'must be a CIDR such as 10.88.0.0/16';
+    : 'must be a CIDR such as 10.88.0.0/16, or an IPv4,IPv6 pair such as 10.88.0.0/16,fd88::/64';
 
 export const KEYS: readonly KeySpec[] = [
   // [daemon]
@@ -97,7 +99,7 @@ export const KEYS: readonly KeySpec[] = [
   { path: 'network.bridge', type: 'string', default: 'berth0',
     doc: 'Bridge name of the default network.' },
   { path: 'network.subnet', type: 'string', default: '10.88.0.0/16', check: cidr,
-    doc: 'Pod subnet of the default network (UpdateRuntimeConfig\'s pod CIDR replaces it).' },
+    doc: 'Pod subnet of the default network, or an IPv4,IPv6 pair for dual-stack pods (UpdateRuntimeConfig\'s pod CIDR replaces it).' },
   { path: 'network.ip_masq', type: 'bool', default: false,
     doc: 'Masquerade pod traffic leaving the default network.' },
   { path: 'network.plugin_timeout', type: 'seconds', default: 30, min: 1,

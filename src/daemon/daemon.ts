@@ -5,7 +5,7 @@ import { CriServer } from '../cri/server.js';
 import { buildHandlers } from '../server/index.js';
 import type { Services } from '../server/context.js';
 import { RuntimeHandlers } from '../runtime/handlers.js';
-import { NoNetwork } from '../network/status.js';
+import { CniNetwork } from '../network/cni/network.js';
 import { PACKAGE_VERSION } from '../util/package-info.js';
 import { Metrics } from '../metrics/metrics.js';
 import { EventBus } from '../events/bus.js';
@@ -35,17 +35,20 @@ export class Daemon {
     const metrics = new Metrics();
     const images = await ImageService.open(config, log.child({ component: 'image' }), metrics);
     const events = new EventBus();
-    const sandboxes = new SandboxService(config, log.child({ component: 'sandbox' }), handlers, metrics);
+    const network = new CniNetwork(config, log.child({ component: 'network' }), metrics);
+    network.init();
+    const sandboxes = new SandboxService(config, log.child({ component: 'sandbox' }), handlers, metrics, network);
     const containers = new ContainerService(config, log.child({ component: 'container' }), handlers, metrics, events, sandboxes, images);
     sandboxes.containers = containers;
     await sandboxes.restore();
+    await network.collect(sandboxes.ids());
     await containers.restore();
     const services: Services = {
       config,
       log,
       version: PACKAGE_VERSION,
       handlers,
-      network: new NoNetwork(),
+      network,
       metrics,
       events,
       images,

@@ -34,4 +34,6 @@ export interface PodNetwork extends NetworkStatusSource {
   setUp(req: PodNetworkRequest): Promise<PodNetworkResult>;
   /** Idempotent: works when the namespace is already gone or after a daemon restart. */
   tearDown(req: PodNetworkRequest): Promise<void>;
+  /** Asks the network whether the pod's attachment is still as set up (CNI CHECK); resolves with a word, throws a problem. */
+  check?(req: PodNetworkRequest): Promise<string>;
 }

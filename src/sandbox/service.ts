@@ -192,11 +192,15 @@ export class SandboxService {
   /** Undoes setUp; safe to repeat and after a restart. */
   private async tearDown(sb: Sandbox): Promise<void> {
     const p = this.paths(sb.id);
+    let netErr: unknown;
     if (sb.config.namespaces.network !== 'NODE' && this.network) {
-      await this.network.tearDown(this.networkRequest(sb));
+      // A failed DEL must not strand the namespaces and mounts: the network keeps
+      // what it needs to retry (its cache) and DEL works without the namespace.
+      await this.network.tearDown(this.networkRequest(sb)).catch((err) => { netErr = err; });
     }
     if (sb.infraPid) await stopInfra(sb.infraPid, p.pidns);
     await unmountAll([p.netns, p.ipcns, p.utsns, p.pidns, p.shm]);
+    if (netErr) throw netErr;
   }
 
   private async forget(sb: Sandbox): Promise<void> {
@@ -238,6 +242,17 @@ export class SandboxService {
     });
   }
 
+  /** The network's verdict on a pod's attachment, for verbose status: never throws. */
+  async checkNetwork(sb: Sandbox): Promise<string> {
+    if (sb.config.namespaces.network === 'NODE') return 'host network';
+    if (!this.network?.check) return 'unsupported';
+    try {
+      return await this.network.check(this.networkRequest(sb));
+    } catch (err) {
+      return `failed: ${errorMessage(err)}`;
+    }
+  }
+
   hostname(sb: Sandbox): string {
     return sb.config.namespaces.network === 'NODE' ? osHostname() : (sb.config.hostname || sb.config.name.slice(0, 63));
   }
@@ -266,6 +281,11 @@ export class SandboxService {
         await this.save(sb);
       }
     }
+  }
+
+  /** IDs of every sandbox berthd knows, for cleanups of what belongs to none. */
+  ids(): Set<string> {
+    return new Set(this.sandboxes.keys());
   }
 
   private async stillPinned(sb: Sandbox): Promise<boolean> {

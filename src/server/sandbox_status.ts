@@ -18,7 +18,7 @@ export async function podSandboxStatus(svc: Services, req: PodSandboxStatusReque
     timestamp: toNanos(Date.now()),
   };
   if (req.verbose) {
-    res.info = { info: JSON.stringify({ ...sb, paths: svc.sandboxes.paths(sb.id) }) };
+    res.info = { info: JSON.stringify({ ...sb, paths: svc.sandboxes.paths(sb.id), networkCheck: await svc.sandboxes.checkNetwork(sb) }) };
   }
   return res;
 }

@@ -1,5 +1,6 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, existsSync, writeFileSync } from 'node:fs';
+import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, existsSync, writeFileSync, readFileSync } from 'node:fs';
+import { randomBytes, randomInt } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -19,11 +20,13 @@ export interface TestDaemon {
   proc: ChildProcess;
   logs: () => string;
   client: CriClient;
+  /** The daemon's own CNI bridge (deleted by cleanup). */
+  bridge: string;
   /** SIGTERM and wait; returns the exit code. */
   stop(): Promise<number | null>;
   /** SIGKILL and wait (for crash tests); state is kept. */
   kill(): Promise<void>;
-  /** Removes the temporary directory; call after stop. */
+  /** Deletes the daemon's bridge and removes the temporary directory; call after stop. */
   cleanup(): void;
 }
 
@@ -32,8 +35,44 @@ export function tempDir(prefix = 'berth-t-'): string {
   return mkdtempSync(join(tmpdir(), prefix));
 }
 
+/**
+ * A [network] section private to one daemon: its own CNI config directory
+ * (berthd writes its default network there), bridge and /24 in 10.88–10.99
+ * not routed on this host yet, so daemons running side by side never share
+ * a bridge, a subnet or IPAM state, and nothing is written to /etc/cni.
+ */
+export function networkToml(dir: string, extra = ''): string {
+  const routes = (() => {
+    try {
+      return execFileSync('ip', ['-o', '-4', 'route', 'show'], { encoding: 'utf8' });
+    } catch {
+      return '';
+    }
+  })();
+  let subnet = '';
+  for (let i = 0; i < 100 && (!subnet || routes.includes(subnet)); i++) subnet = `10.${88 + randomInt(12)}.${randomInt(256)}.0/24`;
+  const bridge = `bt${randomBytes(5).toString('hex')}`;
+  return `\n[network]\ncni_conf_dir = "${join(dir, 'cni-conf')}"\nbridge = "${bridge}"\nsubnet = "${subnet}"\n${extra}\n`;
+}
+
+/** The bridge named in a daemon's config file. */
+export function configuredBridge(cfgFile: string): string {
+  const text = existsSync(cfgFile) ? readFileSync(cfgFile, 'utf8') : '';
+  return /^bridge\s*=\s*"([^"]+)"/m.exec(text)?.[1] ?? '';
+}
+
+/** Deletes a test daemon's bridge (the bridge plugin leaves it behind by design). */
+export function deleteBridge(bridge: string): void {
+  if (!/^bt[0-9a-f]+$/.test(bridge)) return; // never a bridge the tests did not create
+  try {
+    execFileSync('ip', ['link', 'del', bridge], { stdio: 'ignore' });
+  } catch {
+    // never created (no pod ran) or already gone
+  }
+}
+
 export interface StartOptions {
-  /** Extra TOML appended to the generated config file. */
+  /** Extra TOML appended to the generated config file. A [network] section replaces the private one. */
   toml?: string;
   args?: string[];
   /** Reuse a directory (restart tests). */
@@ -50,9 +89,11 @@ export async function startDaemon(opts: StartOptions = {}): Promise<TestDaemon> 
   if (!opts.dir || !existsSync(cfg)) {
     writeFileSync(
       cfg,
-      `[daemon]\nroot = "${root}"\nstate = "${state}"\nlog_level = "debug"\n\n[metrics]\naddress = ""\n${opts.toml ?? ''}\n`,
+      `[daemon]\nroot = "${root}"\nstate = "${state}"\nlog_level = "debug"\n\n[metrics]\naddress = ""\n${opts.toml ?? ''}\n` +
+        (opts.toml?.includes('[network]') ? '' : networkToml(dir)),
     );
   }
+  const bridge = configuredBridge(cfg);
   const proc = spawn(process.execPath, [BERTHD, '--config', cfg, ...(opts.args ?? [])], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -63,7 +104,7 @@ export async function startDaemon(opts: StartOptions = {}): Promise<TestDaemon> 
   const endpoint = `unix://${socket}`;
   const client = new CriClient(endpoint, 30_000);
   const d: TestDaemon = {
-    dir, socket, endpoint, root, state, proc, client,
+    dir, socket, endpoint, root, state, proc, client, bridge,
     logs: () => out,
     async stop() {
       client.close();
@@ -79,6 +120,7 @@ export async function startDaemon(opts: StartOptions = {}): Promise<TestDaemon> 
       }
     },
     cleanup() {
+      deleteBridge(bridge);
       rmSync(dir, { recursive: true, force: true });
     },
   };

@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { readFileSync, existsSync, readdirSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
+import { join } from 'node:path';
 import { startDaemon, type TestDaemon, type StartOptions } from './daemon.js';
 import { startRegistry, type TestRegistry } from './registry.js';
 import { pushBusybox } from './images.js';
@@ -128,6 +129,28 @@ export function leftovers(d: PodDaemon): string[] {
   }
   const ps = execFileSync('ps', ['-eo', 'pid=,args='], { encoding: 'utf8' });
   for (const l of ps.split('\n')) if (l.includes(d.dir) && !l.includes('berthd.js')) out.push(`process ${l.trim()}`);
+  out.push(...networkLeftovers(d));
+  return out;
+}
+
+/** Pod veths still on the daemon's bridge, IPAM reservations and CNI cache entries. */
+export function networkLeftovers(d: TestDaemon): string[] {
+  const out: string[] = [];
+  if (d.bridge) {
+    let links = '';
+    try {
+      links = execFileSync('ip', ['-o', 'link', 'show', 'master', d.bridge], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+    } catch {
+      // no such bridge: nothing attached
+    }
+    for (const l of links.split('\n').filter(Boolean)) out.push(`veth ${l.split(':')[1]?.trim()}`);
+  }
+  const ipam = join(d.root, 'cni-ipam');
+  for (const net of existsSync(ipam) ? readdirSync(ipam) : []) {
+    for (const f of readdirSync(join(ipam, net))) if (f !== 'lock' && !f.startsWith('last_reserved_ip')) out.push(`ipam ${net}/${f}`);
+  }
+  const cache = join(d.root, 'cni-cache');
+  for (const f of existsSync(cache) ? readdirSync(cache) : []) out.push(`cni-cache ${f}`);
   return out;
 }
 

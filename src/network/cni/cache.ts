@@ -1,0 +1,46 @@
+// Per-attachment cache under cni_cache_dir: the configuration used and, once
+// ADD finished, its result. Written before the first plugin runs so that DEL
+// after a crash mid-ADD still finds what to undo, and kept until DEL succeeds.
+import { readFile, readdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { writeJsonAtomic } from '../../util/atomic-file.js';
+import type { Attachment, CniResult, NetConfList } from './types.js';
+
+export interface CacheEntry {
+  kind: 'berth-cni-cache/v1';
+  file: string;
+  config: NetConfList;
+  attachment: Attachment;
+  result?: CniResult;
+}
+
+export class AttachmentCache {
+  constructor(private readonly dir: string) {}
+
+  private path(containerId: string): string {
+    return join(this.dir, `${containerId}.json`);
+  }
+
+  save(e: CacheEntry): Promise<void> {
+    return writeJsonAtomic(this.path(e.attachment.containerId), e);
+  }
+
+  async load(containerId: string): Promise<CacheEntry | undefined> {
+    try {
+      const e = JSON.parse(await readFile(this.path(containerId), 'utf8')) as CacheEntry;
+      return e.kind === 'berth-cni-cache/v1' ? e : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Container IDs with an entry. */
+  async list(): Promise<string[]> {
+    const names = await readdir(this.dir).catch(() => [] as string[]);
+    return names.filter((n) => n.endsWith('.json') && !n.startsWith('.')).map((n) => n.slice(0, -5));
+  }
+
+  remove(containerId: string): Promise<void> {
+    return rm(this.path(containerId), { force: true });
+  }
+}
