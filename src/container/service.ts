@@ -91,6 +91,10 @@ export class ContainerService implements PodContainers {
   private persistDir(id: string): string {
     return join(this.config.daemon.root, 'containers', id);
   }
+  /** The container's writable layer (overlay upper directory). */
+  upperDir(id: string): string {
+    return join(this.persistDir(id), 'fs', 'upper');
+  }
   private metaPath(id: string): string {
     return join(this.persistDir(id), 'container.json');
   }
@@ -188,6 +192,10 @@ export class ContainerService implements PodContainers {
         await this.save(c);
       });
     } catch (err) {
+      // A container that cannot be created never starts: it counts against the start SLI
+      // (validation errors above, the caller's fault, do not).
+      this.metrics.containerStartAttempts.inc();
+      this.metrics.containerStartFailures.inc({ reason: err instanceof RunError ? 'CreateError' : err instanceof BerthError ? err.kind : 'Internal' });
       this.log.warn({ container: id, err: errorMessage(err) }, 'CreateContainer failed; undoing');
       await this.destroy(c).catch((e) => this.log.error({ container: id, err: errorMessage(e) }, 'cleanup after failed CreateContainer failed'));
       if (err instanceof RunError) throw failedPrecondition(`creating container: ${err.message}`);
@@ -258,7 +266,7 @@ export class ContainerService implements PodContainers {
       hostHostname: osHostname(), swapSupported: existsSync('/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes'),
     });
     await mkdir(bundle, { recursive: true, mode: 0o700 });
-    await mountRootfs(image.layerDirs, join(this.persistDir(c.id), 'fs', 'upper'), join(this.persistDir(c.id), 'fs', 'work'), rootfs);
+    await mountRootfs(image.layerDirs, this.upperDir(c.id), join(this.persistDir(c.id), 'fs', 'work'), rootfs);
     await writeFile(join(bundle, 'config.json'), JSON.stringify(spec));
     await mkdir(this.exitDir, { recursive: true });
     await mkdir(this.socketDir, { recursive: true });

@@ -15,6 +15,22 @@ import { ContainerService } from '../container/service.js';
 import { ContainerStreaming } from '../container/streaming.js';
 import { AdminServer } from './admin.js';
 import { join } from 'node:path';
+import { readFile } from 'node:fs/promises';
+import { StatsService } from '../stats/service.js';
+import { MetricsServer } from '../metrics/server.js';
+import { writeFileAtomic } from '../util/atomic-file.js';
+import { errorMessage } from '../util/errors.js';
+
+/** Counts this start in the state root, so berth_daemon_starts_total survives restarts. */
+async function countStart(root: string): Promise<number> {
+  const file = join(root, 'daemon-starts');
+  const before = Number((await readFile(file, 'utf8').catch(() => '0')).trim()) || 0;
+  await writeFileAtomic(file, `${before + 1}\n`);
+  return before + 1;
+}
+
+// The image store walk behind the disk-usage gauges is bounded to one per this interval.
+const FS_GAUGE_TTL_MS = 10_000;
 
 /** berthd: owns the services and the CRI server, and their order of start and stop. */
 export class Daemon {
@@ -22,7 +38,13 @@ export class Daemon {
     readonly services: Services,
     private readonly server: CriServer,
     private readonly admin: AdminServer,
+    private readonly metricsServer?: MetricsServer,
   ) {}
+
+  /** Port of the Prometheus endpoint, when it is on. */
+  get metricsPort(): number | undefined {
+    return this.metricsServer?.port;
+  }
 
   static async start(config: Config, log: Logger): Promise<Daemon> {
     mkdirSync(config.daemon.root, { recursive: true, mode: 0o711 });
@@ -33,11 +55,18 @@ export class Daemon {
       if (!h.usable) log.warn({ handler: h.name, reason: h.reason }, 'runtime handler unusable on this host');
     }
     const metrics = new Metrics();
+    metrics.daemonStarts.inc(await countStart(config.daemon.root));
     const images = await ImageService.open(config, log.child({ component: 'image' }), metrics);
     const events = new EventBus();
     const sandboxes = new SandboxService(config, log.child({ component: 'sandbox' }), handlers, metrics);
     const containers = new ContainerService(config, log.child({ component: 'container' }), handlers, metrics, events, sandboxes, images);
     sandboxes.containers = containers;
+    const stats = new StatsService({
+      listContainers: (f) => containers.list(f),
+      listSandboxes: (f) => sandboxes.list(f),
+      upperDir: (id) => containers.upperDir(id),
+      netnsPath: (id) => sandboxes.paths(id).netns,
+    });
     await sandboxes.restore();
     await containers.restore();
     const services: Services = {
@@ -51,7 +80,8 @@ export class Daemon {
       images,
       sandboxes,
       containers,
-      streamingTarget: new ContainerStreaming(containers, sandboxes),
+      stats,
+      streamingTarget: new ContainerStreaming(containers, sandboxes, metrics),
     };
     const server = await CriServer.start({
       socketPath: config.daemon.listen,
@@ -65,13 +95,34 @@ export class Daemon {
       },
     });
     const admin = await AdminServer.start(join(config.daemon.state, 'admin.sock'), images, log.child({ component: 'admin' }));
+    let metricsServer: MetricsServer | undefined;
+    if (config.metrics.address) {
+      let fsAt = 0;
+      const refreshFs = async (): Promise<void> => {
+        if (Date.now() - fsAt < FS_GAUGE_TTL_MS) return;
+        fsAt = Date.now();
+        const [, layers] = await Promise.all([images.fsUsage(), stats.writableLayersBytes()]);
+        metrics.containerFsBytes.set(layers);
+      };
+      try {
+        metricsServer = await MetricsServer.start(config.metrics.address, metrics.registry, [refreshFs]);
+      } catch (err) {
+        await server.shutdown(0);
+        await admin.stop();
+        throw new Error(`metrics endpoint on ${config.metrics.address}: ${errorMessage(err)}`, { cause: err });
+      }
+      log.info({ address: config.metrics.address }, 'serving Prometheus metrics on /metrics');
+    }
     log.info({ socket: config.daemon.listen, version: PACKAGE_VERSION, root: config.daemon.root, state: config.daemon.state }, 'berthd serving CRI');
-    return new Daemon(services, server, admin);
+    return new Daemon(services, server, admin, metricsServer);
   }
 
   async stop(): Promise<void> {
     const { log, config } = this.services;
     log.info('shutting down: no new calls, waiting for in-flight ones');
+    // Event streams never finish on their own; end them so they do not hold the shutdown.
+    this.services.events.close();
+    await this.metricsServer?.stop();
     await this.server.shutdown(config.daemon.shutdown_timeout * 1000);
     await this.admin.stop();
     this.services.containers.close();

@@ -10,6 +10,7 @@ const PULL_BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600
 
 export class Metrics {
   readonly registry = new Registry();
+  private readonly startedAt = Date.now();
 
   readonly criRequests = new Counter({
     name: 'berth_cri_requests_total', help: 'CRI calls by method and gRPC code.',
@@ -115,8 +116,18 @@ export class Metrics {
     name: 'berth_daemon_start_time_seconds', help: 'Unix time berthd started.', registers: [this.registry],
   });
 
+  readonly daemonUptime = (() => {
+    const startedAt = this.startedAt;
+    return new Gauge({
+      name: 'berth_daemon_uptime_seconds', help: 'Seconds since berthd started.', registers: [this.registry],
+      collect() {
+        this.set((Date.now() - startedAt) / 1000);
+      },
+    });
+  })();
+
   constructor(withProcessMetrics = true) {
     if (withProcessMetrics) collectDefaultMetrics({ register: this.registry, prefix: 'berth_' });
-    this.daemonStartTime.set(Date.now() / 1000);
+    this.daemonStartTime.set(this.startedAt / 1000);
   }
 }
