@@ -15,7 +15,7 @@ import { ContainerService } from '../container/service.js';
 import { ContainerStreaming } from '../container/streaming.js';
 import { AdminServer } from './admin.js';
 import { join } from 'node:path';
-import { readFile } from 'node:fs/promises';
+import { readFile, statfs } from 'node:fs/promises';
 import { StatsService } from '../stats/service.js';
 import { MetricsServer } from '../metrics/server.js';
 import { writeFileAtomic } from '../util/atomic-file.js';
@@ -91,6 +91,7 @@ export class Daemon {
       log,
       observe: (method, code, seconds) => {
         metrics.criRequests.inc({ method, code });
+        if (code !== 'OK') metrics.criErrors.inc({ method, code });
         metrics.criDuration.observe({ method }, seconds);
       },
     });
@@ -101,8 +102,10 @@ export class Daemon {
       const refreshFs = async (): Promise<void> => {
         if (Date.now() - fsAt < FS_GAUGE_TTL_MS) return;
         fsAt = Date.now();
-        const [, layers] = await Promise.all([images.fsUsage(), stats.writableLayersBytes()]);
+        const [, layers, fs] = await Promise.all([images.fsUsage(), stats.writableLayersBytes(), statfs(config.daemon.root)]);
         metrics.containerFsBytes.set(layers);
+        metrics.imageFsAvailableBytes.set(fs.bavail * fs.bsize);
+        metrics.imageFsSizeBytes.set(fs.blocks * fs.bsize);
       };
       try {
         metricsServer = await MetricsServer.start(config.metrics.address, metrics.registry, [refreshFs]);

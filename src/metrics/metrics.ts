@@ -16,13 +16,17 @@ export class Metrics {
     name: 'berth_cri_requests_total', help: 'CRI calls by method and gRPC code.',
     labelNames: ['method', 'code'] as const, registers: [this.registry],
   });
+  readonly criErrors = new Counter({
+    name: 'berth_cri_request_errors_total', help: 'CRI calls that did not answer OK, by method and gRPC code.',
+    labelNames: ['method', 'code'] as const, registers: [this.registry],
+  });
   readonly criDuration = new Histogram({
     name: 'berth_cri_request_duration_seconds', help: 'CRI call latency by method.',
     labelNames: ['method'] as const, buckets: LATENCY_BUCKETS, registers: [this.registry],
   });
 
   readonly containerStartAttempts = new Counter({
-    name: 'berth_container_start_attempts_total', help: 'StartContainer calls that reached the runtime.',
+    name: 'berth_container_start_attempts_total', help: 'StartContainer calls that reached the runtime, plus CreateContainer calls that failed after validation.',
     registers: [this.registry],
   });
   readonly containerStartSuccesses = new Counter({
@@ -104,6 +108,12 @@ export class Metrics {
   readonly imageFsBytes = new Gauge({
     name: 'berth_image_fs_used_bytes', help: 'Bytes used by the image store.', registers: [this.registry],
   });
+  readonly imageFsAvailableBytes = new Gauge({
+    name: 'berth_image_fs_available_bytes', help: 'Bytes available to unprivileged users on the filesystem holding the image store.', registers: [this.registry],
+  });
+  readonly imageFsSizeBytes = new Gauge({
+    name: 'berth_image_fs_size_bytes', help: 'Size of the filesystem holding the image store.', registers: [this.registry],
+  });
   readonly containerFsBytes = new Gauge({
     name: 'berth_container_fs_used_bytes', help: 'Bytes used by container writable layers.', registers: [this.registry],
   });
@@ -129,5 +139,7 @@ export class Metrics {
   constructor(withProcessMetrics = true) {
     if (withProcessMetrics) collectDefaultMetrics({ register: this.registry, prefix: 'berth_' });
     this.daemonStartTime.set(this.startedAt / 1000);
+    // Known failure reasons exist from the start at 0, so rate() sees their first increment.
+    for (const reason of ['CreateError', 'RuntimeError', 'Internal']) this.containerStartFailures.inc({ reason }, 0);
   }
 }

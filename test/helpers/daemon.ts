@@ -39,6 +39,8 @@ export interface StartOptions {
   /** Reuse a directory (restart tests). */
   dir?: string;
   waitReady?: boolean;
+  /** metrics.address (HOST:PORT); empty (the default here) turns the endpoint off. */
+  metrics?: string;
 }
 
 export async function startDaemon(opts: StartOptions = {}): Promise<TestDaemon> {
@@ -50,7 +52,7 @@ export async function startDaemon(opts: StartOptions = {}): Promise<TestDaemon> 
   if (!opts.dir || !existsSync(cfg)) {
     writeFileSync(
       cfg,
-      `[daemon]\nroot = "${root}"\nstate = "${state}"\nlog_level = "debug"\n\n[metrics]\naddress = ""\n${opts.toml ?? ''}\n`,
+      `[daemon]\nroot = "${root}"\nstate = "${state}"\nlog_level = "debug"\n\n[metrics]\naddress = "${opts.metrics ?? ''}"\n${opts.toml ?? ''}\n`,
     );
   }
   const proc = spawn(process.execPath, [BERTHD, '--config', cfg, ...(opts.args ?? [])], {
