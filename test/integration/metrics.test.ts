@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { podSuite, runPod, runContainer, createContainer, type PodFixture, type PodDaemon } from '../helpers/pods.js';
 import { freePort } from '../helpers/registry.js';
-import { REPO_ROOT, startDaemon } from '../helpers/daemon.js';
+import { REPO_ROOT, startDaemon, runCli } from '../helpers/daemon.js';
 import { startPrometheus, type TestPrometheus } from '../helpers/prometheus.js';
 import type { CallError } from '../../src/cli/client.js';
 
@@ -80,6 +80,20 @@ test('a real Prometheus scrapes berthd; counters move on success and failure; re
   assert.ok(value(body, 'berth_image_fs_used_bytes') > 0);
   assert.ok(value(body, 'berth_image_fs_size_bytes') > 0);
   assert.ok(value(body, 'berth_process_resident_memory_bytes') > 0);
+
+  // `berth slo` sees the same counters: 1 of 2 starts failed, far under the 99.5 % target.
+  const slo = await runCli(['slo', '--config', join(d.dir, 'berth.toml'), '--snapshot-file', join(d.dir, 'slo.json'), '-o', 'json']);
+  assert.equal(slo.code, 2, slo.stderr);
+  const rep = JSON.parse(slo.stdout) as { breached: boolean; results: { name: string; value?: number; breached: boolean }[] };
+  const startSli = rep.results.find((x) => x.name === 'container start success')!;
+  assert.equal(startSli.value, 0.5);
+  assert.equal(startSli.breached, true);
+  assert.equal(rep.results.find((x) => x.name === 'image pull success')!.value, 2 / 3);
+  // A second run measures from the stored reading: nothing happened since, so nothing is breached.
+  const again = await runCli(['slo', '--metrics-address', address, '--config', join(d.dir, 'berth.toml'), '--snapshot-file', join(d.dir, 'slo.json')]);
+  assert.equal(again.code, 0, again.stdout + again.stderr);
+  assert.match(again.stdout, /container start success\s+-/);
+  assert.match(again.stdout, /all SLOs met/);
 
   const ratio = async (q: string): Promise<number | undefined> => {
     const r = await prom!.query(q);
