@@ -17,8 +17,8 @@ test('detects v2 by cgroup.controllers at the root, v1 otherwise', () => {
   assert.equal(cgroupReader(V2).version, 'v2');
 });
 
-test('v2 reader: cpu.stat, memory.current/max/stat, pids.current', async () => {
-  const s = await readCgroupV2(V2, '/berth/pod1/c1');
+test('v2 reader: cpu.stat, memory.current/max/stat, pids.current', () => {
+  const s = readCgroupV2(V2, '/berth/pod1/c1');
   assert.equal(s.cpuUsageNs, 1534721 * 1000);
   assert.deepEqual(s.memory, {
     usageBytes: 57753600,
@@ -29,20 +29,20 @@ test('v2 reader: cpu.stat, memory.current/max/stat, pids.current', async () => {
     availableBytes: 104857600 - (57753600 - 3145728),
   });
   assert.equal(s.pids, 3);
-  const pod = await readCgroupV2(V2, '/berth/pod1');
+  const pod = readCgroupV2(V2, '/berth/pod1');
   assert.equal(pod.memory?.availableBytes, undefined, 'memory.max "max" means no limit');
   assert.equal(pod.memory?.workingSetBytes, 56000000);
   assert.equal(pod.pids, 4);
 });
 
-test('v1 reader: cpuacct.usage, memory.usage_in_bytes/limit/stat totals, pids.current', async () => {
-  const s = await readCgroupV1(V1, '/berth/pod1/c1');
+test('v1 reader: cpuacct.usage, memory.usage_in_bytes/limit/stat totals, pids.current', () => {
+  const s = readCgroupV1(V1, '/berth/pod1/c1');
   assert.equal(s.cpuUsageNs, 2304117751);
   assert.deepEqual(s.memory, {
     usageBytes: 73728000, workingSetBytes: 73728000 - 16777216, rssBytes: 52428800, pageFaults: 20000, majorPageFaults: 3,
   }, 'the v1 "no limit" value leaves available unset');
   assert.equal(s.pids, 5);
-  const pod = await readCgroupV1(V1, '/berth/pod1');
+  const pod = readCgroupV1(V1, '/berth/pod1');
   // Pod level: hierarchical total_* values, not the cgroup's own.
   assert.equal(pod.memory?.rssBytes, 60000000);
   assert.equal(pod.memory?.pageFaults, 25000);
@@ -50,11 +50,11 @@ test('v1 reader: cpuacct.usage, memory.usage_in_bytes/limit/stat totals, pids.cu
   assert.equal(pod.memory?.availableBytes, 268435456 - (83886080 - 20000000));
 });
 
-test('a missing cgroup reads as no values, not an error', async () => {
-  const s = await readCgroupV2(V2, '/berth/gone');
+test('a missing cgroup reads as no values, not an error', () => {
+  const s = readCgroupV2(V2, '/berth/gone');
   assert.equal(s.cpuUsageNs, undefined);
   assert.equal(s.memory, undefined);
-  const s1 = await readCgroupV1(V1, '/berth/gone');
+  const s1 = readCgroupV1(V1, '/berth/gone');
   assert.equal(s1.cpuUsageNs, undefined);
 });
 

@@ -1,8 +1,8 @@
 // Cgroup readers for container and pod stats. Each read is a handful of small
-// files read in parallel: no process is spawned, so a stats call for 100 pods
-// stays in the low milliseconds.
-import { readFile } from 'node:fs/promises';
+// pseudo-files read synchronously (see read.ts for why): no process is
+// spawned, so a stats call for 100 pods stays in the low milliseconds.
 import { existsSync } from 'node:fs';
+import { readSmall } from './read.js';
 import { join } from 'node:path';
 
 export type CgroupVersion = 'v1' | 'v2';
@@ -31,16 +31,10 @@ export function detectCgroupVersion(base = '/sys/fs/cgroup'): CgroupVersion {
   return existsSync(join(base, 'cgroup.controllers')) ? 'v2' : 'v1';
 }
 
-async function text(path: string): Promise<string | undefined> {
-  try {
-    return await readFile(path, 'utf8');
-  } catch {
-    return undefined;
-  }
-}
+const text = readSmall;
 
-async function num(path: string): Promise<number | undefined> {
-  const t = await text(path);
+function num(path: string): number | undefined {
+  const t = text(path);
   if (t === undefined) return undefined;
   const s = t.trim();
   if (s === 'max') return Infinity;
@@ -78,15 +72,13 @@ function memory(usage: number | undefined, limit: number | undefined, inactiveFi
  * `cpuacct` may be a symlink to `cpu,cpuacct`). `path` is the cgroup path as
  * given to runc (`/parent/id`).
  */
-export async function readCgroupV1(base: string, path: string): Promise<CgroupSample> {
+export function readCgroupV1(base: string, path: string): CgroupSample {
   const mem = join(base, 'memory', path);
-  const [cpu, usage, limit, stat, pids] = await Promise.all([
-    num(join(base, 'cpuacct', path, 'cpuacct.usage')),
-    num(join(mem, 'memory.usage_in_bytes')),
-    num(join(mem, 'memory.limit_in_bytes')),
-    text(join(mem, 'memory.stat')),
-    num(join(base, 'pids', path, 'pids.current')),
-  ]);
+  const cpu = num(join(base, 'cpuacct', path, 'cpuacct.usage'));
+  const usage = num(join(mem, 'memory.usage_in_bytes'));
+  const limit = num(join(mem, 'memory.limit_in_bytes'));
+  const stat = text(join(mem, 'memory.stat'));
+  const pids = num(join(base, 'pids', path, 'pids.current'));
   const s = parseKeyed(stat);
   // total_* include descendants (and total_rss the transparent huge pages), which a pod-level cgroup needs.
   const g = (k: string): number => s.get(`total_${k}`) ?? s.get(k) ?? 0;
@@ -99,15 +91,13 @@ export async function readCgroupV1(base: string, path: string): Promise<CgroupSa
 }
 
 /** cgroup v2: every controller's files in the one directory `base/path`. */
-export async function readCgroupV2(base: string, path: string): Promise<CgroupSample> {
+export function readCgroupV2(base: string, path: string): CgroupSample {
   const dir = join(base, path);
-  const [cpuStat, usage, limit, stat, pids] = await Promise.all([
-    text(join(dir, 'cpu.stat')),
-    num(join(dir, 'memory.current')),
-    num(join(dir, 'memory.max')),
-    text(join(dir, 'memory.stat')),
-    num(join(dir, 'pids.current')),
-  ]);
+  const cpuStat = text(join(dir, 'cpu.stat'));
+  const usage = num(join(dir, 'memory.current'));
+  const limit = num(join(dir, 'memory.max'));
+  const stat = text(join(dir, 'memory.stat'));
+  const pids = num(join(dir, 'pids.current'));
   const c = parseKeyed(cpuStat);
   const s = parseKeyed(stat);
   const usec = c.get('usage_usec');
@@ -125,7 +115,7 @@ export function nowNs(): number {
 
 export interface CgroupReader {
   readonly version: CgroupVersion;
-  read(path: string): Promise<CgroupSample>;
+  read(path: string): CgroupSample;
 }
 
 export function cgroupReader(base = '/sys/fs/cgroup', version = detectCgroupVersion(base)): CgroupReader {

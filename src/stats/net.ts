@@ -1,8 +1,8 @@
 // Pod network counters from /proc/<pid>/net/dev of a process inside the pod's
 // network namespace: the kernel answers for the reader's namespace of that
 // pid, so no setns (and no helper process) is needed.
-import { readFile } from 'node:fs/promises';
 import { execFile } from 'node:child_process';
+import { readSmall } from './read.js';
 
 export interface InterfaceCounters {
   name: string;
@@ -28,12 +28,9 @@ export function parseNetDev(text: string, withLoopback = false): InterfaceCounte
   return out;
 }
 
-export async function readNetDevOfPid(pid: number): Promise<InterfaceCounters[] | undefined> {
-  try {
-    return parseNetDev(await readFile(`/proc/${pid}/net/dev`, 'utf8'));
-  } catch {
-    return undefined;
-  }
+export function readNetDevOfPid(pid: number): InterfaceCounters[] | undefined {
+  const t = readSmall(`/proc/${pid}/net/dev`);
+  return t === undefined ? undefined : parseNetDev(t);
 }
 
 /** For a pod with no process left in its namespace: one nsenter, only then. */

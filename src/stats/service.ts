@@ -4,6 +4,7 @@
 import type { Container } from '../container/types.js';
 import type { Sandbox } from '../sandbox/types.js';
 import { diskUsage, mountPointOf } from '../image/store/usage.js';
+import { walkUsage } from './read.js';
 import { cgroupReader, CpuRates, nowNs, type CgroupReader, type CgroupSample, type MemorySample } from './cgroup.js';
 import { defaultInterface, readNetDevOfNetns, readNetDevOfPid, type InterfaceCounters } from './net.js';
 
@@ -54,6 +55,20 @@ export interface StatsSources {
 // Walking an upper directory costs one stat per file; kubelet asks every 10 s,
 // so a walk result younger than this is reused.
 const FS_TTL_MS = 2000;
+// Containers read between two yields to the event loop (reads are synchronous).
+const BATCH = 32;
+
+const tick = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+/** Runs `fn` over `items` in batches, yielding between batches so other calls are served. */
+async function batched<T, R>(items: T[], fn: (x: T) => Promise<R>): Promise<R[]> {
+  const out: R[] = [];
+  for (let i = 0; i < items.length; i += BATCH) {
+    if (i > 0) await tick();
+    out.push(...(await Promise.all(items.slice(i, i + BATCH).map(fn))));
+  }
+  return out;
+}
 
 export class StatsService {
   private readonly cpu = new CpuRates();
@@ -80,7 +95,11 @@ export class StatsService {
     const upper = this.src.upperDir(id);
     this.fsMountpoint ??= mountPointOf(upper);
     const mountpoint = this.fsMountpoint;
-    const value = diskUsage(upper).then((u) => ({ atNs: nowNs(), mountpoint, usedBytes: u.bytes, inodesUsed: u.inodes }));
+    // Small layers (the usual case) are walked synchronously; a big one is finished asynchronously.
+    const quick = walkUsage(upper, 2000);
+    const value = quick.complete
+      ? Promise.resolve({ atNs: nowNs(), mountpoint, usedBytes: quick.bytes, inodesUsed: quick.inodes })
+      : diskUsage(upper).then((u) => ({ atNs: nowNs(), mountpoint, usedBytes: u.bytes, inodesUsed: u.inodes }));
     this.fsCache.set(id, { at: Date.now(), value });
     return value;
   }
@@ -94,10 +113,8 @@ export class StatsService {
 
   private async containerStats(c: Container, sb: Sandbox | undefined): Promise<ContainerStatsView> {
     const live = sb !== undefined && (c.state === 'RUNNING' || c.state === 'CREATED');
-    const [cg, fs] = await Promise.all([
-      live ? this.reader.read(this.cgroupPath(c, sb)) : Promise.resolve(undefined),
-      this.writableLayer(c.id).catch(() => undefined),
-    ]);
+    const cg = live ? this.reader.read(this.cgroupPath(c, sb)) : undefined;
+    const fs = await this.writableLayer(c.id).catch(() => undefined);
     const v: ContainerStatsView = { container: c, writableLayer: fs };
     if (cg) {
       v.cpu = this.cpuOf(c.id, cg);
@@ -109,7 +126,7 @@ export class StatsService {
   async containers(f: { id?: string; sandboxId?: string; labels?: Record<string, string> }): Promise<ContainerStatsView[]> {
     const sbs = new Map(this.src.listSandboxes({}).map((s) => [s.id, s]));
     const list = this.src.listContainers(f).filter((c) => c.state === 'RUNNING' || c.state === 'CREATED');
-    const out = await Promise.all(list.map((c) => this.containerStats(c, sbs.get(c.sandboxId))));
+    const out = await batched(list, (c) => this.containerStats(c, sbs.get(c.sandboxId)));
     this.prune();
     return out;
   }
@@ -124,7 +141,7 @@ export class StatsService {
     const pids = [...containers.filter((c) => c.state === 'RUNNING' && c.pid > 0).map((c) => c.pid), ...(sb.infraPid ? [sb.infraPid] : [])];
     let ifs: InterfaceCounters[] | undefined;
     for (const pid of pids) {
-      ifs = await readNetDevOfPid(pid);
+      ifs = readNetDevOfPid(pid);
       if (ifs) break;
     }
     ifs ??= await readNetDevOfNetns(this.src.netnsPath(sb.id));
@@ -134,8 +151,8 @@ export class StatsService {
 
   private async sandboxStats(sb: Sandbox, all: Container[]): Promise<SandboxStatsView> {
     const mine = all.filter((c) => c.sandboxId === sb.id);
-    const [cg, network, containers] = await Promise.all([
-      this.reader.read(sb.cgroupParent),
+    const cg = this.reader.read(sb.cgroupParent);
+    const [network, containers] = await Promise.all([
       this.network(sb, mine),
       Promise.all(mine.filter((c) => c.state === 'RUNNING' || c.state === 'CREATED').map((c) => this.containerStats(c, sb))),
     ]);
@@ -147,8 +164,13 @@ export class StatsService {
 
   async sandboxes(f: { id?: string; labels?: Record<string, string> }): Promise<SandboxStatsView[]> {
     const list = this.src.listSandboxes(f).filter((s) => s.state === 'READY');
-    const all = this.src.listContainers({});
-    const out = await Promise.all(list.map((sb) => this.sandboxStats(sb, all)));
+    const bySandbox = new Map<string, Container[]>();
+    for (const c of this.src.listContainers({})) {
+      const l = bySandbox.get(c.sandboxId);
+      if (l) l.push(c);
+      else bySandbox.set(c.sandboxId, [c]);
+    }
+    const out = await batched(list, (sb) => this.sandboxStats(sb, bySandbox.get(sb.id) ?? []));
     this.prune();
     return out;
   }
