@@ -26,6 +26,7 @@ import { readImageFile, resolveUser } from './user.js';
 import { mountRootfs } from './rootfs.js';
 import { hostDevices, loadSeccompFile, ownOomScoreAdj, resolveDevices, resolveMountSources } from './host-inputs.js';
 import { ensurePropagation } from './propagation.js';
+import { span } from '../tracing/tracing.js';
 
 export interface ContainerFilter {
   id?: string;
@@ -271,11 +272,11 @@ export class ContainerService implements PodContainers {
     await mkdir(this.exitDir, { recursive: true });
     await mkdir(this.socketDir, { recursive: true });
     if (c.logPath) await mkdir(join(c.logPath, '..'), { recursive: true });
-    c.pid = await this.runtimeFor(sb).createWithConmon({
+    c.pid = await span('runtime.create', { 'container.id': c.id, 'runtime.handler': sb.handler }, () => this.runtimeFor(sb).createWithConmon({
       conmon: this.config.runtime.conmon, id: c.id, name: c.reservedName, bundle, exitDir: this.exitDir,
       socketDir: this.socketDir, persistDir: this.persistDir(c.id), logPath: c.logPath || join(bundle, 'console.log'),
       stdin: cfg.stdin, tty: cfg.tty,
-    });
+    }));
   }
 
   // ---- start / stop -----------------------------------------------------------
@@ -286,7 +287,7 @@ export class ContainerService implements PodContainers {
       if (c.state !== 'CREATED') throw failedPrecondition(`container ${c.id} is ${c.state}, not CREATED`);
       this.metrics.containerStartAttempts.inc();
       try {
-        await this.runtimeOf(c).start(c.id);
+        await span('runtime.start', { 'container.id': c.id }, () => this.runtimeOf(c).start(c.id));
       } catch (err) {
         const reason = err instanceof RunError ? 'RuntimeError' : 'Internal';
         this.metrics.containerStartFailures.inc({ reason });

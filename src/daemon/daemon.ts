@@ -20,6 +20,7 @@ import { StatsService } from '../stats/service.js';
 import { MetricsServer } from '../metrics/server.js';
 import { writeFileAtomic } from '../util/atomic-file.js';
 import { errorMessage } from '../util/errors.js';
+import { Tracing } from '../tracing/tracing.js';
 
 /** Counts this start in the state root, so berth_daemon_starts_total survives restarts. */
 async function countStart(root: string): Promise<number> {
@@ -39,6 +40,7 @@ export class Daemon {
     private readonly server: CriServer,
     private readonly admin: AdminServer,
     private readonly metricsServer?: MetricsServer,
+    private readonly tracing?: Tracing,
   ) {}
 
   /** Port of the Prometheus endpoint, when it is on. */
@@ -54,6 +56,10 @@ export class Daemon {
     for (const h of handlers.list()) {
       if (!h.usable) log.warn({ handler: h.name, reason: h.reason }, 'runtime handler unusable on this host');
     }
+    const tracing = Tracing.start({
+      endpoint: config.tracing.otlp_endpoint, sampleRatio: Number(config.tracing.sample_ratio), version: PACKAGE_VERSION,
+    });
+    if (tracing) log.info({ endpoint: config.tracing.otlp_endpoint, sampleRatio: config.tracing.sample_ratio }, 'exporting traces over OTLP/HTTP');
     const metrics = new Metrics();
     metrics.daemonStarts.inc(await countStart(config.daemon.root));
     const images = await ImageService.open(config, log.child({ component: 'image' }), metrics);
@@ -117,7 +123,7 @@ export class Daemon {
       log.info({ address: config.metrics.address }, 'serving Prometheus metrics on /metrics');
     }
     log.info({ socket: config.daemon.listen, version: PACKAGE_VERSION, root: config.daemon.root, state: config.daemon.state }, 'berthd serving CRI');
-    return new Daemon(services, server, admin, metricsServer);
+    return new Daemon(services, server, admin, metricsServer, tracing);
   }
 
   async stop(): Promise<void> {
@@ -131,6 +137,7 @@ export class Daemon {
     this.services.containers.close();
     await this.services.sandboxes.cleanupCgroupParent();
     await this.services.images.close();
+    await this.tracing?.stop();
     log.info('shutdown complete');
   }
 }

@@ -14,6 +14,7 @@ import { isNamespacedSysctl } from '../container/spec.js';
 import type { Sandbox, SandboxConfig, SandboxPaths, SandboxState } from './types.js';
 import { pinNamespaces, mountShm, unmountAll, startInfra, stopInfra, removeCgroup, mountPoints } from './host.js';
 import { hostsFile, resolvConf } from './dns.js';
+import { span } from '../tracing/tracing.js';
 
 /** What the sandbox service needs from the container service (set after both exist). */
 export interface PodContainers {
@@ -146,7 +147,7 @@ export class SandboxService {
     try {
       await this.withLock(id, async () => {
         await this.save(sb);
-        await this.setUp(sb);
+        await span('sandbox.setup', { 'sandbox.id': sb.id }, () => this.setUp(sb));
         sb.state = 'READY';
         sb.phase = 'created';
         await this.save(sb);
@@ -183,7 +184,7 @@ export class SandboxService {
       writeFile(p.hostname, `${hostname}\n`),
     ]);
     if (!hostNet && this.network) {
-      const res = await this.network.setUp(this.networkRequest(sb));
+      const res = await span('cni.add', { 'sandbox.id': sb.id }, () => this.network!.setUp(this.networkRequest(sb)));
       sb.ips = res.ips;
     }
     await writeFile(p.hosts, hostsFile(hostname, sb.ips));
