@@ -56,7 +56,7 @@ export class Daemon {
     for (const h of handlers.list()) {
       if (!h.usable) log.warn({ handler: h.name, reason: h.reason }, 'runtime handler unusable on this host');
     }
-    const tracing = Tracing.start({
+    const tracing = await Tracing.start({
       endpoint: config.tracing.otlp_endpoint, sampleRatio: Number(config.tracing.sample_ratio), version: PACKAGE_VERSION,
     });
     if (tracing) log.info({ endpoint: config.tracing.otlp_endpoint, sampleRatio: config.tracing.sample_ratio }, 'exporting traces over OTLP/HTTP');
