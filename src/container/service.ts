@@ -67,6 +67,9 @@ export class ContainerService implements PodContainers {
   private readonly names = new Map<string, string>();
   private readonly locks = new KeyedLock();
   private readonly exitWaiters = new Map<string, (() => void)[]>();
+  // Containers inside start(): an exit seen meanwhile publishes its 'stopped'
+  // event only after 'started', so subscribers see the lifecycle in order.
+  private readonly starting = new Map<string, boolean>();
   private watcher?: FSWatcher;
   private readonly runtimes = new Map<string, OciRuntime>();
 
@@ -286,6 +289,7 @@ export class ContainerService implements PodContainers {
     await this.locks.with(c.id, async () => {
       if (c.state !== 'CREATED') throw failedPrecondition(`container ${c.id} is ${c.state}, not CREATED`);
       this.metrics.containerStartAttempts.inc();
+      this.starting.set(c.id, false);
       try {
         await span('runtime.start', { 'container.id': c.id }, () => this.runtimeOf(c).start(c.id));
       } catch (err) {
@@ -296,6 +300,7 @@ export class ContainerService implements PodContainers {
         c.exitCode = 128;
         c.reason = 'StartError';
         c.message = errorMessage(err);
+        this.starting.delete(c.id);
         await this.save(c);
         throw failedPrecondition(`starting container ${c.id}: ${errorMessage(err)}`);
       }
@@ -306,6 +311,8 @@ export class ContainerService implements PodContainers {
       this.metrics.containerStartSuccesses.inc();
       this.metrics.containerStartLatency.observe((c.startedAt - c.createdAt) / 1000);
       this.publish('started', c);
+      if (this.starting.get(c.id)) this.publish('stopped', c);
+      this.starting.delete(c.id);
     });
   }
 
@@ -440,7 +447,8 @@ export class ContainerService implements PodContainers {
     c.reason = oom ? 'OOMKilled' : c.exitCode === 0 ? 'Completed' : 'Error';
     this.metrics.containerExits.inc({ reason: c.reason });
     await this.save(c);
-    this.publish('stopped', c);
+    if (this.starting.has(id)) this.starting.set(id, true);
+    else this.publish('stopped', c);
     for (const w of this.exitWaiters.get(id) ?? []) w();
     this.exitWaiters.delete(id);
   }

@@ -136,6 +136,14 @@ test('GetContainerEvents: two subscribers see a pod\'s whole lifecycle in order,
     assert.equal(mine[3]!.containersStatuses.find((c) => c.id === id), undefined);
     assert.deepEqual(s.errors, []);
   }
+
+  // A container that exits at once still shows started before stopped.
+  const pod2 = await runPod(d);
+  const quick = await runContainer(d, pod2, fx.image, { command: ['true'] });
+  const until = Date.now() + 5000;
+  while (a.events.filter((e) => e.containerId === quick).length < 3 && Date.now() < until) await sleep(20);
+  assert.deepEqual(a.events.filter((e) => e.containerId === quick).map((e) => e.containerEventType), want.slice(0, 3));
+  await d.client.call('RemovePodSandbox', { podSandboxId: pod2.id });
   a.call.cancel();
   b.call.cancel();
 });
