@@ -23,6 +23,9 @@ type Listener = (e: ContainerEvent) => void;
 export class Subscription<T = ContainerEvent> {
   private readonly queue: T[] = [];
   private wake?: () => void;
+  private endedResolve!: () => void;
+  /** Resolves when the subscription is closed (overflow or shutdown): a reader blocked elsewhere can race it. */
+  readonly ended = new Promise<void>((resolve) => (this.endedResolve = resolve));
   overflowed = false;
   closed = false;
 
@@ -68,6 +71,7 @@ export class Subscription<T = ContainerEvent> {
     this.closed = true;
     this.detach();
     this.wake?.();
+    this.endedResolve();
   }
 
   get length(): number {

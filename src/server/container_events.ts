@@ -56,7 +56,10 @@ export async function getContainerEvents(svc: Services, _req: GetEventsRequest__
     for (;;) {
       const e = await sub.next(ctx.signal);
       if (!e) break;
-      await send(convert(svc, e));
+      // A client that stopped reading blocks send() until its buffer drains;
+      // the overflow must still end its stream.
+      await Promise.race([send(convert(svc, e)), sub.ended]);
+      if (sub.overflowed) break;
     }
     if (sub.overflowed) throw new BerthError('ResourceExhausted', `event subscriber fell ${EVENT_BUFFER} events behind; stream ended (resubscribe and relist)`);
     if (dropped) ctx.log.warn({ dropped }, 'container events without a status snapshot');
