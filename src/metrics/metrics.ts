@@ -141,5 +141,6 @@ export class Metrics {
     this.daemonStartTime.set(this.startedAt / 1000);
     // Known failure reasons exist from the start at 0, so rate() sees their first increment.
     for (const reason of ['CreateError', 'RuntimeError', 'Internal']) this.containerStartFailures.inc({ reason }, 0);
+    for (const reason of ['InvalidArgument', 'FailedPrecondition', 'AlreadyExists', 'Internal', 'Unknown']) this.sandboxCreateFailures.inc({ reason }, 0);
   }
 }

@@ -5,7 +5,7 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { podSuite, runPod, runContainer, createContainer, type PodFixture, type PodDaemon } from '../helpers/pods.js';
+import { podSuite, podConfig, runPod, runContainer, createContainer, type PodFixture, type PodDaemon } from '../helpers/pods.js';
 import { freePort } from '../helpers/registry.js';
 import { REPO_ROOT, startDaemon, runCli } from '../helpers/daemon.js';
 import { startPrometheus, type TestPrometheus } from '../helpers/prometheus.js';
@@ -60,6 +60,7 @@ test('a real Prometheus scrapes berthd; counters move on success and failure; re
   await assert.rejects(d.client.call('PullImage', { image: { image: missing } }, 60_000));
 
   const pod = await runPod(d);
+  await assert.rejects(d.client.call('RunPodSandbox', { config: podConfig(), runtimeHandler: 'no-such-handler' }), 'a failing RunPodSandbox');
   await runContainer(d, pod, fx.image, { command: ['sleep', '1000'] });
   await assert.rejects(createContainer(d, pod, fx.image, { command: ['/no/such/binary'] }), (e: CallError) => e.code !== 0);
 
@@ -71,7 +72,8 @@ test('a real Prometheus scrapes berthd; counters move on success and failure; re
   assert.equal(value(body, 'berth_container_start_attempts_total'), 2);
   assert.equal(value(body, 'berth_container_start_successes_total'), 1);
   assert.equal(value(body, 'berth_container_start_failures_total{reason="CreateError"}'), 1);
-  assert.equal(value(body, 'berth_sandbox_create_attempts_total'), 1);
+  assert.equal(value(body, 'berth_sandbox_create_attempts_total'), 2);
+  assert.equal(value(body, 'berth_sandbox_create_failures_total{reason="InvalidArgument"}'), 1);
   assert.equal(value(body, 'berth_container_start_latency_seconds_count'), 1);
   assert.equal(value(body, 'berth_daemon_starts_total'), 1);
   assert.ok(value(body, 'berth_daemon_uptime_seconds') > 0);
@@ -112,8 +114,11 @@ test('a real Prometheus scrapes berthd; counters move on success and failure; re
   assert.ok(pullRatio > 0 && pullRatio < 1, `pull success ratio ${pullRatio}`);
   const p95 = await until('p95 start latency', () => ratio('berth:container_start_latency_seconds:p95_5m'));
   assert.ok(p95 > 0 && p95 <= 60, `p95 ${p95}`);
-  const sbFail = await until('sandbox failure ratio', () => ratio('berth:sandbox_create_failure:ratio_rate5m'));
-  assert.equal(sbFail, 0);
+  const sbFail = await until('sandbox failure ratio', async () => {
+    const v = await ratio('berth:sandbox_create_failure:ratio_rate5m');
+    return v !== undefined && v > 0 ? v : undefined;
+  });
+  assert.ok(sbFail > 0 && sbFail < 1, `sandbox failure ratio ${sbFail}`);
   const burn = await until('start error ratio 1h', () => ratio('berth:container_start_errors:ratio_rate1h'));
   assert.ok(burn > 0);
   const fsFree = await until('image fs free ratio', () => ratio('berth:image_fs_available:ratio'));
@@ -133,8 +138,15 @@ test('berth_daemon_starts_total persists across restarts; the endpoint closes wi
     await first.stop();
     const second = await startDaemon({ dir: first.dir, metrics: a });
     assert.equal(value(await scrape(a), 'berth_daemon_starts_total'), 2);
+    // Two readings one second apart: nothing happened, so nothing is breached.
+    const slo = await runCli(['slo', '--config', join(first.dir, 'berth.toml'), '--sample', '1']);
+    assert.equal(slo.code, 0, slo.stdout + slo.stderr);
+    assert.match(slo.stdout, /^window: 1s/);
+    assert.match(slo.stdout, /container start success\s+-\s+>= 99\.500%\s+0\s+no data/);
     await second.stop();
     await assert.rejects(fetch(`http://${a}/metrics`), 'the endpoint closes with the daemon');
+    const down = await runCli(['slo', '--metrics-address', a, '--no-store']);
+    assert.equal(down.code, 1, 'an unreachable endpoint is an error, not a breach');
   } finally {
     first.cleanup();
   }
