@@ -30,7 +30,7 @@ import { listContainerStats, streamContainerStats } from './container_stats_list
 import { podSandboxStats } from './sandbox_stats.js';
 import { listPodSandboxStats, streamPodSandboxStats } from './sandbox_stats_list.js';
 import { listMetricDescriptors } from './metric_descriptors.js';
-import { listPodSandboxMetrics } from './sandbox_metrics.js';
+import { listPodSandboxMetrics, streamPodSandboxMetrics } from './sandbox_metrics.js';
 import { getContainerEvents } from './container_events.js';
 
 type Unary = (svc: Services, req: never, ctx: CallContext) => Promise<unknown>;
@@ -75,6 +75,7 @@ const STREAM: Record<string, Stream> = {
   StreamContainerStats: streamContainerStats,
   StreamPodSandboxStats: streamPodSandboxStats,
   GetContainerEvents: getContainerEvents,
+  StreamPodSandboxMetrics: streamPodSandboxMetrics,
 };
 
 export function buildHandlers(svc: Services): HandlerTable {

@@ -56,3 +56,11 @@ function podMetrics(v: SandboxStatsView): PodSandboxMetrics {
 export async function listPodSandboxMetrics(svc: Services): Promise<ListPodSandboxMetricsResponse> {
   return { podMetrics: (await svc.stats.sandboxes({})).map(podMetrics) };
 }
+
+// Pods per message of the streaming variant.
+const BATCH = 50;
+
+export async function streamPodSandboxMetrics(svc: Services, _req: unknown, send: (m: unknown) => Promise<void>): Promise<void> {
+  const items = (await svc.stats.sandboxes({})).map(podMetrics);
+  for (let i = 0; i < items.length; i += BATCH) await send({ podSandboxMetrics: items.slice(i, i + BATCH) });
+}

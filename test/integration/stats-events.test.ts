@@ -90,6 +90,9 @@ test('stats of a container burning CPU and holding memory move on this host\'s c
   const cm = mine.containerMetrics.find((c) => c.containerId === id)!;
   assert.ok(n(cm.metrics.find((m) => m.name === 'container_memory_working_set_bytes')?.value) >= 40 * 1024 * 1024);
 
+  const pmStream = await d.client.stream<{ podSandboxMetrics: { podSandboxId: string }[] }>('StreamPodSandboxMetrics', {});
+  assert.ok(pmStream.flatMap((m) => m.podSandboxMetrics).some((p) => p.podSandboxId === pod.id));
+
   await d.client.call('RemovePodSandbox', { podSandboxId: pod.id });
 });
 
