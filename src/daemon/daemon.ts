@@ -67,6 +67,7 @@ export class Daemon {
     const sandboxes = new SandboxService(config, log.child({ component: 'sandbox' }), handlers, metrics);
     const containers = new ContainerService(config, log.child({ component: 'container' }), handlers, metrics, events, sandboxes, images);
     sandboxes.containers = containers;
+    sandboxes.events = events;
     const stats = new StatsService({
       listContainers: (f) => containers.list(f),
       listSandboxes: (f) => sandboxes.list(f),

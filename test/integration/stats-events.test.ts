@@ -122,10 +122,11 @@ test('GetContainerEvents: two subscribers see a pod\'s whole lifecycle in order,
   await d.client.call('StartContainer', { containerId: id });
   await d.client.call('StopContainer', { containerId: id, timeout: 0 });
   await d.client.call('RemoveContainer', { containerId: id });
+  await d.client.call('StopPodSandbox', { podSandboxId: pod.id });
   await d.client.call('RemovePodSandbox', { podSandboxId: pod.id });
   const want = ['CONTAINER_CREATED_EVENT', 'CONTAINER_STARTED_EVENT', 'CONTAINER_STOPPED_EVENT', 'CONTAINER_DELETED_EVENT'];
   const deadline = Date.now() + 5000;
-  while ((a.events.length < 4 || b.events.length < 4) && Date.now() < deadline) await sleep(20);
+  while ((a.events.length < 8 || b.events.length < 8) && Date.now() < deadline) await sleep(20);
   for (const s of [a, b]) {
     const mine = s.events.filter((e) => e.containerId === id);
     assert.deepEqual(mine.map((e) => e.containerEventType), want);
@@ -137,6 +138,16 @@ test('GetContainerEvents: two subscribers see a pod\'s whole lifecycle in order,
     assert.equal(mine[1]!.containersStatuses.find((c) => c.id === id)?.state, 'CONTAINER_RUNNING');
     assert.equal(mine[2]!.containersStatuses.find((c) => c.id === id)?.state, 'CONTAINER_EXITED');
     assert.equal(mine[3]!.containersStatuses.find((c) => c.id === id), undefined);
+    // The pod's own events carry its ID as the container ID (as containerd's do) and its status, even when deleted.
+    const podEvents = s.events.filter((e) => e.containerId === pod.id);
+    assert.deepEqual(podEvents.map((e) => e.containerEventType), want);
+    assert.deepEqual(podEvents.map((e) => e.podSandboxStatus?.state), ['SANDBOX_READY', 'SANDBOX_READY', 'SANDBOX_NOTREADY', 'SANDBOX_NOTREADY']);
+    assert.ok(podEvents.every((e) => e.podSandboxStatus?.id === pod.id));
+    const order = s.events.filter((e) => e.containerId === pod.id || e.containerId === id).map((e) => `${e.containerId === pod.id ? 'pod' : 'ctr'} ${e.containerEventType}`);
+    assert.deepEqual(order, [
+      'pod CONTAINER_CREATED_EVENT', 'pod CONTAINER_STARTED_EVENT', 'ctr CONTAINER_CREATED_EVENT', 'ctr CONTAINER_STARTED_EVENT',
+      'ctr CONTAINER_STOPPED_EVENT', 'ctr CONTAINER_DELETED_EVENT', 'pod CONTAINER_STOPPED_EVENT', 'pod CONTAINER_DELETED_EVENT',
+    ]);
     assert.deepEqual(s.errors, []);
   }
 
