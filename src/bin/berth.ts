@@ -5,6 +5,7 @@ import { registerImageCommands } from '../cli/images.js';
 import { registerImageArchiveCommands } from '../cli/image-archive.js';
 import { registerPodCommands } from '../cli/pods.js';
 import { registerContainerCommands } from '../cli/containers.js';
+import { registerSloCommand } from '../cli/slo.js';
 import { PACKAGE_VERSION } from '../util/package-info.js';
 
 const program = new Command('berth')
@@ -18,5 +19,6 @@ registerImageCommands(program);
 registerImageArchiveCommands(program);
 registerPodCommands(program);
 registerContainerCommands(program);
+registerSloCommand(program);
 
 await program.parseAsync(process.argv);

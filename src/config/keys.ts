@@ -135,6 +135,7 @@ export const KEYS: readonly KeySpec[] = [
 
   // [tracing]
   { path: 'tracing.otlp_endpoint', type: 'string', default: '',
+    check: (v: string) => (v === '' || /^https?:\/\/[^/\s]+/.test(v) ? undefined : 'must be an http:// or https:// URL (empty: tracing off)'),
     doc: 'OTLP/HTTP endpoint (e.g. http://127.0.0.1:4318) spans are exported to. Empty: tracing off.' },
   { path: 'tracing.sample_ratio', type: 'string', default: '1',
     check: (v: string) => (Number(v) >= 0 && Number(v) <= 1 ? undefined : 'must be a ratio in [0, 1]'),

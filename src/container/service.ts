@@ -26,6 +26,7 @@ import { readImageFile, resolveUser } from './user.js';
 import { mountRootfs } from './rootfs.js';
 import { hostDevices, loadSeccompFile, ownOomScoreAdj, resolveDevices, resolveMountSources } from './host-inputs.js';
 import { ensurePropagation } from './propagation.js';
+import { span } from '../tracing/tracing.js';
 
 export interface ContainerFilter {
   id?: string;
@@ -66,6 +67,9 @@ export class ContainerService implements PodContainers {
   private readonly names = new Map<string, string>();
   private readonly locks = new KeyedLock();
   private readonly exitWaiters = new Map<string, (() => void)[]>();
+  // Containers inside start(): an exit seen meanwhile publishes its 'stopped'
+  // event only after 'started', so subscribers see the lifecycle in order.
+  private readonly starting = new Map<string, boolean>();
   private watcher?: FSWatcher;
   private readonly runtimes = new Map<string, OciRuntime>();
 
@@ -90,6 +94,10 @@ export class ContainerService implements PodContainers {
   }
   private persistDir(id: string): string {
     return join(this.config.daemon.root, 'containers', id);
+  }
+  /** The container's writable layer (overlay upper directory). */
+  upperDir(id: string): string {
+    return join(this.persistDir(id), 'fs', 'upper');
   }
   private metaPath(id: string): string {
     return join(this.persistDir(id), 'container.json');
@@ -188,6 +196,10 @@ export class ContainerService implements PodContainers {
         await this.save(c);
       });
     } catch (err) {
+      // A container that cannot be created never starts: it counts against the start SLI
+      // (validation errors above, the caller's fault, do not).
+      this.metrics.containerStartAttempts.inc();
+      this.metrics.containerStartFailures.inc({ reason: err instanceof RunError ? 'CreateError' : err instanceof BerthError ? err.kind : 'Internal' });
       this.log.warn({ container: id, err: errorMessage(err) }, 'CreateContainer failed; undoing');
       await this.destroy(c).catch((e) => this.log.error({ container: id, err: errorMessage(e) }, 'cleanup after failed CreateContainer failed'));
       if (err instanceof RunError) throw failedPrecondition(`creating container: ${err.message}`);
@@ -258,16 +270,16 @@ export class ContainerService implements PodContainers {
       hostHostname: osHostname(), swapSupported: existsSync('/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes'),
     });
     await mkdir(bundle, { recursive: true, mode: 0o700 });
-    await mountRootfs(image.layerDirs, join(this.persistDir(c.id), 'fs', 'upper'), join(this.persistDir(c.id), 'fs', 'work'), rootfs);
+    await mountRootfs(image.layerDirs, this.upperDir(c.id), join(this.persistDir(c.id), 'fs', 'work'), rootfs);
     await writeFile(join(bundle, 'config.json'), JSON.stringify(spec));
     await mkdir(this.exitDir, { recursive: true });
     await mkdir(this.socketDir, { recursive: true });
     if (c.logPath) await mkdir(join(c.logPath, '..'), { recursive: true });
-    c.pid = await this.runtimeFor(sb).createWithConmon({
+    c.pid = await span('runtime.create', { 'container.id': c.id, 'runtime.handler': sb.handler }, () => this.runtimeFor(sb).createWithConmon({
       conmon: this.config.runtime.conmon, id: c.id, name: c.reservedName, bundle, exitDir: this.exitDir,
       socketDir: this.socketDir, persistDir: this.persistDir(c.id), logPath: c.logPath || join(bundle, 'console.log'),
       stdin: cfg.stdin, tty: cfg.tty,
-    });
+    }));
   }
 
   // ---- start / stop -----------------------------------------------------------
@@ -277,8 +289,9 @@ export class ContainerService implements PodContainers {
     await this.locks.with(c.id, async () => {
       if (c.state !== 'CREATED') throw failedPrecondition(`container ${c.id} is ${c.state}, not CREATED`);
       this.metrics.containerStartAttempts.inc();
+      this.starting.set(c.id, false);
       try {
-        await this.runtimeOf(c).start(c.id);
+        await span('runtime.start', { 'container.id': c.id }, () => this.runtimeOf(c).start(c.id));
       } catch (err) {
         const reason = err instanceof RunError ? 'RuntimeError' : 'Internal';
         this.metrics.containerStartFailures.inc({ reason });
@@ -287,6 +300,7 @@ export class ContainerService implements PodContainers {
         c.exitCode = 128;
         c.reason = 'StartError';
         c.message = errorMessage(err);
+        this.starting.delete(c.id);
         await this.save(c);
         throw failedPrecondition(`starting container ${c.id}: ${errorMessage(err)}`);
       }
@@ -297,6 +311,8 @@ export class ContainerService implements PodContainers {
       this.metrics.containerStartSuccesses.inc();
       this.metrics.containerStartLatency.observe((c.startedAt - c.createdAt) / 1000);
       this.publish('started', c);
+      if (this.starting.get(c.id)) this.publish('stopped', c);
+      this.starting.delete(c.id);
     });
   }
 
@@ -431,7 +447,8 @@ export class ContainerService implements PodContainers {
     c.reason = oom ? 'OOMKilled' : c.exitCode === 0 ? 'Completed' : 'Error';
     this.metrics.containerExits.inc({ reason: c.reason });
     await this.save(c);
-    this.publish('stopped', c);
+    if (this.starting.has(id)) this.starting.set(id, true);
+    else this.publish('stopped', c);
     for (const w of this.exitWaiters.get(id) ?? []) w();
     this.exitWaiters.delete(id);
   }

@@ -14,6 +14,7 @@ import { Duplex, PassThrough } from 'node:stream';
 import type { ExecSession, StreamingTarget, TerminalSize } from '../streaming/target.js';
 import type { ContainerService } from './service.js';
 import type { SandboxService } from '../sandbox/service.js';
+import type { Metrics } from '../metrics/metrics.js';
 import { failedPrecondition, invalidArgument } from '../util/errors.js';
 import { writeFile } from 'node:fs/promises';
 
@@ -37,10 +38,12 @@ export class ContainerStreaming implements StreamingTarget {
   constructor(
     private readonly containers: ContainerService,
     private readonly sandboxes: SandboxService,
+    private readonly metrics?: Metrics,
   ) {}
 
   async exec(containerId: string, cmd: string[], opts: { tty: boolean; stdin: boolean; stdout: boolean; stderr: boolean }): Promise<ExecSession> {
     if (cmd.length === 0) throw invalidArgument('cmd must not be empty');
+    const t0 = performance.now();
     const { c, rt } = this.containers.running(containerId);
     const args = rt.execArgs(c.id, cmd);
     const stdio = ['pipe', 'pipe', 'pipe'] as const;
@@ -48,6 +51,8 @@ export class ContainerStreaming implements StreamingTarget {
       ? spawn('script', ['-qfec', [rt.path, ...args].map(quote).join(' '), '/dev/null'], { stdio: [...stdio] })
       : spawn(rt.path, args, { stdio: [...stdio] });
     if (!opts.stdin) child.stdin!.end();
+    // Latency to a live session: until the helper process runs.
+    child.once('spawn', () => this.metrics?.execLatency.observe({ kind: 'exec' }, (performance.now() - t0) / 1000));
     // With a TTY both streams arrive merged on the terminal (stdout); resizing
     // goes through `stty` inside the session's terminal.
     const resize = (s: TerminalSize): void => {
@@ -59,6 +64,7 @@ export class ContainerStreaming implements StreamingTarget {
   }
 
   async attach(containerId: string, opts: { tty: boolean; stdin: boolean; stdout: boolean; stderr: boolean }): Promise<ExecSession> {
+    const t0 = performance.now();
     const { c } = this.containers.running(containerId);
     if (opts.stdin && !c.config.stdin) throw failedPrecondition(`container ${c.id} was not created with stdin open`);
     const bundle = this.containers.bundle(c.id);
@@ -118,6 +124,7 @@ export class ContainerStreaming implements StreamingTarget {
       input?.kill();
     };
     void exited.then(finish);
+    this.metrics?.execLatency.observe({ kind: 'attach' }, (performance.now() - t0) / 1000);
     return {
       stdin: input?.stdin ?? undefined,
       stdout: opts.stdout ? stdout : undefined,

@@ -5,6 +5,7 @@ import * as grpc from '@grpc/grpc-js';
 import type { Logger } from '../log/logger.js';
 import { loadCri } from './load.js';
 import { codeName, toGrpcStatus } from './status.js';
+import { startCallSpan } from '../tracing/tracing.js';
 
 /** What a handler gets besides its request. */
 export interface CallContext {
@@ -123,8 +124,10 @@ export class CriServer {
     call.on('cancelled', () => ac.abort(new Error('call cancelled by client')));
     const ctx: CallContext = { method: full, log: this.opts.log.child({ method: full }), signal: ac.signal };
     const started = process.hrtime.bigint();
+    const span = startCallSpan(full);
     const finish = (code: grpc.status, fields: Record<string, unknown>, err?: string) => {
       this.inflight.delete(ac);
+      span?.finish(codeName(code), code === grpc.status.OK, err);
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
       const codeStr = codeName(code);
       this.opts.observe?.(full, codeStr, seconds);
@@ -133,12 +136,14 @@ export class CriServer {
       else if (code === grpc.status.INTERNAL || code === grpc.status.UNKNOWN) ctx.log.error({ ...rec, err }, 'cri call failed');
       else ctx.log.warn({ ...rec, err }, 'cri call failed');
     };
-    return { ctx, finish };
+    // Handlers run inside the call's span so the domain's spans become its children.
+    const run = <T>(fn: () => T): T => (span ? span.run(fn) : fn());
+    return { ctx, finish, run };
   }
 
   private wrapUnary(full: string, handler: UnaryHandler | undefined): grpc.handleUnaryCall<unknown, unknown> {
     return (call, callback) => {
-      const { ctx, finish } = this.begin(call, full);
+      const { ctx, finish, run } = this.begin(call, full);
       const ids = objectIds(call.request);
       if (!handler) {
         const details = `${full} is not implemented by berth`;
@@ -146,7 +151,7 @@ export class CriServer {
         callback({ code: grpc.status.UNIMPLEMENTED, details });
         return;
       }
-      handler(call.request as never, ctx).then(
+      run(() => handler(call.request as never, ctx)).then(
         (res) => {
           finish(grpc.status.OK, { ...ids, ...objectIds(res) });
           callback(null, res);
@@ -162,7 +167,7 @@ export class CriServer {
 
   private wrapStream(full: string, handler: StreamHandler | undefined): grpc.handleServerStreamingCall<unknown, unknown> {
     return (call) => {
-      const { ctx, finish } = this.begin(call, full);
+      const { ctx, finish, run } = this.begin(call, full);
       const ids = objectIds(call.request);
       if (!handler) {
         const details = `${full} is not implemented by berth`;
@@ -177,7 +182,7 @@ export class CriServer {
           if (call.write(msg)) resolve();
           else call.once('drain', () => resolve());
         });
-      handler(call.request as never, send, ctx).then(
+      run(() => handler(call.request as never, send, ctx)).then(
         () => {
           finish(grpc.status.OK, ids);
           call.end();

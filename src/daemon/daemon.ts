@@ -15,6 +15,23 @@ import { ContainerService } from '../container/service.js';
 import { ContainerStreaming } from '../container/streaming.js';
 import { AdminServer } from './admin.js';
 import { join } from 'node:path';
+import { readFile, statfs } from 'node:fs/promises';
+import { StatsService } from '../stats/service.js';
+import { MetricsServer } from '../metrics/server.js';
+import { writeFileAtomic } from '../util/atomic-file.js';
+import { errorMessage } from '../util/errors.js';
+import { Tracing } from '../tracing/tracing.js';
+
+/** Counts this start in the state root, so berth_daemon_starts_total survives restarts. */
+async function countStart(root: string): Promise<number> {
+  const file = join(root, 'daemon-starts');
+  const before = Number((await readFile(file, 'utf8').catch(() => '0')).trim()) || 0;
+  await writeFileAtomic(file, `${before + 1}\n`);
+  return before + 1;
+}
+
+// The image store walk behind the disk-usage gauges is bounded to one per this interval.
+const FS_GAUGE_TTL_MS = 10_000;
 
 /** berthd: owns the services and the CRI server, and their order of start and stop. */
 export class Daemon {
@@ -22,7 +39,14 @@ export class Daemon {
     readonly services: Services,
     private readonly server: CriServer,
     private readonly admin: AdminServer,
+    private readonly metricsServer?: MetricsServer,
+    private readonly tracing?: Tracing,
   ) {}
+
+  /** Port of the Prometheus endpoint, when it is on. */
+  get metricsPort(): number | undefined {
+    return this.metricsServer?.port;
+  }
 
   static async start(config: Config, log: Logger): Promise<Daemon> {
     mkdirSync(config.daemon.root, { recursive: true, mode: 0o711 });
@@ -32,7 +56,12 @@ export class Daemon {
     for (const h of handlers.list()) {
       if (!h.usable) log.warn({ handler: h.name, reason: h.reason }, 'runtime handler unusable on this host');
     }
+    const tracing = await Tracing.start({
+      endpoint: config.tracing.otlp_endpoint, sampleRatio: Number(config.tracing.sample_ratio), version: PACKAGE_VERSION,
+    });
+    if (tracing) log.info({ endpoint: config.tracing.otlp_endpoint, sampleRatio: config.tracing.sample_ratio }, 'exporting traces over OTLP/HTTP');
     const metrics = new Metrics();
+    metrics.daemonStarts.inc(await countStart(config.daemon.root));
     const images = await ImageService.open(config, log.child({ component: 'image' }), metrics);
     const events = new EventBus();
     const network = new CniNetwork(config, log.child({ component: 'network' }), metrics);
@@ -40,6 +69,13 @@ export class Daemon {
     const sandboxes = new SandboxService(config, log.child({ component: 'sandbox' }), handlers, metrics, network);
     const containers = new ContainerService(config, log.child({ component: 'container' }), handlers, metrics, events, sandboxes, images);
     sandboxes.containers = containers;
+    sandboxes.events = events;
+    const stats = new StatsService({
+      listContainers: (f) => containers.list(f),
+      listSandboxes: (f) => sandboxes.list(f),
+      upperDir: (id) => containers.upperDir(id),
+      netnsPath: (id) => sandboxes.paths(id).netns,
+    });
     await sandboxes.restore();
     await network.collect(sandboxes.ids());
     await containers.restore();
@@ -54,7 +90,8 @@ export class Daemon {
       images,
       sandboxes,
       containers,
-      streamingTarget: new ContainerStreaming(containers, sandboxes),
+      stats,
+      streamingTarget: new ContainerStreaming(containers, sandboxes, metrics),
     };
     const server = await CriServer.start({
       socketPath: config.daemon.listen,
@@ -64,22 +101,47 @@ export class Daemon {
       log,
       observe: (method, code, seconds) => {
         metrics.criRequests.inc({ method, code });
+        if (code !== 'OK') metrics.criErrors.inc({ method, code });
         metrics.criDuration.observe({ method }, seconds);
       },
     });
     const admin = await AdminServer.start(join(config.daemon.state, 'admin.sock'), images, log.child({ component: 'admin' }));
+    let metricsServer: MetricsServer | undefined;
+    if (config.metrics.address) {
+      let fsAt = 0;
+      const refreshFs = async (): Promise<void> => {
+        if (Date.now() - fsAt < FS_GAUGE_TTL_MS) return;
+        fsAt = Date.now();
+        const [, layers, fs] = await Promise.all([images.fsUsage(), stats.writableLayersBytes(), statfs(config.daemon.root)]);
+        metrics.containerFsBytes.set(layers);
+        metrics.imageFsAvailableBytes.set(fs.bavail * fs.bsize);
+        metrics.imageFsSizeBytes.set(fs.blocks * fs.bsize);
+      };
+      try {
+        metricsServer = await MetricsServer.start(config.metrics.address, metrics.registry, [refreshFs]);
+      } catch (err) {
+        await server.shutdown(0);
+        await admin.stop();
+        throw new Error(`metrics endpoint on ${config.metrics.address}: ${errorMessage(err)}`, { cause: err });
+      }
+      log.info({ address: config.metrics.address }, 'serving Prometheus metrics on /metrics');
+    }
     log.info({ socket: config.daemon.listen, version: PACKAGE_VERSION, root: config.daemon.root, state: config.daemon.state }, 'berthd serving CRI');
-    return new Daemon(services, server, admin);
+    return new Daemon(services, server, admin, metricsServer, tracing);
   }
 
   async stop(): Promise<void> {
     const { log, config } = this.services;
     log.info('shutting down: no new calls, waiting for in-flight ones');
+    // Event streams never finish on their own; end them so they do not hold the shutdown.
+    this.services.events.close();
+    await this.metricsServer?.stop();
     await this.server.shutdown(config.daemon.shutdown_timeout * 1000);
     await this.admin.stop();
     this.services.containers.close();
     await this.services.sandboxes.cleanupCgroupParent();
     await this.services.images.close();
+    await this.tracing?.stop();
     log.info('shutdown complete');
   }
 }

@@ -15,6 +15,7 @@ import type { Reference } from './reference.js';
 import type { UnpackPool } from './store/unpack-pool.js';
 import { pipeline } from 'node:stream/promises';
 import { mkdir, rm } from 'node:fs/promises';
+import { span } from '../tracing/tracing.js';
 
 async function emptyDir(dir: string): Promise<void> {
   await rm(dir, { recursive: true, force: true });
@@ -146,7 +147,7 @@ export async function pullImage(deps: PullDeps, client: RepoClient, ref: Referen
     progress.unref();
     try {
       await limited(missing, deps.maxConcurrent, (l) =>
-        layers.ensure(l.diffId, (dest) =>
+        layers.ensure(l.diffId, (dest) => span('image.layer', { 'layer.digest': l.digest, 'layer.size': l.size }, () =>
           client.withRetries(`layer ${l.digest}`, registry, signal, async () => {
             await emptyDir(dest);
             const job = { dest, diffId: l.diffId, registry };
@@ -179,7 +180,7 @@ export async function pullImage(deps: PullDeps, client: RepoClient, ref: Referen
             }
             if (unpacked.status === 'rejected') throw unpacked.reason;
             p.state = 'done';
-          }),
+          })),
         ),
       );
     } finally {

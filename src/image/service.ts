@@ -24,6 +24,7 @@ import { LayerStore } from './store/layers.js';
 import { RecordStore, type Hold, type ImageRecord } from './store/records.js';
 import { diskUsage, mountPointOf } from './store/usage.js';
 import { UnpackPool } from './store/unpack-pool.js';
+import { span } from '../tracing/tracing.js';
 
 /** What a pull or an import stored, ready to be recorded. */
 export type StoredImage = Omit<PullOutcome, 'release' | 'bytesDownloaded' | 'topDigest'>;
@@ -154,7 +155,7 @@ export class ImageService implements ImageProvider {
       const layers: LayerProgress[] = [];
       const entry = { image: key, startedMs: Date.now(), layers };
       this.progress.set(key, entry);
-      p = this.doPull(ref, creds, signal, layers).finally(() => {
+      p = span('image.pull', { 'image.ref': formatReference(ref), 'image.registry': ref.registry }, () => this.doPull(ref, creds, signal, layers)).finally(() => {
         this.pulls.delete(key);
         // Kept a moment so a client polling for progress sees the end.
         setTimeout(() => {

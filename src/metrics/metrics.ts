@@ -10,9 +10,14 @@ const PULL_BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600
 
 export class Metrics {
   readonly registry = new Registry();
+  private readonly startedAt = Date.now();
 
   readonly criRequests = new Counter({
     name: 'berth_cri_requests_total', help: 'CRI calls by method and gRPC code.',
+    labelNames: ['method', 'code'] as const, registers: [this.registry],
+  });
+  readonly criErrors = new Counter({
+    name: 'berth_cri_request_errors_total', help: 'CRI calls that did not answer OK, by method and gRPC code.',
     labelNames: ['method', 'code'] as const, registers: [this.registry],
   });
   readonly criDuration = new Histogram({
@@ -21,7 +26,7 @@ export class Metrics {
   });
 
   readonly containerStartAttempts = new Counter({
-    name: 'berth_container_start_attempts_total', help: 'StartContainer calls that reached the runtime.',
+    name: 'berth_container_start_attempts_total', help: 'StartContainer calls that reached the runtime, plus CreateContainer calls that failed after validation.',
     registers: [this.registry],
   });
   readonly containerStartSuccesses = new Counter({
@@ -103,6 +108,12 @@ export class Metrics {
   readonly imageFsBytes = new Gauge({
     name: 'berth_image_fs_used_bytes', help: 'Bytes used by the image store.', registers: [this.registry],
   });
+  readonly imageFsAvailableBytes = new Gauge({
+    name: 'berth_image_fs_available_bytes', help: 'Bytes available to unprivileged users on the filesystem holding the image store.', registers: [this.registry],
+  });
+  readonly imageFsSizeBytes = new Gauge({
+    name: 'berth_image_fs_size_bytes', help: 'Size of the filesystem holding the image store.', registers: [this.registry],
+  });
   readonly containerFsBytes = new Gauge({
     name: 'berth_container_fs_used_bytes', help: 'Bytes used by container writable layers.', registers: [this.registry],
   });
@@ -115,8 +126,21 @@ export class Metrics {
     name: 'berth_daemon_start_time_seconds', help: 'Unix time berthd started.', registers: [this.registry],
   });
 
+  readonly daemonUptime = (() => {
+    const startedAt = this.startedAt;
+    return new Gauge({
+      name: 'berth_daemon_uptime_seconds', help: 'Seconds since berthd started.', registers: [this.registry],
+      collect() {
+        this.set((Date.now() - startedAt) / 1000);
+      },
+    });
+  })();
+
   constructor(withProcessMetrics = true) {
     if (withProcessMetrics) collectDefaultMetrics({ register: this.registry, prefix: 'berth_' });
-    this.daemonStartTime.set(Date.now() / 1000);
+    this.daemonStartTime.set(this.startedAt / 1000);
+    // Known failure reasons exist from the start at 0, so rate() sees their first increment.
+    for (const reason of ['CreateError', 'RuntimeError', 'Internal']) this.containerStartFailures.inc({ reason }, 0);
+    for (const reason of ['InvalidArgument', 'FailedPrecondition', 'AlreadyExists', 'Internal', 'Unknown']) this.sandboxCreateFailures.inc({ reason }, 0);
   }
 }

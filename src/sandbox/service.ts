@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import type { Config } from '../config/config.js';
 import type { Logger } from '../log/logger.js';
 import type { Metrics } from '../metrics/metrics.js';
+import type { EventBus, ContainerEventType } from '../events/bus.js';
 import type { RuntimeHandlers } from '../runtime/handlers.js';
 import type { PodNetwork, PodNetworkRequest } from '../network/pod-network.js';
 import { alreadyExists, errorMessage, failedPrecondition, invalidArgument, BerthError } from '../util/errors.js';
@@ -14,6 +15,7 @@ import { isNamespacedSysctl } from '../container/spec.js';
 import type { Sandbox, SandboxConfig, SandboxPaths, SandboxState } from './types.js';
 import { pinNamespaces, mountShm, unmountAll, startInfra, stopInfra, removeCgroup, mountPoints } from './host.js';
 import { hostsFile, resolvConf } from './dns.js';
+import { span } from '../tracing/tracing.js';
 
 /** What the sandbox service needs from the container service (set after both exist). */
 export interface PodContainers {
@@ -38,6 +40,12 @@ export class SandboxService {
   private readonly names = new Map<string, string>();
   private readonly locks = new KeyedLock();
   containers?: PodContainers;
+  /**
+   * Where pod lifecycle events go (set after construction, like `containers`).
+   * As containerd does, a pod's own events carry its ID as the container ID, so
+   * kubelet's evented PLEG learns of sandbox changes without relisting.
+   */
+  events?: EventBus;
 
   constructor(
     private readonly config: Config,
@@ -46,6 +54,10 @@ export class SandboxService {
     private readonly metrics: Metrics,
     private readonly network?: PodNetwork,
   ) {}
+
+  private publish(type: ContainerEventType, sb: Sandbox): void {
+    this.events?.publish({ type, containerId: sb.id, podSandboxId: sb.id, at: Date.now() });
+  }
 
   private metaPath(id: string): string {
     return join(this.config.daemon.root, 'sandboxes', id, 'sandbox.json');
@@ -146,7 +158,7 @@ export class SandboxService {
     try {
       await this.withLock(id, async () => {
         await this.save(sb);
-        await this.setUp(sb);
+        await span('sandbox.setup', { 'sandbox.id': sb.id }, () => this.setUp(sb));
         sb.state = 'READY';
         sb.phase = 'created';
         await this.save(sb);
@@ -157,6 +169,8 @@ export class SandboxService {
       await this.forget(sb);
       throw err;
     }
+    this.publish('created', sb);
+    this.publish('started', sb);
     return id;
   }
 
@@ -183,7 +197,7 @@ export class SandboxService {
       writeFile(p.hostname, `${hostname}\n`),
     ]);
     if (!hostNet && this.network) {
-      const res = await this.network.setUp(this.networkRequest(sb));
+      const res = await span('cni.add', { 'sandbox.id': sb.id }, () => this.network!.setUp(this.networkRequest(sb)));
       sb.ips = res.ips;
     }
     await writeFile(p.hosts, hostsFile(hostname, sb.ips));
@@ -220,6 +234,7 @@ export class SandboxService {
       if (sb.state !== 'NOTREADY') {
         sb.state = 'NOTREADY';
         await this.save(sb);
+        this.publish('stopped', sb);
       }
     });
   }
@@ -238,6 +253,12 @@ export class SandboxService {
     await this.withLock(sb.id, async () => {
       if (!this.sandboxes.has(sb.id)) return;
       await this.tearDown(sb);
+      if (sb.state !== 'NOTREADY') {
+        sb.state = 'NOTREADY';
+        this.publish('stopped', sb);
+      }
+      // Published while the pod is still known: the event carries its last status.
+      this.publish('deleted', sb);
       await this.forget(sb);
     });
   }

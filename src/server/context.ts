@@ -8,6 +8,7 @@ import type { ImageService } from '../image/service.js';
 import type { SandboxService } from '../sandbox/service.js';
 import type { ContainerService } from '../container/service.js';
 import type { StreamingTarget } from '../streaming/target.js';
+import type { StatsService } from '../stats/service.js';
 
 /**
  * The domain services a CRI handler may use. Handlers convert CRI messages to
@@ -25,6 +26,8 @@ export interface Services {
   images: ImageService;
   sandboxes: SandboxService;
   containers: ContainerService;
+  /** CPU, memory, writable layer, network and process stats of containers and pods. */
+  stats: StatsService;
   /** Exec, attach and port-forward into containers and pods, for the streaming server. */
   streamingTarget: StreamingTarget;
 }

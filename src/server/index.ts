@@ -25,6 +25,13 @@ import { listContainers, streamContainers } from './container_list.js';
 import { updateContainerResources } from './container_update_resources.js';
 import { reopenContainerLog } from './container_reopen_log.js';
 import { execSync } from './container_exec_sync.js';
+import { containerStats } from './container_stats.js';
+import { listContainerStats, streamContainerStats } from './container_stats_list.js';
+import { podSandboxStats } from './sandbox_stats.js';
+import { listPodSandboxStats, streamPodSandboxStats } from './sandbox_stats_list.js';
+import { listMetricDescriptors } from './metric_descriptors.js';
+import { listPodSandboxMetrics, streamPodSandboxMetrics } from './sandbox_metrics.js';
+import { getContainerEvents } from './container_events.js';
 
 type Unary = (svc: Services, req: never, ctx: CallContext) => Promise<unknown>;
 type Stream = (svc: Services, req: never, send: (m: unknown) => Promise<void>, ctx: CallContext) => Promise<void>;
@@ -53,12 +60,22 @@ const UNARY: Record<string, Unary> = {
   UpdateContainerResources: updateContainerResources,
   ReopenContainerLog: reopenContainerLog,
   ExecSync: execSync,
+  ContainerStats: containerStats,
+  ListContainerStats: listContainerStats,
+  PodSandboxStats: podSandboxStats,
+  ListPodSandboxStats: listPodSandboxStats,
+  ListMetricDescriptors: listMetricDescriptors,
+  ListPodSandboxMetrics: listPodSandboxMetrics,
 };
 
 const STREAM: Record<string, Stream> = {
   StreamImages: streamImages,
   StreamPodSandboxes: streamPodSandboxes,
   StreamContainers: streamContainers,
+  StreamContainerStats: streamContainerStats,
+  StreamPodSandboxStats: streamPodSandboxStats,
+  GetContainerEvents: getContainerEvents,
+  StreamPodSandboxMetrics: streamPodSandboxMetrics,
 };
 
 export function buildHandlers(svc: Services): HandlerTable {

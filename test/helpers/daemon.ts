@@ -78,6 +78,8 @@ export interface StartOptions {
   /** Reuse a directory (restart tests). */
   dir?: string;
   waitReady?: boolean;
+  /** metrics.address (HOST:PORT); empty (the default here) turns the endpoint off. */
+  metrics?: string;
 }
 
 export async function startDaemon(opts: StartOptions = {}): Promise<TestDaemon> {
@@ -89,7 +91,15 @@ export async function startDaemon(opts: StartOptions = {}): Promise<TestDaemon> 
   if (!opts.dir || !existsSync(cfg)) {
     writeFileSync(
       cfg,
-      `[daemon]\nroot = "${root}"\nstate = "${state}"\nlog_level = "debug"\n\n[metrics]\naddress = ""\n${opts.toml ?? ''}\n` +
+      `[daemon]
+root = "${root}"
+state = "${state}"
+log_level = "debug"
+
+[metrics]
+address = "${opts.metrics ?? ''}"
+${opts.toml ?? ''}
+` +
         (opts.toml?.includes('[network]') ? '' : networkToml(dir)),
     );
   }

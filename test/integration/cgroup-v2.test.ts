@@ -1,0 +1,56 @@
+// The v2 reader against the kernel's own cgroup v2 files. This host is v1
+// hybrid: its unified hierarchy (/sys/fs/cgroup/unified) has no memory or
+// pids controller, but cpu.stat's usage_usec exists in every v2 cgroup, so a
+// busy process moved into a fresh v2 cgroup must show moving CPU. On a v2
+// host the same test runs on /sys/fs/cgroup with every file.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { detectCgroupVersion, readCgroupV2, CpuRates } from '../../src/stats/cgroup.js';
+
+function v2Base(): string | undefined {
+  if (detectCgroupVersion('/sys/fs/cgroup') === 'v2') return '/sys/fs/cgroup';
+  const mounts = readFileSync('/proc/self/mounts', 'utf8').split('\n').map((l) => l.split(' '));
+  return mounts.find((f) => f[2] === 'cgroup2')?.[1];
+}
+
+const base = v2Base();
+
+test('v2 reader on a real cgroup v2 hierarchy: CPU of a busy process moves', { skip: !base && 'no cgroup2 mounted' }, async () => {
+  const rel = `/berth-v2test-${process.pid}`;
+  const dir = join(base!, rel);
+  mkdirSync(dir);
+  const busy = spawn('sh', ['-c', 'while :; do :; done'], { stdio: 'ignore' });
+  try {
+    writeFileSync(join(dir, 'cgroup.procs'), String(busy.pid));
+    const rates = new CpuRates(1e8);
+    const s1 = readCgroupV2(base!, rel);
+    assert.ok(s1.cpuUsageNs !== undefined, 'cpu.stat usage_usec is read');
+    rates.rate('x', s1.cpuUsageNs!, s1.atNs);
+    await sleep(600);
+    const s2 = readCgroupV2(base!, rel);
+    assert.ok(s2.cpuUsageNs! - s1.cpuUsageNs! > 0.3e9, `cpu moved ${s2.cpuUsageNs! - s1.cpuUsageNs!} ns`);
+    const cores = rates.rate('x', s2.cpuUsageNs!, s2.atNs)!;
+    assert.ok(cores > 0.5e9 && cores < 1.2e9, `one busy process is about one core: ${cores}`);
+    if (existsSync(join(dir, 'memory.current'))) {
+      assert.ok(s2.memory!.usageBytes > 0);
+      assert.ok(s2.pids! >= 1);
+    } else {
+      assert.equal(s2.memory, undefined, 'no memory controller on this hierarchy: no memory values');
+    }
+  } finally {
+    busy.kill('SIGKILL');
+    await new Promise((r) => busy.once('exit', r));
+    for (let i = 0; i < 50; i++) {
+      try {
+        rmdirSync(dir);
+        break;
+      } catch {
+        await sleep(20);
+      }
+    }
+  }
+});

@@ -1,0 +1,153 @@
+// berthd's Prometheus endpoint scraped by a real Prometheus: counters move on
+// success and failure paths, and the recording rules in deploy/prometheus
+// produce values from them.
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { podSuite, podConfig, runPod, runContainer, createContainer, type PodFixture, type PodDaemon } from '../helpers/pods.js';
+import { freePort } from '../helpers/registry.js';
+import { REPO_ROOT, startDaemon, runCli } from '../helpers/daemon.js';
+import { startPrometheus, type TestPrometheus } from '../helpers/prometheus.js';
+import type { CallError } from '../../src/cli/client.js';
+
+const port = await freePort();
+const address = `127.0.0.1:${port}`;
+let d: PodDaemon;
+let fx: PodFixture;
+let prom: TestPrometheus | undefined;
+podSuite({ metrics: address }, (f, daemon) => {
+  fx = f;
+  d = daemon;
+});
+after(async () => {
+  await prom?.stop();
+});
+
+async function scrape(addr = address): Promise<string> {
+  return (await fetch(`http://${addr}/metrics`)).text();
+}
+
+function value(body: string, series: string): number {
+  const line = body.split('\n').find((l) => l.startsWith(`${series} `));
+  return line ? Number(line.slice(series.length + 1)) : NaN;
+}
+
+async function until<T>(what: string, fn: () => Promise<T | undefined>, ms = 60_000): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const v = await fn();
+    if (v !== undefined) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(250);
+  }
+}
+
+test('a real Prometheus scrapes berthd; counters move on success and failure; recording rules produce values', async () => {
+  prom = await startPrometheus([address], [join(REPO_ROOT, 'deploy/prometheus/berth-rules.yml')]);
+  const registry = fx.image.split('/')[0]!;
+  // The pod daemon already pulled once: that created the per-registry series. Let
+  // Prometheus see them before the counted actions, since rate() ignores a series' first value.
+  await until('two scrapes of the pull series', async () => {
+    const r = await prom!.query(`count_over_time(berth_image_pull_attempts_total{registry="${registry}"}[1m])`);
+    return r[0] && r[0].value >= 2 ? true : undefined;
+  });
+  const up = await prom.query('up{job="berth"}');
+  assert.equal(up[0]?.value, 1);
+
+  await d.client.call('PullImage', { image: { image: fx.image } }, 60_000);
+  const missing = `${registry}/does-not-exist:nope`;
+  await assert.rejects(d.client.call('PullImage', { image: { image: missing } }, 60_000));
+
+  const pod = await runPod(d);
+  await assert.rejects(d.client.call('RunPodSandbox', { config: podConfig(), runtimeHandler: 'no-such-handler' }), 'a failing RunPodSandbox');
+  await runContainer(d, pod, fx.image, { command: ['sleep', '1000'] });
+  await assert.rejects(createContainer(d, pod, fx.image, { command: ['/no/such/binary'] }), (e: CallError) => e.code !== 0);
+
+  const body = await scrape();
+  assert.equal(value(body, `berth_image_pull_attempts_total{registry="${registry}"}`), 3);
+  assert.equal(value(body, `berth_image_pull_successes_total{registry="${registry}"}`), 2);
+  const pullFail = body.split('\n').find((l) => l.startsWith(`berth_image_pull_failures_total{registry="${registry}"`));
+  assert.match(pullFail ?? '', / 1$/, 'the failing pull is counted with its reason');
+  assert.equal(value(body, 'berth_container_start_attempts_total'), 2);
+  assert.equal(value(body, 'berth_container_start_successes_total'), 1);
+  assert.equal(value(body, 'berth_container_start_failures_total{reason="CreateError"}'), 1);
+  assert.equal(value(body, 'berth_sandbox_create_attempts_total'), 2);
+  assert.equal(value(body, 'berth_sandbox_create_failures_total{reason="InvalidArgument"}'), 1);
+  assert.equal(value(body, 'berth_container_start_latency_seconds_count'), 1);
+  assert.equal(value(body, 'berth_daemon_starts_total'), 1);
+  assert.ok(value(body, 'berth_daemon_uptime_seconds') > 0);
+  assert.ok(value(body, 'berth_cri_requests_total{method="RuntimeService/StartContainer",code="OK"}') >= 1);
+  assert.ok(body.includes('berth_cri_request_errors_total{method="ImageService/PullImage"'), 'the failed pull is a CRI error');
+  assert.ok(value(body, 'berth_image_fs_used_bytes') > 0);
+  assert.ok(value(body, 'berth_image_fs_size_bytes') > 0);
+  assert.ok(value(body, 'berth_process_resident_memory_bytes') > 0);
+
+  // `berth slo` sees the same counters: 1 of 2 starts failed, far under the 99.5 % target.
+  const slo = await runCli(['slo', '--config', join(d.dir, 'berth.toml'), '--snapshot-file', join(d.dir, 'slo.json'), '-o', 'json']);
+  assert.equal(slo.code, 2, slo.stderr);
+  const rep = JSON.parse(slo.stdout) as { breached: boolean; results: { name: string; value?: number; breached: boolean }[] };
+  const startSli = rep.results.find((x) => x.name === 'container start success')!;
+  assert.equal(startSli.value, 0.5);
+  assert.equal(startSli.breached, true);
+  assert.equal(rep.results.find((x) => x.name === 'image pull success')!.value, 2 / 3);
+  // A second run measures from the stored reading: nothing happened since, so nothing is breached.
+  const again = await runCli(['slo', '--metrics-address', address, '--config', join(d.dir, 'berth.toml'), '--snapshot-file', join(d.dir, 'slo.json')]);
+  assert.equal(again.code, 0, again.stdout + again.stderr);
+  assert.match(again.stdout, /container start success\s+-/);
+  assert.match(again.stdout, /all SLOs met/);
+
+  const ratio = async (q: string): Promise<number | undefined> => {
+    const r = await prom!.query(q);
+    return r.length && Number.isFinite(r[0]!.value) ? r[0]!.value : undefined;
+  };
+  // Wait for rule values that reflect the actions above, not just any value.
+  const startRatio = await until('start success ratio', async () => {
+    const v = await ratio('berth:container_start_success:ratio_rate5m');
+    return v !== undefined && v < 1 ? v : undefined;
+  });
+  assert.ok(startRatio > 0 && startRatio < 1, `start success ratio ${startRatio}`);
+  const pullRatio = await until('pull success ratio', async () => {
+    const v = await ratio('berth:image_pull_success:ratio_rate5m');
+    return v !== undefined && v < 1 ? v : undefined;
+  });
+  assert.ok(pullRatio > 0 && pullRatio < 1, `pull success ratio ${pullRatio}`);
+  const p95 = await until('p95 start latency', () => ratio('berth:container_start_latency_seconds:p95_5m'));
+  assert.ok(p95 > 0 && p95 <= 60, `p95 ${p95}`);
+  const sbFail = await until('sandbox failure ratio', async () => {
+    const v = await ratio('berth:sandbox_create_failure:ratio_rate5m');
+    return v !== undefined && v > 0 ? v : undefined;
+  });
+  assert.ok(sbFail > 0 && sbFail < 1, `sandbox failure ratio ${sbFail}`);
+  const burn = await until('start error ratio 1h', () => ratio('berth:container_start_errors:ratio_rate1h'));
+  assert.ok(burn > 0);
+  const fsFree = await until('image fs free ratio', () => ratio('berth:image_fs_available:ratio'));
+  assert.ok(fsFree > 0 && fsFree <= 1);
+
+  await d.client.call('RemovePodSandbox', { podSandboxId: pod.id });
+  await prom.stop();
+  prom = undefined;
+});
+
+test('berth_daemon_starts_total persists across restarts; the endpoint closes with the daemon', async () => {
+  const p = await freePort();
+  const a = `127.0.0.1:${p}`;
+  const first = await startDaemon({ metrics: a });
+  try {
+    assert.equal(value(await scrape(a), 'berth_daemon_starts_total'), 1);
+    await first.stop();
+    const second = await startDaemon({ dir: first.dir, metrics: a });
+    assert.equal(value(await scrape(a), 'berth_daemon_starts_total'), 2);
+    // Two readings one second apart: nothing happened, so nothing is breached.
+    const slo = await runCli(['slo', '--config', join(first.dir, 'berth.toml'), '--sample', '1']);
+    assert.equal(slo.code, 0, slo.stdout + slo.stderr);
+    assert.match(slo.stdout, /^window: 1s/);
+    assert.match(slo.stdout, /container start success\s+-\s+>= 99\.500%\s+0\s+no data/);
+    await second.stop();
+    await assert.rejects(fetch(`http://${a}/metrics`), 'the endpoint closes with the daemon');
+    const down = await runCli(['slo', '--metrics-address', a, '--no-store']);
+    assert.equal(down.code, 1, 'an unreachable endpoint is an error, not a breach');
+  } finally {
+    first.cleanup();
+  }
+});
