@@ -7,7 +7,11 @@ import { settleZombies, podFixture, startPodDaemon, runPod, runContainer, create
 
 const cleanups: (() => Promise<void>)[] = [];
 after(async () => {
-  for (const c of cleanups.reverse()) await c();
+  // Every cleanup runs (the registry must stop even when a leak assertion fails); the first failure is reported.
+  const results = [];
+  for (const c of cleanups.reverse()) results.push(await c().then(() => undefined, (e: unknown) => e));
+  const failed = results.find((e) => e !== undefined);
+  if (failed) throw failed;
 });
 
 test('SIGKILL of berthd in the middle of a parallel workload: containers keep running, every object is restored', async () => {

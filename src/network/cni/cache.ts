@@ -40,6 +40,12 @@ export class AttachmentCache {
     return names.filter((n) => n.endsWith('.json') && !n.startsWith('.')).map((n) => n.slice(0, -5));
   }
 
+  /** Removes temporary files of writes a crash cut short (the entry they replaced, if any, is intact). */
+  async sweep(): Promise<void> {
+    const names = await readdir(this.dir).catch(() => [] as string[]);
+    await Promise.all(names.filter((n) => n.startsWith('.') && n.endsWith('.tmp')).map((n) => rm(join(this.dir, n), { force: true })));
+  }
+
   remove(containerId: string): Promise<void> {
     return rm(this.path(containerId), { force: true });
   }

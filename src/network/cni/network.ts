@@ -211,6 +211,7 @@ export class CniNetwork implements PodNetwork {
    * at start, after the sandboxes are restored; failures stay for next time.
    */
   async collect(live: Set<string>): Promise<void> {
+    await this.cache.sweep();
     for (const id of await this.cache.list()) {
       if (live.has(id)) continue;
       const e = await this.cache.load(id);
