@@ -14,6 +14,7 @@ import { SandboxService } from '../sandbox/service.js';
 import { ContainerService } from '../container/service.js';
 import { ContainerStreaming } from '../container/streaming.js';
 import { AdminServer } from './admin.js';
+import { StreamingServer } from '../streaming/server.js';
 import { join } from 'node:path';
 
 /** berthd: owns the services and the CRI server, and their order of start and stop. */
@@ -21,6 +22,7 @@ export class Daemon {
   private constructor(
     readonly services: Services,
     private readonly server: CriServer,
+    private readonly streaming: StreamingServer,
     private readonly admin: AdminServer,
   ) {}
 
@@ -40,6 +42,20 @@ export class Daemon {
     sandboxes.containers = containers;
     await sandboxes.restore();
     await containers.restore();
+    const streamingTarget = new ContainerStreaming(containers, sandboxes);
+    await streamingTarget.killOrphans(log.child({ component: 'streaming' }));
+    const streaming = await StreamingServer.start({
+      address: config.streaming.address,
+      port: config.streaming.port,
+      tlsCert: config.streaming.tls_cert || undefined,
+      tlsKey: config.streaming.tls_key || undefined,
+      tokenTtlMs: config.streaming.token_ttl * 1000,
+      idleTimeoutMs: config.streaming.idle_timeout * 1000,
+      target: streamingTarget,
+      metrics,
+      log: log.child({ component: 'streaming' }),
+    });
+    log.info({ url: streaming.address }, 'streaming server listening');
     const services: Services = {
       config,
       log,
@@ -51,7 +67,8 @@ export class Daemon {
       images,
       sandboxes,
       containers,
-      streamingTarget: new ContainerStreaming(containers, sandboxes),
+      streamingTarget,
+      streaming,
     };
     const server = await CriServer.start({
       socketPath: config.daemon.listen,
@@ -66,7 +83,7 @@ export class Daemon {
     });
     const admin = await AdminServer.start(join(config.daemon.state, 'admin.sock'), images, log.child({ component: 'admin' }));
     log.info({ socket: config.daemon.listen, version: PACKAGE_VERSION, root: config.daemon.root, state: config.daemon.state }, 'berthd serving CRI');
-    return new Daemon(services, server, admin);
+    return new Daemon(services, server, streaming, admin);
   }
 
   async stop(): Promise<void> {
@@ -74,6 +91,7 @@ export class Daemon {
     log.info('shutting down: no new calls, waiting for in-flight ones');
     await this.server.shutdown(config.daemon.shutdown_timeout * 1000);
     await this.admin.stop();
+    await this.streaming.stop();
     this.services.containers.close();
     await this.services.sandboxes.cleanupCgroupParent();
     await this.services.images.close();

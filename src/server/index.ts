@@ -25,6 +25,9 @@ import { listContainers, streamContainers } from './container_list.js';
 import { updateContainerResources } from './container_update_resources.js';
 import { reopenContainerLog } from './container_reopen_log.js';
 import { execSync } from './container_exec_sync.js';
+import { exec } from './container_exec.js';
+import { attach } from './container_attach.js';
+import { portForward } from './sandbox_port_forward.js';
 
 type Unary = (svc: Services, req: never, ctx: CallContext) => Promise<unknown>;
 type Stream = (svc: Services, req: never, send: (m: unknown) => Promise<void>, ctx: CallContext) => Promise<void>;
@@ -53,6 +56,9 @@ const UNARY: Record<string, Unary> = {
   UpdateContainerResources: updateContainerResources,
   ReopenContainerLog: reopenContainerLog,
   ExecSync: execSync,
+  Exec: exec,
+  Attach: attach,
+  PortForward: portForward,
 };
 
 const STREAM: Record<string, Stream> = {
