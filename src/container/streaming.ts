@@ -1,12 +1,14 @@
 // StreamingTarget for the streaming server: exec, attach and port-forward.
 // Each session is one helper process (berthd cannot setns or handle
 // SOCK_SEQPACKET itself):
-//  - exec: `runc exec`, with stdout and stderr on separate pipes; with a TTY
-//    it runs under util-linux `script`, which gives it a pseudo-terminal as
-//    stdio (runc's own --tty would hand the terminal's master over a unix
-//    socket as SCM_RIGHTS, which node cannot receive). Resizing sets the
-//    window size of that terminal from outside (`stty -F`), and the kernel
-//    signals SIGWINCH to the process as for any terminal;
+//  - exec: `runc exec`, with stdout and stderr on separate pipes. With a TTY,
+//    `runc exec --tty` in the foreground gives the process a terminal of its
+//    own and relays it to runc's stdio, which must itself be a terminal
+//    (the detached form would hand the terminal's master over a unix socket
+//    as SCM_RIGHTS, which node cannot receive): util-linux `script` provides
+//    that outer terminal. Resizing sets the outer terminal's size from
+//    outside (`stty -F`); the kernel signals SIGWINCH to runc, which copies
+//    the size to the container's terminal, and the process gets its SIGWINCH;
 //  - attach: output is followed from conmon's CRI log (conmon writes every
 //    byte there), input goes to conmon's attach socket through socat;
 //  - port-forward: `nsenter --net` into the pod's namespace running socat.
@@ -68,7 +70,7 @@ export class ContainerStreaming implements StreamingTarget {
     if (cmd.length === 0) throw invalidArgument('cmd must not be empty');
     const { c, rt } = this.containers.running(containerId);
     const pidFile = join(this.containers.bundle(c.id), `${PID_PREFIX}${randomBytes(6).toString('hex')}.pid`);
-    const args = rt.execArgs(c.id, cmd, { pidFile });
+    const args = rt.execArgs(c.id, cmd, { pidFile, tty: opts.tty });
     const child = opts.tty
       ? spawn('script', ['-qfec', [rt.path, ...args].map(quote).join(' '), '/dev/null'], {
         stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, SHELL: '/bin/sh' },
