@@ -4,7 +4,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { podSuite, runPod, runContainer, execSync, waitState, type PodDaemon } from '../helpers/pods.js';
+import { podSuite, runPod, runContainer, execSync, waitState, startPodDaemon, leftovers, settleZombies, type PodDaemon } from '../helpers/pods.js';
+import { startDaemon } from '../helpers/daemon.js';
 import { SpdyClient, spdyCommand, type ClientStream } from '../helpers/spdy-client.js';
 import { WsChannels, wsCommand } from '../helpers/ws-client.js';
 
@@ -198,6 +199,34 @@ test('an exec process does not outlive its session: client gone, or idle past st
   assert.ok(closed.code !== 1000 || true);
   for (let i = 0; i < 50 && (await psHas(sleeper, 'sleep 778')); i++) await sleep(100);
   assert.equal(await psHas(sleeper, 'sleep 778'), false);
+});
+
+test('a berthd killed during an exec session leaves no orphan: the restarted berthd kills the exec process', async () => {
+  const d1 = await startPodDaemon(image);
+  const pod = await runPod(d1);
+  const ctr = await runContainer(d1, pod, image, { command: ['sleep', '1000'] });
+  const url = (await d1.client.call<{ url: string }>('Exec', { containerId: ctr, cmd: ['sleep', '779'], stdout: true })).url;
+  const c = await SpdyClient.connect(url, ['v4.channel.k8s.io']);
+  c.open({ streamtype: 'error' });
+  c.open({ streamtype: 'stdout' });
+  const has = async (dd: typeof d1): Promise<boolean> => (await execSync(dd, ctr, ['ps', '-o', 'args'])).stdout.includes('sleep 779');
+  for (let i = 0; i < 50 && !(await has(d1)); i++) await sleep(100);
+  assert.ok(await has(d1));
+  await d1.kill();
+  c.close();
+  const d2 = Object.assign(await startDaemon({ dir: d1.dir }), { cgroupParent: d1.cgroupParent });
+  try {
+    for (let i = 0; i < 50 && (await has(d2)); i++) await sleep(100);
+    assert.equal(await has(d2), false);
+    assert.match(d2.logs(), /killed an exec process left by a previous berthd/);
+  } finally {
+    await d2.client.call('RemovePodSandbox', { podSandboxId: pod.id });
+    await d2.stop();
+    await settleZombies();
+    const left = leftovers(d2);
+    d2.cleanup();
+    assert.deepEqual(left, []);
+  }
 });
 
 // ---- attach ----
