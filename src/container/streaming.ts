@@ -241,9 +241,11 @@ export class ContainerStreaming implements StreamingTarget {
     if (!Number.isInteger(port) || port < 1 || port > 65535) throw invalidArgument(`port ${port} is out of range`);
     const sb = this.sandboxes.resolve(podSandboxId);
     if (sb.state !== 'READY') throw failedPrecondition(`pod sandbox ${sb.id} is not ready`);
-    // -t: after one direction ends, keep the other open (a request sent and
-    // half-closed still gets its whole answer); the session ends it otherwise.
-    const socat = ['socat', '-t', '86400', '-', `TCP:127.0.0.1:${port}`];
+    // Each direction closes on its own: the pod's FIN reaches us at once
+    // (shut-down passes it on instead of waiting for socat to exit), and
+    // after ours the answer still comes whole (-t keeps socat running; the
+    // session ends it otherwise).
+    const socat = ['socat', '-b', '65536', '-t', '86400', 'STDIO,shut-down', `TCP:127.0.0.1:${port}`];
     const args = sb.config.namespaces.network === 'NODE' ? socat : ['nsenter', `--net=${this.sandboxes.paths(sb.id).netns}`, ...socat];
     const child = spawn(args[0]!, args.slice(1), { stdio: ['pipe', 'pipe', 'pipe'] });
     let stderr = '';

@@ -57,10 +57,16 @@ class Framer {
   }
 }
 
-function channelWriter(f: Framer, channel: number): Writable {
+/** Bytes queued in the WebSocket beyond which a writer waits for the socket. */
+const WS_HIGH_WATER = 1024 * 1024;
+
+function channelWriter(ws: WebSocket, f: Framer, channel: number): Writable {
   return new Writable({
     write(chunk: Buffer, _enc, cb) {
-      f.send(channel, chunk, (err) => cb(err ?? null));
+      if (ws.bufferedAmount < WS_HIGH_WATER) {
+        f.send(channel, chunk);
+        cb();
+      } else f.send(channel, chunk, (err) => cb(err ?? null));
     },
   });
 }
@@ -82,8 +88,8 @@ export function wsCommandChannels(ws: WebSocket, o: CommandOptions, protocol: st
   void gone.then(() => stdin?.end());
   return {
     stdin,
-    stdout: o.stdout ? channelWriter(f, CH_STDOUT) : undefined,
-    stderr: o.stderr && !o.tty ? channelWriter(f, CH_STDERR) : undefined,
+    stdout: o.stdout ? channelWriter(ws, f, CH_STDOUT) : undefined,
+    stderr: o.stderr && !o.tty ? channelWriter(ws, f, CH_STDERR) : undefined,
     onResize: (cb) => resizeCbs.push(cb),
     writeOutcome(out) {
       const b = encodeOutcome(version, out);
@@ -125,7 +131,7 @@ export function serveWsPortForward(
     f.send(2 * i, prefix);
     f.send(2 * i + 1, prefix);
     const input = inputs[i]!;
-    const output = channelWriter(f, 2 * i);
+    const output = channelWriter(ws, f, 2 * i);
     const reportError = (err: unknown): void => {
       log('port-forward connection failed', { port, err: errorMessage(err) });
       f.send(2 * i + 1, Buffer.from(`error forwarding port ${port}: ${errorMessage(err)}`));

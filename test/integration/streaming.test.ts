@@ -308,12 +308,10 @@ test('SPDY port-forward: upload 10 MB into nc in the pod, closing cleanly both w
     if (!error.ended) break;
     c.close(); // nc not listening yet
   }
+  // nc's stdin is empty, so its side may close first; ours closes after the payload.
   data!.end(payload);
-  await data!.done;
-  assert.equal(data!.reset, undefined);
-  c!.close();
   let sum = '';
-  for (let i = 0; i < 50; i++) {
+  for (let i = 0; i < 100; i++) {
     const r = await execSync(d, nc, ['sh', '-c', 'cat /tmp/flag && sha256sum /tmp/up']);
     if (r.exitCode === 0) {
       sum = r.stdout;
@@ -322,6 +320,9 @@ test('SPDY port-forward: upload 10 MB into nc in the pod, closing cleanly both w
     await sleep(100);
   }
   assert.match(sum, new RegExp(sha(payload)));
+  await data!.done;
+  assert.equal(data!.reset, undefined);
+  c!.close();
   void sleeper;
 });
 
