@@ -326,6 +326,26 @@ test('SPDY port-forward: upload 10 MB into nc in the pod, closing cleanly both w
   void sleeper;
 });
 
+test('SPDY port-forward: after the client half-closes, a slow answer still arrives whole', async () => {
+  const { pod } = await fixture();
+  await runContainer(d, pod, image, {
+    command: ['sh', '-c', 'while true; do nc -l -p 9100 -e sh -c "wc -c; sleep 1; echo bye"; done'],
+  });
+  let out = '';
+  for (let attempt = 0; attempt < 30 && !out.includes('bye'); attempt++) {
+    const c = await SpdyClient.connect(await pfUrl(pod), ['portforward.k8s.io']);
+    const error = c.open({ streamtype: 'error', port: '9100', requestid: '1' });
+    const data = c.open({ streamtype: 'data', port: '9100', requestid: '1' });
+    data.end(Buffer.alloc(100_000, 1));
+    await Promise.race([data.done, sleep(5000)]);
+    out = data.text();
+    c.close();
+    if (!out) await sleep(200); // nc not listening yet
+    void error;
+  }
+  assert.match(out, /^\s*100000\nbye\n$/);
+});
+
 test('WebSocket port-forward: 10 MB intact, and two ports in one connection', async () => {
   const { pod, bigSha } = await fixture();
   const url = await pfUrl(pod);
