@@ -117,8 +117,9 @@ export class StreamingServer implements StreamingUrls {
       return a.done;
     });
     await Promise.race([Promise.allSettled(done), new Promise((r) => setTimeout(r, 3000))]);
-    await new Promise<void>((r) => this.server.close(() => r()));
+    const closed = new Promise<void>((r) => this.server.close(() => r()));
     this.server.closeAllConnections();
+    await Promise.race([closed, new Promise((r) => setTimeout(r, 1000).unref())]);
   }
 
   private reapIdle(): void {

@@ -194,9 +194,8 @@ test('an exec process does not outlive its session: client gone, or idle past st
   // Idle: no byte either way for idle_timeout (4 s) closes the session.
   const ws = await WsChannels.connect(await execUrl(sleeper, ['sleep', '778'], { stdin: true }), ['v5.channel.k8s.io']);
   const t0 = Date.now();
-  const closed = await ws.closed;
+  await ws.closed;
   assert.ok(Date.now() - t0 >= 3500, `closed after ${Date.now() - t0} ms`);
-  assert.ok(closed.code !== 1000 || true);
   for (let i = 0; i < 50 && (await psHas(sleeper, 'sleep 778')); i++) await sleep(100);
   assert.equal(await psHas(sleeper, 'sleep 778'), false);
 });
@@ -294,7 +293,7 @@ test('SPDY port-forward: 10 MB intact from httpd in the pod, three connections a
 });
 
 test('SPDY port-forward: upload 10 MB into nc in the pod, closing cleanly both ways', async () => {
-  const { pod, sleeper } = await fixture();
+  const { pod } = await fixture();
   const nc = await runContainer(d, pod, image, { command: ['sh', '-c', 'nc -l -p 9000 > /tmp/up; echo received > /tmp/flag; sleep 1000'] });
   const payload = Buffer.alloc(10 * 1024 * 1024);
   for (let i = 0; i < payload.length; i += 4) payload.writeUInt32LE((i * 2654435761) >>> 0, i);
@@ -323,7 +322,6 @@ test('SPDY port-forward: upload 10 MB into nc in the pod, closing cleanly both w
   await data!.done;
   assert.equal(data!.reset, undefined);
   c!.close();
-  void sleeper;
 });
 
 test('SPDY port-forward: after the client half-closes, a slow answer still arrives whole', async () => {
@@ -334,14 +332,13 @@ test('SPDY port-forward: after the client half-closes, a slow answer still arriv
   let out = '';
   for (let attempt = 0; attempt < 30 && !out.includes('bye'); attempt++) {
     const c = await SpdyClient.connect(await pfUrl(pod), ['portforward.k8s.io']);
-    const error = c.open({ streamtype: 'error', port: '9100', requestid: '1' });
+    c.open({ streamtype: 'error', port: '9100', requestid: '1' });
     const data = c.open({ streamtype: 'data', port: '9100', requestid: '1' });
     data.end(Buffer.alloc(100_000, 1));
     await Promise.race([data.done, sleep(5000)]);
     out = data.text();
     c.close();
     if (!out) await sleep(200); // nc not listening yet
-    void error;
   }
   assert.match(out, /^\s*100000\nbye\n$/);
 });
