@@ -251,6 +251,26 @@ test('attach over SPDY and WebSocket follows a container printing a line a secon
   assert.equal((await waitState(d, ticker, 'CONTAINER_RUNNING')).state, 'CONTAINER_RUNNING');
 });
 
+test('attach with stdin: input reaches a container created with stdin open, its echo comes back (SPDY, then WebSocket v5)', async () => {
+  const { pod } = await fixture();
+  const cat = await runContainer(d, pod, image, { command: ['cat'], stdin: true });
+  const c = await SpdyClient.connect((await d.client.call<{ url: string }>('Attach', { containerId: cat, stdin: true, stdout: true })).url, ['v4.channel.k8s.io']);
+  c.open({ streamtype: 'error' });
+  const stdin = c.open({ streamtype: 'stdin' });
+  const out = c.open({ streamtype: 'stdout' });
+  await sleep(200);
+  stdin.write('over spdy\n');
+  for (let i = 0; i < 50 && !out.text().includes('over spdy\n'); i++) await sleep(100);
+  assert.match(out.text(), /over spdy\n/);
+  c.close();
+  const url = (await d.client.call<{ url: string }>('Attach', { containerId: cat, stdin: true, stdout: true, stderr: true })).url;
+  const w = await WsChannels.connect(url, ['v5.channel.k8s.io']);
+  await sleep(200);
+  w.send(0, 'over websocket\n');
+  await w.until(() => w.text(1).includes('over websocket\n'));
+  w.close();
+});
+
 // ---- port-forward ----
 
 const GET = 'GET /big HTTP/1.0\r\nHost: pod\r\n\r\n';
