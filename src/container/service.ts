@@ -278,7 +278,7 @@ export class ContainerService implements PodContainers {
     c.pid = await span('runtime.create', { 'container.id': c.id, 'runtime.handler': sb.handler }, () => this.runtimeFor(sb).createWithConmon({
       conmon: this.config.runtime.conmon, id: c.id, name: c.reservedName, bundle, exitDir: this.exitDir,
       socketDir: this.socketDir, persistDir: this.persistDir(c.id), logPath: c.logPath || join(bundle, 'console.log'),
-      stdin: cfg.stdin, tty: cfg.tty,
+      stdin: cfg.stdin, stdinOnce: cfg.stdinOnce, tty: cfg.tty,
     }));
   }
 

@@ -1,70 +1,163 @@
 // StreamingTarget for the streaming server: exec, attach and port-forward.
 // Each session is one helper process (berthd cannot setns or handle
 // SOCK_SEQPACKET itself):
-//  - exec: `runc exec`, under util-linux `script` when a TTY is wanted (it
-//    gives the process a pseudo-terminal as its stdio);
+//  - exec: `runc exec`, with stdout and stderr on separate pipes. With a TTY,
+//    `runc exec --tty` in the foreground gives the process a terminal of its
+//    own and relays it to runc's stdio, which must itself be a terminal
+//    (the detached form would hand the terminal's master over a unix socket
+//    as SCM_RIGHTS, which node cannot receive): util-linux `script` provides
+//    that outer terminal. Resizing sets the outer terminal's size from
+//    outside (`stty -F`); the kernel signals SIGWINCH to runc, which copies
+//    the size to the container's terminal, and the process gets its SIGWINCH;
 //  - attach: output is followed from conmon's CRI log (conmon writes every
 //    byte there), input goes to conmon's attach socket through socat;
 //  - port-forward: `nsenter --net` into the pod's namespace running socat.
+// Every exec writes runc's pid file of the process in its container bundle,
+// so a session that ends early, and a berthd that died, leave no process.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createReadStream, watch } from 'node:fs';
-import { stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { readdir, readFile, readlink, rm, stat, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { randomBytes } from 'node:crypto';
 import { Duplex, PassThrough } from 'node:stream';
 import type { ExecSession, StreamingTarget, TerminalSize } from '../streaming/target.js';
 import type { ContainerService } from './service.js';
 import type { SandboxService } from '../sandbox/service.js';
-import type { Metrics } from '../metrics/metrics.js';
+import type { Logger } from '../log/logger.js';
 import { failedPrecondition, invalidArgument } from '../util/errors.js';
-import { writeFile } from 'node:fs/promises';
+
+const PID_PREFIX = 'stream-exec-';
 
 function quote(a: string): string {
   return `'${a.replace(/'/g, `'\\''`)}'`;
 }
 
-function session(child: ChildProcess, opts: { stdin: boolean; stdout: boolean; stderr: boolean }, resize: (s: TerminalSize) => void): ExecSession {
-  const exited = new Promise<number>((resolve) => child.once('close', (code, signal) => resolve(code ?? (signal ? 137 : 255))));
-  return {
-    stdin: opts.stdin ? child.stdin ?? undefined : undefined,
-    stdout: opts.stdout ? child.stdout ?? undefined : undefined,
-    stderr: opts.stderr ? child.stderr ?? undefined : undefined,
-    resize,
-    exited,
-    kill: () => void child.kill('SIGKILL'),
-  };
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** Kills `pid` if it still is a process of container `id` (the pid may have been reused). */
+async function killIfInContainer(pid: number, id: string): Promise<boolean> {
+  if (!Number.isInteger(pid) || pid <= 1) return false;
+  const cg = await readFile(`/proc/${pid}/cgroup`, 'utf8').catch(() => '');
+  if (!cg.includes(id)) return false;
+  try {
+    process.kill(pid, 'SIGKILL');
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The terminal a `script` session gave its child: the child's stdin, seen from the host. */
+async function findPts(script: ChildProcess): Promise<string | undefined> {
+  for (let i = 0; i < 100 && script.exitCode === null; i++) {
+    const kids = await readFile(`/proc/${script.pid}/task/${script.pid}/children`, 'utf8').catch(() => '');
+    for (const k of kids.split(/\s+/).filter(Boolean)) {
+      const t = await readlink(`/proc/${k}/fd/0`).catch(() => '');
+      if (t.startsWith('/dev/pts/')) return t;
+    }
+    await sleep(10);
+  }
+  return undefined;
 }
 
 export class ContainerStreaming implements StreamingTarget {
   constructor(
     private readonly containers: ContainerService,
     private readonly sandboxes: SandboxService,
-    private readonly metrics?: Metrics,
   ) {}
 
   async exec(containerId: string, cmd: string[], opts: { tty: boolean; stdin: boolean; stdout: boolean; stderr: boolean }): Promise<ExecSession> {
     if (cmd.length === 0) throw invalidArgument('cmd must not be empty');
-    const t0 = performance.now();
     const { c, rt } = this.containers.running(containerId);
-    const args = rt.execArgs(c.id, cmd);
-    const stdio = ['pipe', 'pipe', 'pipe'] as const;
+    const pidFile = join(this.containers.bundle(c.id), `${PID_PREFIX}${randomBytes(6).toString('hex')}.pid`);
+    const args = rt.execArgs(c.id, cmd, { pidFile, tty: opts.tty });
     const child = opts.tty
-      ? spawn('script', ['-qfec', [rt.path, ...args].map(quote).join(' '), '/dev/null'], { stdio: [...stdio] })
-      : spawn(rt.path, args, { stdio: [...stdio] });
+      ? spawn('script', ['-qfec', [rt.path, ...args].map(quote).join(' '), '/dev/null'], {
+        stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, SHELL: '/bin/sh' },
+      })
+      // Its own process group, so that everything it started can be killed at once.
+      : spawn(rt.path, args, { stdio: ['pipe', 'pipe', 'pipe'], detached: true });
+    child.stdin!.on('error', () => undefined);
     if (!opts.stdin) child.stdin!.end();
-    // Latency to a live session: until the helper process runs.
-    child.once('spawn', () => this.metrics?.execLatency.observe({ kind: 'exec' }, (performance.now() - t0) / 1000));
-    // With a TTY both streams arrive merged on the terminal (stdout); resizing
-    // goes through `stty` inside the session's terminal.
+    let done = false;
+    const exited = new Promise<number>((resolve) => {
+      child.once('error', () => resolve(255));
+      child.once('close', (code, signal) => {
+        done = true;
+        void rm(pidFile, { force: true });
+        resolve(code ?? (signal ? 128 + 9 : 255));
+      });
+    });
+    await new Promise<void>((resolve, reject) => {
+      child.once('spawn', resolve);
+      child.once('error', reject);
+    });
+
+    let pts: Promise<string | undefined> | undefined;
+    let latest: TerminalSize | undefined;
+    let applying = false;
+    const apply = async (): Promise<void> => {
+      if (applying) return;
+      applying = true;
+      try {
+        const path = await (pts ??= findPts(child));
+        while (path && latest && !done) {
+          const s = latest;
+          latest = undefined;
+          await new Promise<void>((r) => {
+            const p = spawn('stty', ['-F', path, 'rows', String(s.height), 'cols', String(s.width)], { stdio: 'ignore' });
+            p.once('error', () => r());
+            p.once('close', () => r());
+          });
+        }
+      } finally {
+        applying = false;
+      }
+    };
     const resize = (s: TerminalSize): void => {
       if (!opts.tty) return;
-      const r = spawn(rt.path, rt.execArgs(c.id, ['stty', 'rows', String(s.height), 'cols', String(s.width)]), { stdio: 'ignore' });
-      r.on('error', () => undefined);
+      latest = s;
+      void apply();
     };
-    return session(child, opts, resize);
+    const kill = (): void => {
+      if (done) return;
+      void readFile(pidFile, 'utf8').then((p) => killIfInContainer(Number(p), c.id), () => false).finally(() => {
+        if (done) return;
+        try {
+          if (!opts.tty && child.pid) process.kill(-child.pid, 'SIGKILL');
+        } catch {
+          // already gone
+        }
+        child.kill('SIGKILL');
+      });
+    };
+    return {
+      stdin: opts.stdin ? child.stdin ?? undefined : undefined,
+      stdout: child.stdout ?? undefined,
+      // With a TTY stderr arrives merged on the terminal, which is stdout.
+      stderr: opts.tty ? undefined : child.stderr ?? undefined,
+      resize,
+      exited,
+      kill,
+    };
+  }
+
+  /** Kills exec processes a previous berthd left behind (their pid files survive in the bundles). */
+  async killOrphans(log: Logger): Promise<void> {
+    const root = dirname(this.containers.bundle('x'));
+    const ids = await readdir(root).catch(() => [] as string[]);
+    for (const id of ids) {
+      const files = await readdir(join(root, id)).catch(() => [] as string[]);
+      for (const f of files.filter((n) => n.startsWith(PID_PREFIX))) {
+        const path = join(root, id, f);
+        const pid = Number(await readFile(path, 'utf8').catch(() => '0'));
+        if (await killIfInContainer(pid, id)) log.info({ container: id, pid }, 'killed an exec process left by a previous berthd');
+        await rm(path, { force: true });
+      }
+    }
   }
 
   async attach(containerId: string, opts: { tty: boolean; stdin: boolean; stdout: boolean; stderr: boolean }): Promise<ExecSession> {
-    const t0 = performance.now();
     const { c } = this.containers.running(containerId);
     if (opts.stdin && !c.config.stdin) throw failedPrecondition(`container ${c.id} was not created with stdin open`);
     const bundle = this.containers.bundle(c.id);
@@ -93,7 +186,9 @@ export class ContainerStreaming implements StreamingTarget {
             const m = /^\S+ (stdout|stderr) ([FP]) ?(.*)$/.exec(line);
             if (!m) continue;
             const text = m[3]! + (m[2] === 'F' ? '\n' : '');
-            if (m[1] === 'stderr' && !opts.tty) { if (opts.stderr) stderr.write(text); } else if (opts.stdout) stdout.write(text);
+            if (m[1] === 'stderr' && !opts.tty) {
+              if (opts.stderr) stderr.write(text);
+            } else if (opts.stdout) stdout.write(text);
           }
         }
       } finally {
@@ -101,20 +196,24 @@ export class ContainerStreaming implements StreamingTarget {
       }
     };
     const watcher = watch(logPath, () => void pump());
+    watcher.on('error', () => undefined);
     const poll = setInterval(() => void pump(), 200);
     let input: ChildProcess | undefined;
     if (opts.stdin) {
       input = spawn('socat', ['-u', 'STDIN', `UNIX-CONNECT:${join(bundle, 'attach')},type=5`], { stdio: ['pipe', 'ignore', 'ignore'] });
+      input.stdin!.on('error', () => undefined);
+      input.on('error', () => undefined);
     }
     let exitWatch: NodeJS.Timeout | undefined;
+    let resolveExit: (code: number) => void = () => undefined;
     const exited = new Promise<number>((resolve) => {
+      resolveExit = resolve;
       exitWatch = setInterval(() => {
-        if (c.state === 'EXITED') {
-          void pump().then(() => resolve(c.exitCode));
-        }
+        if (c.state === 'EXITED') void pump().then(() => resolve(c.exitCode));
       }, 100);
     });
     const finish = (): void => {
+      if (closed) return;
       closed = true;
       watcher.close();
       clearInterval(poll);
@@ -124,14 +223,17 @@ export class ContainerStreaming implements StreamingTarget {
       input?.kill();
     };
     void exited.then(finish);
-    this.metrics?.execLatency.observe({ kind: 'attach' }, (performance.now() - t0) / 1000);
     return {
       stdin: input?.stdin ?? undefined,
       stdout: opts.stdout ? stdout : undefined,
       stderr: opts.stderr && !opts.tty ? stderr : undefined,
       resize: (s) => void writeFile(join(bundle, 'ctl'), `1 ${s.height} ${s.width}\n`).catch(() => undefined),
       exited,
-      kill: finish,
+      // Detaching leaves the container running: the session just stops following it.
+      kill: () => {
+        finish();
+        resolveExit(c.state === 'EXITED' ? c.exitCode : 0);
+      },
     };
   }
 
@@ -139,10 +241,16 @@ export class ContainerStreaming implements StreamingTarget {
     if (!Number.isInteger(port) || port < 1 || port > 65535) throw invalidArgument(`port ${port} is out of range`);
     const sb = this.sandboxes.resolve(podSandboxId);
     if (sb.state !== 'READY') throw failedPrecondition(`pod sandbox ${sb.id} is not ready`);
-    const args = sb.config.namespaces.network === 'NODE'
-      ? ['socat', '-', `TCP:127.0.0.1:${port}`]
-      : ['nsenter', `--net=${this.sandboxes.paths(sb.id).netns}`, 'socat', '-', `TCP:127.0.0.1:${port}`];
-    const child = spawn(args[0]!, args.slice(1), { stdio: ['pipe', 'pipe', 'ignore'] });
+    // Each direction closes on its own: the pod's FIN reaches us at once
+    // (shut-down passes it on instead of waiting for socat to exit), and
+    // after ours the answer still comes whole (-t keeps socat running; the
+    // session ends it otherwise).
+    const socat = ['socat', '-b', '65536', '-t', '86400', 'STDIO,shut-down', `TCP:127.0.0.1:${port}`];
+    const args = sb.config.namespaces.network === 'NODE' ? socat : ['nsenter', `--net=${this.sandboxes.paths(sb.id).netns}`, ...socat];
+    const child = spawn(args[0]!, args.slice(1), { stdio: ['pipe', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr!.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-2000)));
+    child.stdin!.on('error', () => undefined);
     const duplex = new Duplex({
       write(chunk, enc, cb) {
         child.stdin!.write(chunk, enc, cb);
@@ -154,14 +262,20 @@ export class ContainerStreaming implements StreamingTarget {
         child.stdout!.resume();
       },
       destroy(err, cb) {
-        child.kill();
+        if (child.exitCode === null) child.kill('SIGKILL');
         cb(err);
       },
     });
     child.stdout!.on('data', (d: Buffer) => {
       if (!duplex.push(d)) child.stdout!.pause();
     });
-    child.stdout!.on('end', () => duplex.push(null));
+    child.stdout!.once('end', () => duplex.push(null));
+    child.once('close', (code) => {
+      if (code !== 0 && code !== null && !duplex.destroyed) {
+        const msg = stderr.trim().split('\n').pop()?.replace(/^.*?socat\[\d+\] E /, '') || `socat exited with ${code}`;
+        duplex.destroy(new Error(msg));
+      }
+    });
     child.on('error', (e) => duplex.destroy(e));
     return duplex;
   }

@@ -14,6 +14,7 @@ import { SandboxService } from '../sandbox/service.js';
 import { ContainerService } from '../container/service.js';
 import { ContainerStreaming } from '../container/streaming.js';
 import { AdminServer } from './admin.js';
+import { StreamingServer } from '../streaming/server.js';
 import { join } from 'node:path';
 import { readFile, statfs } from 'node:fs/promises';
 import { StatsService } from '../stats/service.js';
@@ -38,6 +39,7 @@ export class Daemon {
   private constructor(
     readonly services: Services,
     private readonly server: CriServer,
+    private readonly streaming: StreamingServer,
     private readonly admin: AdminServer,
     private readonly metricsServer?: MetricsServer,
     private readonly tracing?: Tracing,
@@ -79,6 +81,20 @@ export class Daemon {
     await sandboxes.restore();
     await network.collect(sandboxes.ids());
     await containers.restore();
+    const streamingTarget = new ContainerStreaming(containers, sandboxes);
+    await streamingTarget.killOrphans(log.child({ component: 'streaming' }));
+    const streaming = await StreamingServer.start({
+      address: config.streaming.address,
+      port: config.streaming.port,
+      tlsCert: config.streaming.tls_cert || undefined,
+      tlsKey: config.streaming.tls_key || undefined,
+      tokenTtlMs: config.streaming.token_ttl * 1000,
+      idleTimeoutMs: config.streaming.idle_timeout * 1000,
+      target: streamingTarget,
+      metrics,
+      log: log.child({ component: 'streaming' }),
+    });
+    log.info({ url: streaming.address }, 'streaming server listening');
     const services: Services = {
       config,
       log,
@@ -91,7 +107,8 @@ export class Daemon {
       sandboxes,
       containers,
       stats,
-      streamingTarget: new ContainerStreaming(containers, sandboxes, metrics),
+      streamingTarget,
+      streaming,
     };
     const server = await CriServer.start({
       socketPath: config.daemon.listen,
@@ -122,12 +139,13 @@ export class Daemon {
       } catch (err) {
         await server.shutdown(0);
         await admin.stop();
+        await streaming.stop();
         throw new Error(`metrics endpoint on ${config.metrics.address}: ${errorMessage(err)}`, { cause: err });
       }
       log.info({ address: config.metrics.address }, 'serving Prometheus metrics on /metrics');
     }
     log.info({ socket: config.daemon.listen, version: PACKAGE_VERSION, root: config.daemon.root, state: config.daemon.state }, 'berthd serving CRI');
-    return new Daemon(services, server, admin, metricsServer, tracing);
+    return new Daemon(services, server, streaming, admin, metricsServer, tracing);
   }
 
   async stop(): Promise<void> {
@@ -138,6 +156,7 @@ export class Daemon {
     await this.metricsServer?.stop();
     await this.server.shutdown(config.daemon.shutdown_timeout * 1000);
     await this.admin.stop();
+    await this.streaming.stop();
     this.services.containers.close();
     await this.services.sandboxes.cleanupCgroupParent();
     await this.services.images.close();

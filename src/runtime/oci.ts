@@ -17,6 +17,8 @@ export interface ConmonOptions {
   persistDir: string;
   logPath: string;
   stdin: boolean;
+  /** Close the container's stdin when the first attached client leaves (CRI stdin_once). */
+  stdinOnce?: boolean;
   tty: boolean;
   logSizeMax?: number;
 }
@@ -46,6 +48,8 @@ export class OciRuntime {
       '--runtime-arg', '--root', '--runtime-arg', this.root, '--log-level', 'error', '--sync',
     ];
     if (o.stdin) args.push('-i');
+    // Otherwise conmon closes the container's stdin when an attach session ends.
+    if (o.stdin && !o.stdinOnce) args.push('--leave-stdin-open');
     if (o.tty) args.push('-t');
     if (o.logSizeMax && o.logSizeMax > 0) args.push('--log-size-max', String(o.logSizeMax));
     return new Promise((resolve, reject) => {

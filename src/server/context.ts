@@ -9,6 +9,7 @@ import type { SandboxService } from '../sandbox/service.js';
 import type { ContainerService } from '../container/service.js';
 import type { StreamingTarget } from '../streaming/target.js';
 import type { StatsService } from '../stats/service.js';
+import type { StreamingUrls } from '../streaming/server.js';
 
 /**
  * The domain services a CRI handler may use. Handlers convert CRI messages to
@@ -30,4 +31,6 @@ export interface Services {
   stats: StatsService;
   /** Exec, attach and port-forward into containers and pods, for the streaming server. */
   streamingTarget: StreamingTarget;
+  /** The streaming server Exec, Attach and PortForward hand out URLs of. */
+  streaming: StreamingUrls;
 }

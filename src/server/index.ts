@@ -32,6 +32,9 @@ import { listPodSandboxStats, streamPodSandboxStats } from './sandbox_stats_list
 import { listMetricDescriptors } from './metric_descriptors.js';
 import { listPodSandboxMetrics, streamPodSandboxMetrics } from './sandbox_metrics.js';
 import { getContainerEvents } from './container_events.js';
+import { exec } from './container_exec.js';
+import { attach } from './container_attach.js';
+import { portForward } from './sandbox_port_forward.js';
 
 type Unary = (svc: Services, req: never, ctx: CallContext) => Promise<unknown>;
 type Stream = (svc: Services, req: never, send: (m: unknown) => Promise<void>, ctx: CallContext) => Promise<void>;
@@ -66,6 +69,9 @@ const UNARY: Record<string, Unary> = {
   ListPodSandboxStats: listPodSandboxStats,
   ListMetricDescriptors: listMetricDescriptors,
   ListPodSandboxMetrics: listPodSandboxMetrics,
+  Exec: exec,
+  Attach: attach,
+  PortForward: portForward,
 };
 
 const STREAM: Record<string, Stream> = {
