@@ -5,4 +5,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/prepare.sh
-exec node dist/src/bin/berthd.js "$@"
+# The Node.js flags berthd runs with live on its shebang line.
+read -r -a NODE_FLAGS <<< "$(sed -n '1s/^#!.*env -S node//p' dist/src/bin/berthd.js)"
+exec node "${NODE_FLAGS[@]}" dist/src/bin/berthd.js "$@"

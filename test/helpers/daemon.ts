@@ -11,6 +11,12 @@ export const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 export const BERTHD = join(REPO_ROOT, 'dist/src/bin/berthd.js');
 export const BERTH = join(REPO_ROOT, 'dist/src/bin/berth.js');
 
+/** The Node.js flags berthd declares on its shebang line, so tests run it as installed. */
+export function berthdNodeFlags(): string[] {
+  const first = readFileSync(BERTHD, 'utf8').split('\n', 1)[0] ?? '';
+  return /^#!.*env -S node(.*)$/.exec(first)?.[1]?.trim().split(/\s+/).filter(Boolean) ?? [];
+}
+
 export interface TestDaemon {
   dir: string;
   socket: string;
@@ -75,6 +81,8 @@ export interface StartOptions {
   /** Extra TOML appended to the generated config file. A [network] section replaces the private one. */
   toml?: string;
   args?: string[];
+  /** Node.js flags placed before the script; default: those on berthd's shebang line. */
+  nodeArgs?: string[];
   /** Reuse a directory (restart tests). */
   dir?: string;
   waitReady?: boolean;
@@ -104,7 +112,7 @@ ${opts.toml ?? ''}
     );
   }
   const bridge = configuredBridge(cfg);
-  const proc = spawn(process.execPath, [BERTHD, '--config', cfg, ...(opts.args ?? [])], {
+  const proc = spawn(process.execPath, [...(opts.nodeArgs ?? berthdNodeFlags()), BERTHD, '--config', cfg, ...(opts.args ?? [])], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';

@@ -4,16 +4,16 @@
 // and teardown that leaves no link, namespace, IPAM reservation or iptables
 // rule, also across a berthd SIGKILL. Traffic goes only to 127.0.0.1 and to
 // the pods these tests create.
-import { test, before, after } from 'node:test';
+import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync, readFileSync, existsSync, readdirSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { get } from 'node:http';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { podFixture, startPodDaemon, runPod, runContainer, execSync, leftovers, networkLeftovers, settleZombies, type PodFixture, type PodDaemon } from '../helpers/pods.js';
+import { podSuite, startPodDaemon, runPod, runContainer, execSync, leftovers, networkLeftovers, settleZombies, type PodFixture, type PodDaemon } from '../helpers/pods.js';
 import { networkToml, tempDir } from '../helpers/daemon.js';
+import { freePort } from '../helpers/registry.js';
 
 let fx: PodFixture;
 let d: PodDaemon;
@@ -42,16 +42,6 @@ function inSubnet(ip: string, cidr: string): boolean {
   return ((n(ip) & mask) >>> 0) === ((n(net!) & mask) >>> 0);
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 function httpGet(url: string): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -93,22 +83,13 @@ function networkReady(s: { status: { conditions: { type: string; status: boolean
   return s.status.conditions.find((c) => c.type === 'NetworkReady')!;
 }
 
-before(async () => {
-  fx = await podFixture();
-  d = await startPodDaemon(fx.image);
+podSuite({}, (f, daemon) => {
+  fx = f;
+  d = daemon;
 });
 
-after(async () => {
-  if (d) {
-    for (const p of (await d.client.call<{ items: { id: string }[] }>('ListPodSandbox', {})).items) {
-      await d.client.call('RemovePodSandbox', { podSandboxId: p.id });
-    }
-    await d.stop();
-    const left = leftovers(d);
-    d.cleanup();
-    assert.deepEqual(left, []);
-  }
-  await fx?.close();
+// Registered after podSuite's hook, so it runs once the suite's pods are gone.
+after(() => {
   // portmap creates its shared chains once per host and never removes them: drop them again when
   // this file created them and no other pod on the host uses them, so the host looks as before.
   const dnat = sh('iptables-save', ['-t', 'nat']);

@@ -314,7 +314,11 @@ test('SPDY port-forward: 10 MB intact from httpd in the pod, three connections a
 
 test('SPDY port-forward: upload 10 MB into nc in the pod, closing cleanly both ways', async () => {
   const { pod } = await fixture();
-  const nc = await runContainer(d, pod, image, { command: ['sh', '-c', 'nc -l -p 9000 > /tmp/up; echo received > /tmp/flag; sleep 1000'] });
+  // nc's stdin is a FIFO held open by the shell: with /dev/null it would see EOF at once and may
+  // close the connection before the upload is in.
+  const nc = await runContainer(d, pod, image, {
+    command: ['sh', '-c', 'mkfifo /tmp/in; exec 3<>/tmp/in; nc -l -p 9000 <&3 > /tmp/up; echo received > /tmp/flag; sleep 1000'],
+  });
   const payload = Buffer.alloc(10 * 1024 * 1024);
   for (let i = 0; i < payload.length; i += 4) payload.writeUInt32LE((i * 2654435761) >>> 0, i);
   let data: ClientStream | undefined;
@@ -327,7 +331,7 @@ test('SPDY port-forward: upload 10 MB into nc in the pod, closing cleanly both w
     if (!error.ended) break;
     c.close(); // nc not listening yet
   }
-  // nc's stdin is empty, so its side may close first; ours closes after the payload.
+  // Ours closes after the payload; nc then sees EOF from the network and exits.
   data!.end(payload);
   let sum = '';
   for (let i = 0; i < 100; i++) {
