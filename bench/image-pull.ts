@@ -17,7 +17,7 @@ const LAYER = 50 << 20;
 
 const reg = await startRegistry();
 const work = tempDir('bench-img-');
-const berth = await startDaemon();
+const berth = await startDaemon({ logLevel: 'info' });
 const ctd = await startContainerd({ insecureRegistries: [reg.host] });
 try {
   console.log('building and pushing the image…');

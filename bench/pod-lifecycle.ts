@@ -97,7 +97,7 @@ function rssMiB(pid: number): number {
 const reg = await startRegistry();
 const work = tempDir('bench-pod-');
 const cgroupParent = `/berth-b${randomBytes(4).toString('hex')}`;
-const berth = await startDaemon({ toml: `[runtime]\ncgroup_parent = "${cgroupParent}"\n` });
+const berth = await startDaemon({ logLevel: 'info', toml: `[runtime]\ncgroup_parent = "${cgroupParent}"\n` });
 let ctd: Awaited<ReturnType<typeof startContainerd>> | undefined;
 try {
   const busybox = await pushBusybox(reg);

@@ -17,7 +17,7 @@ const iterations = Number(process.argv[2] ?? 20);
 
 const reg = await startRegistry();
 const pause = await pushPause(reg);
-const berth = await startDaemon();
+const berth = await startDaemon({ logLevel: 'info' });
 // containerd gets berthd's own network list, moved to a bridge and subnet of its own.
 const scratch = tempDir('bench-net-');
 const ctdNet = networkToml(scratch);

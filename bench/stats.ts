@@ -80,7 +80,7 @@ async function teardown(client: CriClient): Promise<void> {
 const reg = await startRegistry();
 const busybox = await pushBusybox(reg);
 const pause = await pushPause(reg);
-const berth = await startDaemon({ toml: `\n[runtime]\ncgroup_parent = "/berth-bench${randomBytes(3).toString('hex')}"\n` });
+const berth = await startDaemon({ logLevel: 'info', toml: `\n[runtime]\ncgroup_parent = "/berth-bench${randomBytes(3).toString('hex')}"\n` });
 let ctd: Containerd | undefined;
 try {
   if (withContainerd) ctd = await startContainerd({ insecureRegistries: [reg.host], sandboxImage: pause.ref });

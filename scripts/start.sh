@@ -5,6 +5,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/prepare.sh
-# The Node.js flags berthd runs with live on its shebang line.
-read -r -a NODE_FLAGS <<< "$(sed -n '1s/^#!.*env -S node//p' dist/src/bin/berthd.js)"
-exec node "${NODE_FLAGS[@]}" dist/src/bin/berthd.js "$@"
+# berthd runs as its shebang line says (environment and Node.js flags).
+exec env -S "$(sed -n '1s/^#!\S*env -S //p' dist/src/bin/berthd.js)" dist/src/bin/berthd.js "$@"

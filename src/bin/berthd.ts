@@ -2,7 +2,7 @@
 // The V8 flag above keeps the young generation small: a daemon that mostly
 // waits does not need 16 MiB semi-spaces, and with them its resident memory
 // grows by ~30 MiB after a burst of calls (measured: 118 -> 86 MiB with 50
-// pods). scripts/start.sh and the test helpers read the flags from this line.
+// pods). scripts/start.sh and the test helpers run berthd as this line says.
 import { Command, Option } from 'commander';
 import { ConfigError, DEFAULT_CONFIG_FILE, flagName, loadConfig, renderDefaultToml, renderConfigDocs } from '../config/config.js';
 import { KEYS } from '../config/keys.js';

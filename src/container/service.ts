@@ -190,8 +190,11 @@ export class ContainerService implements PodContainers {
     try {
       await this.locks.with(id, async () => {
         await this.save(c);
-        await this.images.hold(image.id, id);
-        await this.prepare(c, sb, image);
+        // The hold and the container's preparation are independent; wait for
+        // both before any cleanup so an undo never races a step still running.
+        const [held, prepared] = await Promise.allSettled([this.images.hold(image.id, id), this.prepare(c, sb, image)]);
+        if (held.status === 'rejected') throw held.reason;
+        if (prepared.status === 'rejected') throw prepared.reason;
         c.phase = 'created';
         await this.save(c);
       });
@@ -237,9 +240,43 @@ export class ContainerService implements PodContainers {
 
   private async prepare(c: Container, sb: Sandbox, image: Awaited<ReturnType<ImageProvider['get']>> & object): Promise<void> {
     const cfg = c.config;
-    const sec = cfg.security;
     const bundle = this.bundle(c.id);
     const rootfs = join(bundle, 'rootfs');
+    await Promise.all([
+      mkdir(bundle, { recursive: true, mode: 0o700 }), mkdir(this.exitDir, { recursive: true }), mkdir(this.socketDir, { recursive: true }),
+    ]);
+    // The mount runs while the spec is built (which validates the request);
+    // conmon then loads while the mount finishes and runs `runtime create`
+    // only when released.
+    const mounting = mountRootfs(image.layerDirs, this.upperDir(c.id), join(this.persistDir(c.id), 'fs', 'work'), rootfs);
+    let spec: object;
+    try {
+      spec = await this.buildSpecFor(c, sb, image, rootfs);
+    } catch (err) {
+      await mounting.catch(() => undefined);
+      throw err;
+    }
+    // conmon opens the log when it starts.
+    if (c.logPath) await mkdir(join(c.logPath, '..'), { recursive: true });
+    const conmon = this.runtimeFor(sb).launchConmon({
+      conmon: this.config.runtime.conmon, id: c.id, name: c.reservedName, bundle, exitDir: this.exitDir,
+      socketDir: this.socketDir, persistDir: this.persistDir(c.id), logPath: c.logPath || join(bundle, 'console.log'),
+      stdin: cfg.stdin, stdinOnce: cfg.stdinOnce, tty: cfg.tty,
+    });
+    try {
+      await mounting;
+      await writeFile(join(bundle, 'config.json'), JSON.stringify(spec));
+    } catch (err) {
+      conmon.abort();
+      throw err;
+    }
+    c.pid = await span('runtime.create', { 'container.id': c.id, 'runtime.handler': sb.handler }, () => conmon.create());
+  }
+
+  /** The OCI runtime spec of a container: image config, security context, mounts and resources resolved. */
+  private async buildSpecFor(c: Container, sb: Sandbox, image: Awaited<ReturnType<ImageProvider['get']>> & object, rootfs: string): Promise<object> {
+    const cfg = c.config;
+    const sec = cfg.security;
     const [passwd, group, mountSources, devices, oomOwn] = await Promise.all([
       readImageFile(image.layerDirs, 'etc/passwd'),
       readImageFile(image.layerDirs, 'etc/group'),
@@ -264,22 +301,11 @@ export class ContainerService implements PodContainers {
     for (const [i, m] of cfg.mounts.entries()) {
       if (m.propagation !== 'private' && await ensurePropagation(mountSources[i]!, m.propagation)) c.sharedMounts.push(mountSources[i]!);
     }
-    const spec = buildSpec({
+    return buildSpec({
       id: c.id, config: cfg, sandbox: sb, sandboxPaths: this.sandboxes.paths(sb.id), image: image.config, rootfs, user,
       capabilities: caps, seccomp, devices, mountSources, pidNamespace: await this.pidNamespace(c, sb), oomScoreAdj,
       hostHostname: osHostname(), swapSupported: existsSync('/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes'),
     });
-    await mkdir(bundle, { recursive: true, mode: 0o700 });
-    await mountRootfs(image.layerDirs, this.upperDir(c.id), join(this.persistDir(c.id), 'fs', 'work'), rootfs);
-    await writeFile(join(bundle, 'config.json'), JSON.stringify(spec));
-    await mkdir(this.exitDir, { recursive: true });
-    await mkdir(this.socketDir, { recursive: true });
-    if (c.logPath) await mkdir(join(c.logPath, '..'), { recursive: true });
-    c.pid = await span('runtime.create', { 'container.id': c.id, 'runtime.handler': sb.handler }, () => this.runtimeFor(sb).createWithConmon({
-      conmon: this.config.runtime.conmon, id: c.id, name: c.reservedName, bundle, exitDir: this.exitDir,
-      socketDir: this.socketDir, persistDir: this.persistDir(c.id), logPath: c.logPath || join(bundle, 'console.log'),
-      stdin: cfg.stdin, stdinOnce: cfg.stdinOnce, tty: cfg.tty,
-    }));
   }
 
   // ---- start / stop -----------------------------------------------------------

@@ -10,7 +10,6 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { chmodSync, existsSync, unlinkSync } from 'node:fs';
 import type { Logger } from '../log/logger.js';
 import type { ImageService } from '../image/service.js';
-import { exportArchive, importArchive } from '../image/archive.js';
 import { BerthError, errorMessage, invalidArgument } from '../util/errors.js';
 
 const HTTP_STATUS: Partial<Record<BerthError['kind'], number>> = { InvalidArgument: 400, NotFound: 404, FailedPrecondition: 409, ResourceExhausted: 507 };
@@ -47,11 +46,13 @@ export class AdminServer {
       const o = await body(req);
       switch (req.url) {
         case '/v1/images/import': {
+          const { importArchive } = await import('../image/archive.js');
           const recs = await importArchive(images, str(o, 'file', true)!, str(o, 'name', false));
           log.info({ file: o.file, images: recs.map((r) => r.id) }, 'images imported');
           return { images: recs.map((r) => ({ id: r.id, repoTags: r.repoTags })) };
         }
         case '/v1/images/export': {
+          const { exportArchive } = await import('../image/archive.js');
           const rec = await exportArchive(images, str(o, 'image', true)!, str(o, 'file', true)!);
           log.info({ file: o.file, image: rec.id }, 'image exported');
           return { id: rec.id };

@@ -23,6 +23,14 @@ export interface ConmonOptions {
   logSizeMax?: number;
 }
 
+/** A conmon started by launchConmon, waiting to be released. */
+export interface ConmonLaunch {
+  /** Lets conmon run `runtime create`; resolves with the container's PID. */
+  create(): Promise<number>;
+  /** Kills conmon before it created anything (a failed CreateContainer). */
+  abort(): void;
+}
+
 export type RuntimeStatus = 'creating' | 'created' | 'running' | 'paused' | 'stopped';
 
 export class OciRuntime {
@@ -37,10 +45,13 @@ export class OciRuntime {
   }
 
   /**
-   * Starts conmon, which runs `runtime create` and daemonizes. Resolves with
-   * the container's PID once created; rejects with the runtime's error.
+   * Starts conmon, held before it runs `runtime create` (conmon waits for a
+   * byte on its start pipe). Spawning it early lets conmon load while the
+   * daemon mounts the rootfs and writes the spec; `create()` then releases it
+   * and resolves with the container's PID, or rejects with the runtime's error.
+   * `abort()` kills a held conmon that must not create anything.
    */
-  createWithConmon(o: ConmonOptions): Promise<number> {
+  launchConmon(o: ConmonOptions): ConmonLaunch {
     const args = [
       '--api-version', '1', '-c', o.id, '-u', o.id, '-n', o.name, '-r', this.path, '-b', o.bundle,
       '-p', `${o.bundle}/pidfile`, '-P', `${o.bundle}/conmon.pid`, '-l', `k8s-file:${o.logPath}`,
@@ -52,47 +63,74 @@ export class OciRuntime {
     if (o.stdin && !o.stdinOnce) args.push('--leave-stdin-open');
     if (o.tty) args.push('-t');
     if (o.logSizeMax && o.logSizeMax > 0) args.push('--log-size-max', String(o.logSizeMax));
-    return new Promise((resolve, reject) => {
-      // fd 3 is conmon's sync pipe: it reports {"data": pid} (or a negative value and a message).
-      // --sync keeps conmon our direct child while berthd lives, so its exit
-      // is reaped here instead of lingering as a zombie under PID 1; detached
-      // (own session) so it outlives berthd.
-      const child = spawn(o.conmon, args, {
-        detached: true,
-        stdio: ['ignore', 'ignore', 'pipe', 'pipe'],
-        env: { ...process.env, _OCI_SYNCPIPE: '3' },
-        cwd: o.bundle,
-      });
-      let sync = '';
-      let stderr = '';
-      let settled = false;
-      const finish = (err: Error | undefined, pid?: number): void => {
-        if (settled) return;
-        settled = true;
-        const pipe = child.stdio[3] as NodeJS.ReadableStream & { destroy(): void };
-        pipe.destroy();
-        child.stderr!.destroy();
-        child.unref();
-        if (err) reject(err);
-        else resolve(pid!);
-      };
-      child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-      const pipe = child.stdio[3] as NodeJS.ReadableStream;
-      pipe.on('data', (d: Buffer) => {
-        sync += d.toString();
-        const nl = sync.indexOf('}');
-        if (nl < 0) return;
-        try {
-          const msg = JSON.parse(sync.slice(0, nl + 1)) as { data: number; message?: string };
-          if (msg.data > 0) finish(undefined, msg.data);
-          else finish(new RunError(`${this.name} create`, msg.data, msg.message ?? 'container creation failed'));
-        } catch (err) {
-          finish(err as Error);
-        }
-      });
-      pipe.on('end', () => finish(new RunError('conmon', child.exitCode, stderr || 'conmon closed its sync pipe without a result')));
-      child.on('error', (err) => finish(err));
+    // fd 3 is conmon's sync pipe: it reports {"data": pid} (or a negative value
+    // and a message); fd 4 its start pipe. --sync keeps conmon our direct child
+    // while berthd lives, so its exit is reaped here instead of lingering as a
+    // zombie under PID 1; detached (own session) so it outlives berthd.
+    const child = spawn(o.conmon, args, {
+      detached: true,
+      stdio: ['ignore', 'ignore', 'pipe', 'pipe', 'pipe'],
+      env: { ...process.env, _OCI_SYNCPIPE: '3', _OCI_STARTPIPE: '4' },
+      cwd: o.bundle,
     });
+    const syncPipe = child.stdio[3] as NodeJS.ReadableStream & { destroy(): void };
+    const startPipe = child.stdio[4] as NodeJS.WritableStream & { destroy(): void };
+    let stderr = '';
+    let sync = '';
+    let released = false;
+    let settle: ((err: Error | undefined, pid?: number) => void) | undefined;
+    let early: Error | undefined;
+    const finish = (err: Error | undefined, pid?: number): void => {
+      if (settle) settle(err, pid);
+      else early ??= err ?? new Error('conmon reported before it was released');
+    };
+    child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+    syncPipe.on('data', (d: Buffer) => {
+      sync += d.toString();
+      const end = sync.indexOf('}');
+      if (end < 0) return;
+      try {
+        const msg = JSON.parse(sync.slice(0, end + 1)) as { data: number; message?: string };
+        if (msg.data > 0) finish(undefined, msg.data);
+        else finish(new RunError(`${this.name} create`, msg.data, msg.message ?? 'container creation failed'));
+      } catch (err) {
+        finish(err as Error);
+      }
+    });
+    syncPipe.on('end', () => finish(new RunError('conmon', child.exitCode, stderr || 'conmon closed its sync pipe without a result')));
+    syncPipe.on('error', () => undefined);
+    startPipe.on('error', () => undefined);
+    child.on('error', (err) => finish(err));
+    const close = (): void => {
+      syncPipe.destroy();
+      startPipe.destroy();
+      child.stderr!.destroy();
+      child.unref();
+    };
+    return {
+      create: () => {
+        released = true;
+        return new Promise<number>((resolve, reject) => {
+          let done = false;
+          settle = (err, pid) => {
+            if (done) return;
+            done = true;
+            close();
+            if (err) reject(err);
+            else resolve(pid!);
+          };
+          if (early) settle(early);
+          else startPipe.end('0');
+        });
+      },
+      abort: () => {
+        if (released) return;
+        released = true;
+        // Killed while it waits on the start pipe: it never runs the runtime.
+        child.kill('SIGKILL');
+        close();
+      },
+    };
   }
 
   async start(id: string): Promise<void> {

@@ -11,12 +11,12 @@ import https from 'node:https';
 import { readFileSync } from 'node:fs';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { WebSocketServer, type WebSocket } from 'ws';
+import type { WebSocketServer, WebSocket } from 'ws';
 import type { Logger } from '../log/logger.js';
 import type { Metrics } from '../metrics/metrics.js';
 import type { StreamingTarget } from './target.js';
 import { TokenStore, type StreamRequest } from './tokens.js';
-import { SpdySession } from './spdy/session.js';
+import type { SpdySession } from './spdy/session.js';
 import { runCommand, spdyCommandChannels, SPDY_COMMAND_PROTOCOLS, V1, type CommandChannels } from './remotecommand.js';
 import { PORTFORWARD_PROTOCOL, parsePort, serveSpdyPortForward } from './portforward.js';
 import { negotiate, serveWsPortForward, wsCommandChannels, WS_COMMAND_PROTOCOLS, WS_PORTFORWARD_PROTOCOLS } from './websocket.js';
@@ -58,14 +58,21 @@ function headerList(req: http.IncomingMessage, name: string): string[] {
   return (req.headersDistinct[name] ?? []).flatMap((v) => v.split(',')).map((v) => v.trim()).filter(Boolean);
 }
 
+interface Transports {
+  wss: WebSocketServer;
+  SpdySession: typeof SpdySession;
+}
+
 export class StreamingServer implements StreamingUrls {
   readonly tokens: TokenStore;
   /** The sub-protocol chosen for each WebSocket upgrade, for the handshake's answer. */
   private readonly chosen = new WeakMap<http.IncomingMessage, string>();
-  private readonly wss = new WebSocketServer({
-    noServer: true, perMessageDeflate: false, maxPayload: 16 * 1024 * 1024,
-    handleProtocols: (_offered, req) => this.chosen.get(req) ?? false,
-  });
+  /**
+   * The WebSocket and SPDY stacks (with their compression libraries) cost
+   * several MiB of the daemon's memory, so they load with the first
+   * streaming request instead of at start.
+   */
+  private transports?: Promise<Transports>;
   private readonly active = new Set<Active>();
   private idleTimer?: NodeJS.Timeout;
   private baseUrl = '';
@@ -105,6 +112,8 @@ export class StreamingServer implements StreamingUrls {
   }
 
   url(req: StreamRequest): string {
+    // Load now so the client's connection, a round trip later, does not wait for it.
+    void this.loadTransports().catch(() => undefined);
     return `${this.baseUrl}/${req.kind}/${this.tokens.issue(req)}`;
   }
 
@@ -120,6 +129,17 @@ export class StreamingServer implements StreamingUrls {
     const closed = new Promise<void>((r) => this.server.close(() => r()));
     this.server.closeAllConnections();
     await Promise.race([closed, new Promise((r) => setTimeout(r, 1000).unref())]);
+  }
+
+  private loadTransports(): Promise<Transports> {
+    this.transports ??= Promise.all([import('ws'), import('./spdy/session.js')]).then(([ws, spdy]) => ({
+      wss: new ws.WebSocketServer({
+        noServer: true, perMessageDeflate: false, maxPayload: 16 * 1024 * 1024,
+        handleProtocols: (_offered, req) => this.chosen.get(req) ?? false,
+      }),
+      SpdySession: spdy.SpdySession,
+    }));
+    return this.transports;
   }
 
   private reapIdle(): void {
@@ -164,6 +184,20 @@ export class StreamingServer implements StreamingUrls {
       return;
     }
     const log = this.o.log.child({ stream: r.kind, ...(r.kind === 'portforward' ? { pod: r.podSandboxId } : { container: r.containerId }) });
+    // Hold the client's first frames in the socket until a session reads them.
+    socket.pause();
+    this.loadTransports().then(
+      (t) => this.upgradeWith(t, r, req, url, socket, head, arrived, log),
+      (err) => {
+        log.error({ err: errorMessage(err) }, 'streaming transports failed to load');
+        rawResponse(socket, 500, 'Internal Server Error', 'streaming is unavailable\n');
+      },
+    );
+  }
+
+  private upgradeWith(
+    t: Transports, r: StreamRequest, req: http.IncomingMessage, url: URL, socket: Duplex, head: Buffer, arrived: number, log: Logger,
+  ): void {
     const upgrade = (req.headers.upgrade ?? '').toLowerCase();
     const isCommand = r.kind !== 'portforward';
     if (upgrade === 'websocket') {
@@ -175,7 +209,8 @@ export class StreamingServer implements StreamingUrls {
         return;
       }
       if (offered.length) this.chosen.set(req, protocol);
-      this.wss.handleUpgrade(req, socket, head, (ws: WebSocket) => {
+      t.wss.handleUpgrade(req, socket, head, (ws: WebSocket) => {
+        socket.resume();
         if (r.kind === 'portforward') {
           const q = url.searchParams.get('ports');
           const ports = q ? q.split(',').map((p) => parsePort(p.trim())) : r.ports;
@@ -208,7 +243,8 @@ export class StreamingServer implements StreamingUrls {
       (offered.length ? `X-Stream-Protocol-Version: ${protocol}\r\n` : '') + '\r\n',
     );
     (socket as Socket).setNoDelay?.(true);
-    const session = new SpdySession(socket, { isServer: true, head });
+    const session = new t.SpdySession(socket, { isServer: true, head });
+    socket.resume();
     session.on('error', (err: Error) => log.debug({ err: err.message }, 'SPDY session error'));
     if (r.kind === 'portforward') {
       serveSpdyPortForward(session, (port) => this.o.target.portForward(r.podSandboxId, port), (msg, f) => log.warn(f, msg));

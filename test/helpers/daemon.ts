@@ -11,10 +11,21 @@ export const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 export const BERTHD = join(REPO_ROOT, 'dist/src/bin/berthd.js');
 export const BERTH = join(REPO_ROOT, 'dist/src/bin/berth.js');
 
-/** The Node.js flags berthd declares on its shebang line, so tests run it as installed. */
-export function berthdNodeFlags(): string[] {
+/**
+ * How berthd's shebang line (`#!/usr/bin/env -S [NAME=VALUE...] node [flags]`)
+ * says it runs: the environment it adds and its Node.js flags, so tests run it
+ * as installed.
+ */
+export function berthdLaunch(): { env: Record<string, string>; nodeFlags: string[] } {
   const first = readFileSync(BERTHD, 'utf8').split('\n', 1)[0] ?? '';
-  return /^#!.*env -S node(.*)$/.exec(first)?.[1]?.trim().split(/\s+/).filter(Boolean) ?? [];
+  const words = /^#!\S*env -S (.*)$/.exec(first)?.[1]?.trim().split(/\s+/) ?? [];
+  const env: Record<string, string> = {};
+  while (words.length && /^[A-Za-z_][A-Za-z0-9_]*=/.test(words[0]!)) {
+    const w = words.shift()!;
+    env[w.slice(0, w.indexOf('='))] = w.slice(w.indexOf('=') + 1);
+  }
+  if (words.shift() !== 'node') throw new Error(`berthd's shebang does not run node: ${first}`);
+  return { env, nodeFlags: words };
 }
 
 export interface TestDaemon {
@@ -25,6 +36,8 @@ export interface TestDaemon {
   state: string;
   proc: ChildProcess;
   logs: () => string;
+  /** The logs once a line matches `re` (pipes deliver them a little after the call returns). */
+  logsMatching(re: RegExp, timeoutMs?: number): Promise<string>;
   client: CriClient;
   /** The daemon's own CNI bridge (deleted by cleanup). */
   bridge: string;
@@ -81,6 +94,8 @@ export interface StartOptions {
   /** Extra TOML appended to the generated config file. A [network] section replaces the private one. */
   toml?: string;
   args?: string[];
+  /** daemon.log_level; tests log at debug, benchmarks at the production default. */
+  logLevel?: string;
   /** Node.js flags placed before the script; default: those on berthd's shebang line. */
   nodeArgs?: string[];
   /** Reuse a directory (restart tests). */
@@ -102,7 +117,7 @@ export async function startDaemon(opts: StartOptions = {}): Promise<TestDaemon> 
       `[daemon]
 root = "${root}"
 state = "${state}"
-log_level = "debug"
+log_level = "${opts.logLevel ?? 'debug'}"
 
 [metrics]
 address = "${opts.metrics ?? ''}"
@@ -112,8 +127,10 @@ ${opts.toml ?? ''}
     );
   }
   const bridge = configuredBridge(cfg);
-  const proc = spawn(process.execPath, [...(opts.nodeArgs ?? berthdNodeFlags()), BERTHD, '--config', cfg, ...(opts.args ?? [])], {
+  const launch = berthdLaunch();
+  const proc = spawn(process.execPath, [...(opts.nodeArgs ?? launch.nodeFlags), BERTHD, '--config', cfg, ...(opts.args ?? [])], {
     stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, ...launch.env },
   });
   let out = '';
   proc.stdout!.on('data', (d: Buffer) => (out += d.toString()));
@@ -124,6 +141,11 @@ ${opts.toml ?? ''}
   const d: TestDaemon = {
     dir, socket, endpoint, root, state, proc, client, bridge,
     logs: () => out,
+    async logsMatching(re, timeoutMs = 3000) {
+      const deadline = Date.now() + timeoutMs;
+      while (!re.test(out) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      return out;
+    },
     async stop() {
       client.close();
       if (proc.exitCode !== null) return proc.exitCode;

@@ -60,7 +60,8 @@ test('an RPC not built answers UNIMPLEMENTED naming it; the CLI shows it and exi
     assert.match(e.details, /CheckpointPod/);
     return true;
   });
-  assert.match(d.logs(), /"method":"RuntimeService\/CheckpointPod".*"code":"UNIMPLEMENTED"/);
+  const logged = /"method":"RuntimeService\/CheckpointPod".*"code":"UNIMPLEMENTED"/;
+  assert.match(await d.logsMatching(logged), logged);
 });
 
 test('UpdateRuntimeConfig keeps the pod CIDR and rejects a malformed one', async () => {

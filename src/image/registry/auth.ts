@@ -2,7 +2,7 @@
 // `WWW-Authenticate: Bearer realm=…,service=…,scope=…` sends us to the realm
 // for a token (anonymously or with credentials); `Basic` challenges take the
 // credentials directly. Tokens are cached per realm/service/scope.
-import { request, type Dispatcher } from 'undici';
+import type { HttpAgent, HttpResponse } from './http.js';
 
 export interface Credentials {
   username?: string;
@@ -45,7 +45,7 @@ export class TokenCache {
   private readonly tokens = new Map<string, CachedToken>();
 
   /** Returns an Authorization header for the challenge, fetching a token if needed. */
-  async authorize(ch: Challenge, scope: string, creds: Credentials, dispatcher: Dispatcher, signal?: AbortSignal): Promise<string | undefined> {
+  async authorize(ch: Challenge, scope: string, creds: Credentials, agent: HttpAgent, signal?: AbortSignal): Promise<string | undefined> {
     if (ch.scheme === 'basic') return basicHeader(creds);
     if (ch.scheme !== 'bearer') return undefined;
     if (creds.registryToken) return `Bearer ${creds.registryToken}`;
@@ -57,11 +57,11 @@ export class TokenCache {
     const cached = this.tokens.get(key);
     if (cached && cached.expires > Date.now()) return cached.header;
 
-    let res: Dispatcher.ResponseData;
+    let res: HttpResponse;
     if (creds.identityToken) {
       const form = new URLSearchParams({ grant_type: 'refresh_token', refresh_token: creds.identityToken, service, scope: sc, client_id: 'berth' });
-      res = await request(realm, {
-        method: 'POST', dispatcher, signal, body: form.toString(),
+      res = await agent.request(new URL(realm), {
+        method: 'POST', signal, body: form.toString(),
         headers: { 'content-type': 'application/x-www-form-urlencoded' },
       });
     } else {
@@ -71,9 +71,9 @@ export class TokenCache {
       const headers: Record<string, string> = {};
       const basic = basicHeader(creds);
       if (basic) headers.authorization = basic;
-      res = await request(url, { dispatcher, signal, headers });
+      res = await agent.request(url, { signal, headers });
     }
-    const text = await res.body.text();
+    const text = await res.text();
     if (res.statusCode !== 200) throw new TokenError(res.statusCode, `token service ${realm} answered ${res.statusCode}`);
     let body: { token?: string; access_token?: string; expires_in?: number };
     try {

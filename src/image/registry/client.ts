@@ -4,7 +4,8 @@
 // failures retried with exponential backoff.
 import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { request, type Dispatcher } from 'undici';
+import type { IncomingMessage } from 'node:http';
+import type { HttpResponse } from './http.js';
 import type { Logger } from '../../log/logger.js';
 import { PullError, TRANSIENT, type PullFailure } from '../pull-error.js';
 import { TokenCache, TokenError, parseChallenge, type Credentials } from './auth.js';
@@ -27,7 +28,7 @@ export interface FetchedManifest {
 }
 
 export interface BlobStream {
-  body: Dispatcher.ResponseData['body'];
+  body: IncomingMessage;
   /** Content-Length when the registry sent one. */
   length?: number;
   endpoint: Endpoint;
@@ -40,10 +41,10 @@ export function classifyNetworkError(err: unknown): PullFailure {
   const code = String((err as { code?: string }).code ?? '');
   if (err instanceof PullError) return err.reason;
   if ((err as Error).name === 'AbortError' || code === 'ABORT_ERR') return 'cancelled';
-  if (code === 'UND_ERR_BODY_TIMEOUT' || code === 'UND_ERR_HEADERS_TIMEOUT') return 'stalled';
+  if (code === 'ERR_REGISTRY_STALLED') return 'stalled';
   if (code === 'ENOSPC' || code === 'EDQUOT') return 'disk_full';
   if (TLS_CODES.test(code) || /certificate|TLS|SSL/i.test((err as Error).message ?? '')) return 'tls';
-  if (/^(ECONNREFUSED|ECONNRESET|EHOSTUNREACH|ENETUNREACH|ENOTFOUND|EAI_AGAIN|ETIMEDOUT|EPIPE|UND_ERR_.*)$/.test(code)) return 'unreachable';
+  if (/^(ECONNREFUSED|ECONNRESET|EHOSTUNREACH|ENETUNREACH|ENOTFOUND|EAI_AGAIN|ETIMEDOUT|EPIPE)$/.test(code)) return 'unreachable';
   return 'other';
 }
 
@@ -56,10 +57,10 @@ function statusFailure(status: number): PullFailure {
   return 'other';
 }
 
-async function errorDetail(res: Dispatcher.ResponseData): Promise<string> {
+async function errorDetail(res: HttpResponse): Promise<string> {
   let text = '';
   try {
-    text = (await res.body.text()).slice(0, 2000);
+    text = (await res.text()).slice(0, 2000);
   } catch {
     // body unreadable: the status alone has to do
   }
@@ -88,7 +89,7 @@ export class RepoClient {
   async manifest(ref: string, accept: string, signal?: AbortSignal): Promise<FetchedManifest> {
     return this.overEndpoints(`manifest ${this.repository}:${ref}`, signal, async (ep) => {
       const res = await this.get(ep, `/v2/${this.repository}/manifests/${ref}`, { accept }, signal);
-      const body = Buffer.from(await res.body.arrayBuffer());
+      const body = await res.buffer();
       const digest = 'sha256:' + createHash('sha256').update(body).digest('hex');
       if (ref.startsWith('sha256:') && digest !== ref) {
         throw new PullError('digest_mismatch', this.registry, `manifest ${ref} from ${ep.base} has digest ${digest}`);
@@ -139,7 +140,7 @@ export class RepoClient {
   }
 
   /** GET with auth and redirects; returns a 200 response or throws a PullError. */
-  private async get(ep: Endpoint, path: string, headers: Record<string, string>, signal?: AbortSignal): Promise<Dispatcher.ResponseData> {
+  private async get(ep: Endpoint, path: string, headers: Record<string, string>, signal?: AbortSignal): Promise<HttpResponse> {
     let url = new URL(ep.base + path);
     const origin = url.origin;
     let authorization = this.authCache.get(ep.base);
@@ -147,24 +148,21 @@ export class RepoClient {
     for (let hop = 0; hop < 10; hop++) {
       const h: Record<string, string> = { ...headers, 'user-agent': 'berth' };
       if (authorization && url.origin === origin) h.authorization = authorization;
-      const res = await request(url, {
-        method: 'GET', headers: h, dispatcher: ep.dispatcher, signal,
-        headersTimeout: this.opts.stallTimeoutMs, bodyTimeout: this.opts.stallTimeoutMs,
-      });
+      const res = await ep.agent.request(url, { headers: h, signal, stallTimeoutMs: this.opts.stallTimeoutMs });
       if (res.statusCode === 200) return res;
       if ([301, 302, 303, 307, 308].includes(res.statusCode) && res.headers.location) {
-        await res.body.dump();
+        await res.dump();
         url = new URL(String(res.headers.location), url);
         continue;
       }
       if (res.statusCode === 401 && !authTried && url.origin === origin) {
         const header = String(res.headers['www-authenticate'] ?? '');
-        await res.body.dump();
+        await res.dump();
         const ch = parseChallenge(header);
         authTried = true;
         if (ch) {
           try {
-            authorization = await this.opts.tokens.authorize(ch, this.scope, this.creds, ep.dispatcher, signal);
+            authorization = await this.opts.tokens.authorize(ch, this.scope, this.creds, ep.agent, signal);
           } catch (err) {
             if (err instanceof TokenError) {
               const reason = err.status === 401 ? 'unauthorized' : err.status === 403 ? 'forbidden' : statusFailure(err.status);

@@ -3,7 +3,7 @@
 // [registries."host"] config table.
 import { readFileSync } from 'node:fs';
 import { rootCertificates } from 'node:tls';
-import { Agent, type Dispatcher } from 'undici';
+import { HttpAgent } from './http.js';
 import type { RegistryConfig } from '../../config/config.js';
 
 export interface Endpoint {
@@ -12,7 +12,7 @@ export interface Endpoint {
   /** The registry name (config key) this endpoint serves. */
   registry: string;
   mirror: boolean;
-  dispatcher: Dispatcher;
+  agent: HttpAgent;
 }
 
 export interface HostsOptions {
@@ -27,7 +27,7 @@ export function isLocalRegistry(host: string): boolean {
 }
 
 export class Hosts {
-  private readonly agents = new Map<string, Agent>();
+  private readonly agents = new Map<string, HttpAgent>();
 
   constructor(private readonly opts: HostsOptions) {}
 
@@ -42,32 +42,33 @@ export class Hosts {
     const out: Endpoint[] = [];
     for (const m of cfg?.mirrors ?? []) {
       const base = /^https?:\/\//.test(m) ? m.replace(/\/+$/, '') : `https://${m}`;
-      out.push({ base, registry, mirror: true, dispatcher: this.agent(base, cfg, cfg?.insecure === true) });
+      out.push({ base, registry, mirror: true, agent: this.agent(base, cfg, cfg?.insecure === true) });
     }
     const host = registry === 'docker.io' ? 'registry-1.docker.io' : registry;
     // With a CA configured the registry speaks TLS even when it is local.
     const plain = insecure && !cfg?.ca_file && !cfg?.cert_file;
     const base = `${plain ? 'http' : 'https'}://${host}`;
-    out.push({ base, registry, mirror: false, dispatcher: this.agent(base, cfg, insecure) });
+    out.push({ base, registry, mirror: false, agent: this.agent(base, cfg, insecure) });
     return out;
   }
 
-  private agent(base: string, cfg: RegistryConfig | undefined, skipVerify: boolean): Agent {
+  private agent(base: string, cfg: RegistryConfig | undefined, skipVerify: boolean): HttpAgent {
     const key = `${base}|${skipVerify}`;
     let a = this.agents.get(key);
     if (!a) {
-      const connect: Record<string, unknown> = { rejectUnauthorized: !skipVerify };
-      if (cfg?.ca_file) connect.ca = [...rootCertificates, readFileSync(cfg.ca_file, 'utf8')];
-      if (cfg?.cert_file) connect.cert = readFileSync(cfg.cert_file);
-      if (cfg?.key_file) connect.key = readFileSync(cfg.key_file);
-      a = new Agent({ connect, connections: 16, keepAliveTimeout: 30_000 });
+      a = new HttpAgent(base.startsWith('https:'), {
+        rejectUnauthorized: !skipVerify,
+        ca: cfg?.ca_file ? [...rootCertificates, readFileSync(cfg.ca_file, 'utf8')] : undefined,
+        cert: cfg?.cert_file ? readFileSync(cfg.cert_file) : undefined,
+        key: cfg?.key_file ? readFileSync(cfg.key_file) : undefined,
+      });
       this.agents.set(key, a);
     }
     return a;
   }
 
   async close(): Promise<void> {
-    await Promise.all([...this.agents.values()].map((a) => a.close()));
+    for (const a of this.agents.values()) a.close();
     this.agents.clear();
   }
 }
