@@ -70,7 +70,8 @@ export class RuntimeHandlers {
   }
 
   list(): HandlerState[] {
-    return [...this.states.values()].sort((a, b) => a.name.localeCompare(b.name));
+    // Code-point order: locale-aware comparison would load ICU collation data (~3 MiB resident) for ASCII names.
+    return [...this.states.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   }
 
   get(name: string): HandlerState | undefined {
