@@ -88,7 +88,7 @@ test('503, 429 and a reset mid-blob are retried; slow succeeds; stalled fails cl
   try {
     const res = await d.client.call<{ imageRef: string }>('PullImage', { image: { image: ref } });
     assert.equal(res.imageRef, img.configDigest);
-    assert.match(d.logs(), /registry request failed, retrying/);
+    assert.match(await d.logsMatching(/registry request failed, retrying/), /registry request failed, retrying/);
     await d.client.call('RemoveImage', { image: { image: ref } });
 
     mode = 'slow'; // ~1 MiB in 32 KiB steps 40 ms apart: slow, never stalled for 1 s

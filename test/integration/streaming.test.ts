@@ -217,7 +217,7 @@ test('a berthd killed during an exec session leaves no orphan: the restarted ber
   try {
     for (let i = 0; i < 50 && (await has(d2)); i++) await sleep(100);
     assert.equal(await has(d2), false);
-    assert.match(d2.logs(), /killed an exec process left by a previous berthd/);
+    assert.match(await d2.logsMatching(/killed an exec process left by a previous berthd/), /killed an exec process left by a previous berthd/);
   } finally {
     await d2.client.call('RemovePodSandbox', { podSandboxId: pod.id });
     await d2.stop();
