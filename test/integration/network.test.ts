@@ -10,7 +10,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync, readFileSync, existsSync, readdirSync, rmSync } from 'node:fs';
 import { get } from 'node:http';
 import { join } from 'node:path';
-import { randomBytes } from 'node:crypto';
+import { randomInt } from 'node:crypto';
 import { podSuite, startPodDaemon, runPod, runContainer, execSync, leftovers, networkLeftovers, settleZombies, type PodFixture, type PodDaemon } from '../helpers/pods.js';
 import { networkToml, tempDir } from '../helpers/daemon.js';
 import { freePort } from '../helpers/registry.js';
@@ -288,7 +288,10 @@ test('a broken config or a missing plugin: NetworkReady false with the reason, R
 
 test('dual-stack: the pod gets an IPv4 primary and an IPv6 additional IP and serves on both', async () => {
   const dir = tempDir();
-  const v6 = `fd7b:${randomBytes(2).toString('hex')}:${randomBytes(2).toString('hex')}::/64`;
+  // Groups of four hex digits without a leading zero: the prefix then reads
+  // the same as the pod's address in canonical form.
+  const group = (): string => (0x1000 + randomInt(0xf000)).toString(16);
+  const v6 = `fd7b:${group()}:${group()}::/64`;
   const toml = networkToml(dir).replace(/subnet = "([^"]+)"/, (_m, v4: string) => `subnet = "${v4},${v6}"`);
   const d6 = await startPodDaemon(fx.image, { dir, toml });
   try {
