@@ -18,7 +18,7 @@ import { pushBusybox, pushPause } from '../test/helpers/images.js';
 import { startDaemon, tempDir } from '../test/helpers/daemon.js';
 import { startContainerd } from '../test/helpers/containerd.js';
 import type { CriClient } from '../src/cli/client.js';
-import { printTable, summarize, timeMs, fmt, type Summary } from './lib.js';
+import { printTable, summarize, timeMs, fmt, rssMiB, type Summary } from './lib.js';
 
 const rounds = Number(process.argv[2] ?? 20);
 const rssPods = Number(process.argv[3] ?? 50);
@@ -87,11 +87,6 @@ function runcFloor(bundle: string, root: string, n: number): { up: number[]; dow
     down.push(performance.now() - t0);
   }
   return { up, down };
-}
-
-function rssMiB(pid: number): number {
-  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return m ? Number(m[1]) / 1024 : NaN;
 }
 
 const reg = await startRegistry();

@@ -19,17 +19,21 @@ export const DEFAULT_CAPABILITIES = [
 
 let held: string[] | undefined;
 
-/**
- * The capabilities this daemon holds. "All capabilities" means these: asking
- * runc for one we lack (CAP_SYS_RESOURCE on some hosts) fails the start.
- */
-export function heldCapabilities(status = readFileSync('/proc/self/status', 'utf8')): string[] {
-  if (held && arguments.length === 0) return held;
+function capabilitiesIn(status: string): string[] {
   const m = /^CapPrm:\s*([0-9a-f]+)$/m.exec(status);
   const mask = BigInt(`0x${m?.[1] ?? '0'}`);
-  const out = NAMES.filter((_, i) => (mask >> BigInt(i)) & 1n);
-  if (arguments.length === 0) held = out;
-  return out;
+  return NAMES.filter((_, i) => (mask >> BigInt(i)) & 1n);
+}
+
+/**
+ * The capabilities this daemon holds (read once), or those a given
+ * /proc/<pid>/status lists. "All capabilities" means these: asking runc for
+ * one we lack (CAP_SYS_RESOURCE on some hosts) fails the start.
+ */
+export function heldCapabilities(status?: string): string[] {
+  if (status !== undefined) return capabilitiesIn(status);
+  held ??= capabilitiesIn(readFileSync('/proc/self/status', 'utf8'));
+  return held;
 }
 
 function normalise(name: string, field: string): string {

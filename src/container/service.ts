@@ -12,7 +12,7 @@ import type { ImageProvider } from '../image/provider.js';
 import type { SandboxService, PodContainers } from '../sandbox/service.js';
 import type { Sandbox } from '../sandbox/types.js';
 import { OciRuntime } from '../runtime/oci.js';
-import { BerthError, alreadyExists, errorMessage, failedPrecondition, invalidArgument, notFound, internal } from '../util/errors.js';
+import { BerthError, alreadyExists, errorMessage, failedPrecondition, invalidArgument, notFound, internal, unlessNotFound } from '../util/errors.js';
 import { newId, resolveId } from '../util/ids.js';
 import { KeyedLock } from '../util/keyed-lock.js';
 import { readJson, writeJsonAtomic } from '../util/atomic-file.js';
@@ -24,6 +24,7 @@ import { effectiveCapabilities, heldCapabilities } from './capabilities.js';
 import { runtimeDefaultProfile, type SeccompProfile } from './seccomp.js';
 import { readImageFile, resolveUser } from './user.js';
 import { mountRootfs } from './rootfs.js';
+import { detectCgroupVersion } from '../stats/cgroup.js';
 import { hostDevices, loadSeccompFile, ownOomScoreAdj, resolveDevices, resolveMountSources } from './host-inputs.js';
 import { ensurePropagation } from './propagation.js';
 import { span } from '../tracing/tracing.js';
@@ -72,6 +73,9 @@ export class ContainerService implements PodContainers {
   private readonly starting = new Map<string, boolean>();
   private watcher?: FSWatcher;
   private readonly runtimes = new Map<string, OciRuntime>();
+  // Host facts that do not change while berthd runs.
+  private readonly cgroupV2 = detectCgroupVersion() === 'v2';
+  private readonly swapSupported = existsSync('/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes');
 
   constructor(
     private readonly config: Config,
@@ -161,7 +165,7 @@ export class ContainerService implements PodContainers {
     if (!cfg.name) throw invalidArgument('config.metadata.name is required');
     if (!cfg.image) throw invalidArgument('config.image.image is required');
     validateResources(cfg.resources, 'config.linux.resources');
-    if (cfg.resources && Object.keys(cfg.resources.unified).length && !existsSync('/sys/fs/cgroup/cgroup.controllers')) {
+    if (cfg.resources && Object.keys(cfg.resources.unified).length && !this.cgroupV2) {
       throw failedPrecondition('config.linux.resources.unified needs cgroup v2; this host\'s controllers are on cgroup v1');
     }
     if (cfg.security.runAsGroup !== undefined && cfg.security.runAsUser === undefined && !cfg.security.runAsUsername) {
@@ -242,9 +246,7 @@ export class ContainerService implements PodContainers {
     const cfg = c.config;
     const bundle = this.bundle(c.id);
     const rootfs = join(bundle, 'rootfs');
-    await Promise.all([
-      mkdir(bundle, { recursive: true, mode: 0o700 }), mkdir(this.exitDir, { recursive: true }), mkdir(this.socketDir, { recursive: true }),
-    ]);
+    await mkdir(bundle, { recursive: true, mode: 0o700 });
     // The mount runs while the spec is built (which validates the request);
     // conmon then loads while the mount finishes and runs `runtime create`
     // only when released.
@@ -304,7 +306,7 @@ export class ContainerService implements PodContainers {
     return buildSpec({
       id: c.id, config: cfg, sandbox: sb, sandboxPaths: this.sandboxes.paths(sb.id), image: image.config, rootfs, user,
       capabilities: caps, seccomp, devices, mountSources, pidNamespace: await this.pidNamespace(c, sb), oomScoreAdj,
-      hostHostname: osHostname(), swapSupported: existsSync('/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes'),
+      hostHostname: osHostname(), swapSupported: this.swapSupported,
     });
   }
 
@@ -342,23 +344,37 @@ export class ContainerService implements PodContainers {
     });
   }
 
+  /**
+   * Calls `fn` once the container's exit is recorded (soon, if it already
+   * is); returns the function that cancels the wait.
+   */
+  onExit(c: Container, fn: () => void): () => void {
+    if (c.state === 'EXITED') {
+      queueMicrotask(fn);
+      return () => undefined;
+    }
+    const list = this.exitWaiters.get(c.id) ?? [];
+    list.push(fn);
+    this.exitWaiters.set(c.id, list);
+    // The exit file may have landed between the state check and the watch.
+    void this.checkExit(c.id);
+    return () => {
+      const left = (this.exitWaiters.get(c.id) ?? []).filter((f) => f !== fn);
+      if (left.length) this.exitWaiters.set(c.id, left);
+      else this.exitWaiters.delete(c.id);
+    };
+  }
+
   private waitExit(c: Container, ms: number): Promise<boolean> {
-    if (c.state === 'EXITED') return Promise.resolve(true);
     return new Promise((resolve) => {
       const timer = setTimeout(() => {
-        const list = this.exitWaiters.get(c.id) ?? [];
-        this.exitWaiters.set(c.id, list.filter((f) => f !== done));
+        cancel();
         resolve(c.state === 'EXITED');
       }, ms);
-      const done = (): void => {
+      const cancel = this.onExit(c, () => {
         clearTimeout(timer);
         resolve(true);
-      };
-      const list = this.exitWaiters.get(c.id) ?? [];
-      list.push(done);
-      this.exitWaiters.set(c.id, list);
-      // The exit file may have landed between the state check and the watch.
-      void this.checkExit(c.id);
+      });
     });
   }
 
@@ -381,8 +397,13 @@ export class ContainerService implements PodContainers {
     }
   }
 
+  /** The containers of one pod (exact ID, unlike list()'s prefix filter), oldest first. */
+  inPod(sandboxId: string): Container[] {
+    return this.list({ sandboxId }).filter((c) => c.sandboxId === sandboxId);
+  }
+
   async stopAll(sandboxId: string, timeoutSeconds: number): Promise<void> {
-    await Promise.all(this.list({ sandboxId }).filter((c) => c.sandboxId === sandboxId).map((c) => this.stop(c.id, timeoutSeconds)));
+    await Promise.all(this.inPod(sandboxId).map((c) => this.stop(c.id, timeoutSeconds)));
   }
 
   async removeAll(sandboxId: string): Promise<void> {
@@ -393,13 +414,8 @@ export class ContainerService implements PodContainers {
   // ---- remove -------------------------------------------------------------------
 
   async remove(idOrPrefix: string): Promise<void> {
-    let c: Container;
-    try {
-      c = this.resolve(idOrPrefix);
-    } catch (err) {
-      if (err instanceof BerthError && err.kind === 'NotFound') return;
-      throw err;
-    }
+    const c = unlessNotFound(() => this.resolve(idOrPrefix));
+    if (!c) return;
     await this.locks.with(c.id, async () => {
       if (!this.containers.has(c.id)) return;
       if (c.state !== 'EXITED' && c.phase === 'created') await this.stopLocked(c, 0);
@@ -489,7 +505,8 @@ export class ContainerService implements PodContainers {
 
   /** Loads every container after a (re)start and reconciles it with conmon and runc. */
   async restore(): Promise<void> {
-    await mkdir(this.exitDir, { recursive: true });
+    // Shared by every container's conmon; made once here, not per create.
+    await Promise.all([mkdir(this.exitDir, { recursive: true }), mkdir(this.socketDir, { recursive: true })]);
     this.watchExits();
     const dir = join(this.config.daemon.root, 'containers');
     const ids = await readdir(dir).catch(() => [] as string[]);
@@ -553,7 +570,7 @@ export class ContainerService implements PodContainers {
     validateResources(r, 'linux');
     await this.locks.with(c.id, async () => {
       if (c.state !== 'RUNNING' && c.state !== 'CREATED') throw failedPrecondition(`container ${c.id} is ${c.state}; only a created or running container can be updated`);
-      const spec = resourcesSpec(r, existsSync('/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes'));
+      const spec = resourcesSpec(r, this.swapSupported);
       delete spec.devices;
       try {
         await this.runtimeOf(c).update(c.id, spec);

@@ -77,6 +77,11 @@ export function processEnv(config: Pick<ContainerConfig, 'envs'>, image: OciImag
 }
 
 const NAMESPACED_SYSCTL_PREFIXES = ['kernel.shm', 'kernel.msg', 'fs.mqueue.', 'net.'];
+/** A container's cgroup, under its pod's; the stats readers look there too. */
+export function containerCgroupPath(podCgroup: string, containerId: string): string {
+  return `${podCgroup}/${containerId}`;
+}
+
 export function isNamespacedSysctl(name: string): boolean {
   return name === 'kernel.sem' || name === 'kernel.hostname' || name === 'kernel.domainname'
     || NAMESPACED_SYSCTL_PREFIXES.some((p) => name.startsWith(p));
@@ -190,7 +195,7 @@ export function buildSpec(inp: SpecInput): Record<string, unknown> {
   const caps = inp.capabilities;
   const linux: Record<string, unknown> = {
     namespaces,
-    cgroupsPath: `${sandbox.cgroupParent}/${inp.id}`,
+    cgroupsPath: containerCgroupPath(sandbox.cgroupParent, inp.id),
     resources,
     devices: linuxDevices,
     maskedPaths: privileged ? [] : (sec.maskedPaths.length ? sec.maskedPaths : DEFAULT_MASKED_PATHS),

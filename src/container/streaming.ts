@@ -14,6 +14,7 @@
 //  - port-forward: `nsenter --net` into the pod's namespace running socat.
 // Every exec writes runc's pid file of the process in its container bundle,
 // so a session that ends early, and a berthd that died, leave no process.
+import { setTimeout as sleep } from 'node:timers/promises';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createReadStream, watch } from 'node:fs';
 import { readdir, readFile, readlink, rm, stat, writeFile } from 'node:fs/promises';
@@ -32,7 +33,6 @@ function quote(a: string): string {
   return `'${a.replace(/'/g, `'\\''`)}'`;
 }
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** Kills `pid` if it still is a process of container `id` (the pid may have been reused). */
 async function killIfInContainer(pid: number, id: string): Promise<boolean> {
@@ -204,20 +204,19 @@ export class ContainerStreaming implements StreamingTarget {
       input.stdin!.on('error', () => undefined);
       input.on('error', () => undefined);
     }
-    let exitWatch: NodeJS.Timeout | undefined;
+    let stopWaiting: () => void = () => undefined;
     let resolveExit: (code: number) => void = () => undefined;
     const exited = new Promise<number>((resolve) => {
       resolveExit = resolve;
-      exitWatch = setInterval(() => {
-        if (c.state === 'EXITED') void pump().then(() => resolve(c.exitCode));
-      }, 100);
+      // The last lines reach the log before conmon records the exit.
+      stopWaiting = this.containers.onExit(c, () => void pump().then(() => resolve(c.exitCode)));
     });
     const finish = (): void => {
       if (closed) return;
       closed = true;
       watcher.close();
       clearInterval(poll);
-      clearInterval(exitWatch);
+      stopWaiting();
       stdout.end();
       stderr.end();
       input?.kill();

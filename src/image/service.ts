@@ -54,6 +54,8 @@ export class ImageService implements ImageProvider {
   private readonly pinned: Set<string>;
   /** Serializes record changes and GC. */
   private chain: Promise<unknown> = Promise.resolve();
+  /** Where the image store lives; fixed while berthd runs. */
+  private fsMountpoint?: string;
 
   private constructor(
     private readonly config: Config,
@@ -155,7 +157,7 @@ export class ImageService implements ImageProvider {
       const layers: LayerProgress[] = [];
       const entry = { image: key, startedMs: Date.now(), layers };
       this.progress.set(key, entry);
-      p = span('image.pull', { 'image.ref': formatReference(ref), 'image.registry': ref.registry }, () => this.doPull(ref, creds, signal, layers)).finally(() => {
+      p = span('image.pull', { 'image.ref': key, 'image.registry': ref.registry }, () => this.doPull(ref, creds, signal, layers)).finally(() => {
         this.pulls.delete(key);
         // Kept a moment so a client polling for progress sees the end.
         setTimeout(() => {
@@ -324,7 +326,8 @@ export class ImageService implements ImageProvider {
   async fsUsage(): Promise<ImageFsUsage> {
     const u = await diskUsage(this.root);
     this.metrics.imageFsBytes.set(u.bytes);
-    return { timestampMs: Date.now(), mountpoint: mountPointOf(this.root), usedBytes: u.bytes, inodesUsed: u.inodes };
+    this.fsMountpoint ??= mountPointOf(this.root);
+    return { timestampMs: Date.now(), mountpoint: this.fsMountpoint, usedBytes: u.bytes, inodesUsed: u.inodes };
   }
 
   // ImageProvider

@@ -24,13 +24,6 @@ export function isHybridCgroups(mounts = readFileSync('/proc/self/mounts', 'utf8
   return v1 && v2;
 }
 
-export function isCgroupV2Unified(mounts = readFileSync('/proc/self/mounts', 'utf8')): boolean {
-  return mounts.split('\n').some((l) => {
-    const f = l.split(' ');
-    return f[1] === '/sys/fs/cgroup' && f[2] === 'cgroup2';
-  });
-}
-
 /**
  * The runtime handlers (RuntimeClass → OCI runtime) and whether each works on
  * this host. Probed once at start so a broken handler is reported in Status

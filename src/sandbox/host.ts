@@ -2,20 +2,12 @@
 // unshare, setns or mount): each is one short-lived util-linux process, and
 // RunPodSandbox runs the two it needs in parallel.
 import { spawn } from 'node:child_process';
-import { statfs, writeFile, mkdir, readFile, rmdir } from 'node:fs/promises';
+import { writeFile, mkdir, readFile, rmdir } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { join } from 'node:path';
 import { run, RunError } from '../util/run.js';
+import { isNamespace } from '../util/netns.js';
 
-const NSFS_MAGIC = 0x6e736673;
-
-async function isNsMount(path: string): Promise<boolean> {
-  try {
-    return (await statfs(path)).type === NSFS_MAGIC;
-  } catch {
-    return false;
-  }
-}
 
 /**
  * Creates network, IPC and UTS namespaces (those given) and pins each by
@@ -49,7 +41,7 @@ export async function startInfra(infra: string, file: string): Promise<number> {
   void exited.then(() => (done = true));
   const deadline = Date.now() + 10_000;
   while (Date.now() < deadline) {
-    if (await isNsMount(file)) return child.pid!;
+    if (await isNamespace(file)) return child.pid!;
     if (done) throw new Error(`infra process ${infra} exited with ${await exited} before pinning its PID namespace`);
     await sleep(2);
   }
@@ -84,17 +76,12 @@ export async function stopInfra(pid: number, file: string): Promise<void> {
 
 export async function mountShm(dir: string, sizeBytes = 64 * 1024 * 1024): Promise<void> {
   await mkdir(dir, { recursive: true });
-  if (await isMountPoint(dir)) return;
   await run('mount', ['-t', 'tmpfs', '-o', `rw,nosuid,nodev,noexec,mode=1777,size=${sizeBytes}`, 'shm', dir]);
 }
 
 export async function mountPoints(): Promise<Set<string>> {
   const text = await readFile('/proc/self/mounts', 'utf8');
   return new Set(text.split('\n').map((l) => l.split(' ')[1]?.replace(/\\040/g, ' ')).filter((x): x is string => !!x));
-}
-
-async function isMountPoint(path: string): Promise<boolean> {
-  return (await mountPoints()).has(path);
 }
 
 /** Unmounts whichever of `paths` are mounted, in one `umount` call. Idempotent. */
@@ -107,7 +94,7 @@ export async function unmountAll(paths: string[]): Promise<void> {
   } catch (err) {
     // Busy or already gone between the check and the call: retry lazily so remove never sticks.
     if (!(err instanceof RunError)) throw err;
-    await run('umount', ['-l', ...targets.filter((p) => p)]).catch(() => undefined);
+    await run('umount', ['-l', ...targets]).catch(() => undefined);
   }
 }
 

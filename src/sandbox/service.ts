@@ -7,13 +7,14 @@ import type { Metrics } from '../metrics/metrics.js';
 import type { EventBus, ContainerEventType } from '../events/bus.js';
 import type { RuntimeHandlers } from '../runtime/handlers.js';
 import type { PodNetwork, PodNetworkRequest } from '../network/pod-network.js';
-import { alreadyExists, errorMessage, failedPrecondition, invalidArgument, BerthError } from '../util/errors.js';
+import { alreadyExists, errorMessage, failedPrecondition, invalidArgument, BerthError, unlessNotFound } from '../util/errors.js';
 import { newId, resolveId } from '../util/ids.js';
 import { KeyedLock } from '../util/keyed-lock.js';
 import { readJson, writeJsonAtomic } from '../util/atomic-file.js';
 import { isNamespacedSysctl } from '../container/spec.js';
 import type { Sandbox, SandboxConfig, SandboxPaths, SandboxState } from './types.js';
-import { pinNamespaces, mountShm, unmountAll, startInfra, stopInfra, removeCgroup, mountPoints } from './host.js';
+import { pinNamespaces, mountShm, unmountAll, startInfra, stopInfra, removeCgroup } from './host.js';
+import { isNamespace } from '../util/netns.js';
 import { hostsFile, resolvConf } from './dns.js';
 import { span } from '../tracing/tracing.js';
 
@@ -188,7 +189,7 @@ export class SandboxService {
     await mkdir(join(p.dir, 'ns'), { recursive: true, mode: 0o711 });
     const hostNet = ns.network === 'NODE';
     const hostIpc = ns.ipc === 'NODE';
-    const hostname = hostNet ? osHostname() : (sb.config.hostname || sb.config.name.slice(0, 63));
+    const hostname = this.hostname(sb);
     await Promise.all([
       pinNamespaces({ net: hostNet ? undefined : p.netns, ipc: hostIpc ? undefined : p.ipcns, uts: hostNet ? undefined : p.utsns }),
       hostIpc ? Promise.resolve() : mountShm(p.shm),
@@ -241,13 +242,8 @@ export class SandboxService {
 
   /** Idempotent: an unknown ID is not an error (kubelet retries removals). */
   async remove(idOrPrefix: string): Promise<void> {
-    let sb: Sandbox;
-    try {
-      sb = this.resolve(idOrPrefix);
-    } catch (err) {
-      if (err instanceof BerthError && err.kind === 'NotFound') return;
-      throw err;
-    }
+    const sb = unlessNotFound(() => this.resolve(idOrPrefix));
+    if (!sb) return;
     await this.containers?.stopAll(sb.id, 0);
     await this.containers?.removeAll(sb.id);
     await this.withLock(sb.id, async () => {
@@ -311,7 +307,7 @@ export class SandboxService {
 
   private async stillPinned(sb: Sandbox): Promise<boolean> {
     if (sb.config.namespaces.network === 'NODE') return true;
-    return (await mountPoints()).has(this.paths(sb.id).netns);
+    return isNamespace(this.paths(sb.id).netns);
   }
 
   /** Removes the default cgroup parent if no pod uses it any more (daemon shutdown). */

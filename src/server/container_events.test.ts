@@ -11,7 +11,7 @@ function services(events: EventBus): Services {
   return {
     events,
     sandboxes: { find: () => undefined },
-    containers: { list: () => [] },
+    containers: { list: () => [], inPod: () => [] },
   } as unknown as Services;
 }
 

@@ -23,11 +23,7 @@ function convert(svc: Services, e: ContainerEvent): ContainerEventResponse {
   if (r) return r;
   const sb = svc.sandboxes.find(e.podSandboxId);
   const pod = sb ? sandboxStatusOf(svc, sb) : undefined;
-  let statuses = pod?.containersStatuses ?? [];
-  if (!sb) {
-    const c = svc.containers.list({ sandboxId: e.podSandboxId }).filter((x) => x.sandboxId === e.podSandboxId);
-    statuses = c.map(containerStatus);
-  }
+  const statuses = pod?.containersStatuses ?? svc.containers.inPod(e.podSandboxId).map(containerStatus);
   r = {
     containerId: e.containerId,
     containerEventType: TYPE[e.type],

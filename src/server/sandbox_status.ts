@@ -15,7 +15,7 @@ export function sandboxStatusOf(svc: Services, sb: Sandbox): Required<Pick<PodSa
       network: { ip: sb.ips[0] ?? '', additionalIps: sb.ips.slice(1).map((ip) => ({ ip })) },
       linux: { namespaces: { options: { network: ns.network, pid: ns.pid, ipc: ns.ipc, targetId: ns.targetId } } },
     },
-    containersStatuses: svc.containers.list({ sandboxId: sb.id }).filter((c) => c.sandboxId === sb.id).map(containerStatus),
+    containersStatuses: svc.containers.inPod(sb.id).map(containerStatus),
   };
 }
 

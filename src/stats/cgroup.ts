@@ -31,10 +31,8 @@ export function detectCgroupVersion(base = '/sys/fs/cgroup'): CgroupVersion {
   return existsSync(join(base, 'cgroup.controllers')) ? 'v2' : 'v1';
 }
 
-const text = readSmall;
-
 function num(path: string): number | undefined {
-  const t = text(path);
+  const t = readSmall(path);
   if (t === undefined) return undefined;
   const s = t.trim();
   if (s === 'max') return Infinity;
@@ -77,7 +75,7 @@ export function readCgroupV1(base: string, path: string): CgroupSample {
   const cpu = num(join(base, 'cpuacct', path, 'cpuacct.usage'));
   const usage = num(join(mem, 'memory.usage_in_bytes'));
   const limit = num(join(mem, 'memory.limit_in_bytes'));
-  const stat = text(join(mem, 'memory.stat'));
+  const stat = readSmall(join(mem, 'memory.stat'));
   const pids = num(join(base, 'pids', path, 'pids.current'));
   const s = parseKeyed(stat);
   // total_* include descendants (and total_rss the transparent huge pages), which a pod-level cgroup needs.
@@ -93,10 +91,10 @@ export function readCgroupV1(base: string, path: string): CgroupSample {
 /** cgroup v2: every controller's files in the one directory `base/path`. */
 export function readCgroupV2(base: string, path: string): CgroupSample {
   const dir = join(base, path);
-  const cpuStat = text(join(dir, 'cpu.stat'));
+  const cpuStat = readSmall(join(dir, 'cpu.stat'));
   const usage = num(join(dir, 'memory.current'));
   const limit = num(join(dir, 'memory.max'));
-  const stat = text(join(dir, 'memory.stat'));
+  const stat = readSmall(join(dir, 'memory.stat'));
   const pids = num(join(dir, 'pids.current'));
   const c = parseKeyed(cpuStat);
   const s = parseKeyed(stat);

@@ -3,6 +3,7 @@
 // network from the pod's namespace, process counts from the pids controller.
 import type { Container } from '../container/types.js';
 import type { Sandbox } from '../sandbox/types.js';
+import { containerCgroupPath } from '../container/spec.js';
 import { diskUsage, mountPointOf } from '../image/store/usage.js';
 import { walkUsage } from './read.js';
 import { cgroupReader, CpuRates, nowNs, type CgroupReader, type CgroupSample, type MemorySample } from './cgroup.js';
@@ -81,7 +82,7 @@ export class StatsService {
   ) {}
 
   private cgroupPath(c: Container, sb: Sandbox): string {
-    return `${sb.cgroupParent}/${c.id}`;
+    return containerCgroupPath(sb.cgroupParent, c.id);
   }
 
   private cpuOf(key: string, s: CgroupSample): CpuStats | undefined {
@@ -107,7 +108,8 @@ export class StatsService {
   /** Sum of every writable layer (cached walks), for the container fs gauge. */
   async writableLayersBytes(): Promise<number> {
     const all = this.src.listContainers({});
-    const sizes = await Promise.all(all.map((c) => this.writableLayer(c.id).then((f) => f.usedBytes, () => 0)));
+    // Batched like the CRI stats calls: the first walk of each layer is synchronous.
+    const sizes = await batched(all, (c) => this.writableLayer(c.id).then((f) => f.usedBytes, () => 0));
     return sizes.reduce((a, b) => a + b, 0);
   }
 

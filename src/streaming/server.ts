@@ -163,10 +163,15 @@ export class StreamingServer implements StreamingUrls {
     void done.finally(() => this.active.delete(a));
   }
 
-  private onRequest(req: http.IncomingMessage, res: http.ServerResponse): void {
-    const m = PATH.exec(new URL(req.url ?? '/', 'http://x').pathname);
+  /** The request a URL's token stands for, used up; undefined for an unknown, spent or mismatched one. */
+  private take(url: URL): StreamRequest | undefined {
+    const m = PATH.exec(url.pathname);
     const r = m ? this.tokens.take(m[2]!) : undefined;
-    if (!r || r.kind !== m![1]) {
+    return r && r.kind === m![1] ? r : undefined;
+  }
+
+  private onRequest(req: http.IncomingMessage, res: http.ServerResponse): void {
+    if (!this.take(new URL(req.url ?? '/', 'http://x'))) {
       res.writeHead(404, { 'Content-Type': 'text/plain; charset=utf-8' }).end('404 page not found\n');
       return;
     }
@@ -177,9 +182,8 @@ export class StreamingServer implements StreamingUrls {
     const arrived = performance.now();
     socket.on('error', () => undefined);
     const url = new URL(req.url ?? '/', 'http://x');
-    const m = PATH.exec(url.pathname);
-    const r = m ? this.tokens.take(m[2]!) : undefined;
-    if (!r || r.kind !== m![1]) {
+    const r = this.take(url);
+    if (!r) {
       rawResponse(socket, 404, 'Not Found', '404 page not found\n');
       return;
     }

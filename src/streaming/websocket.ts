@@ -50,7 +50,8 @@ class Framer {
 
   /** Splits a received message into channel and payload. */
   decode(msg: RawData, isBinary: boolean): { channel: number; data: Buffer } | undefined {
-    const b = Array.isArray(msg) ? Buffer.concat(msg) : Buffer.from(msg as ArrayBuffer);
+    // ws hands over Buffers (binaryType 'nodebuffer'); only other binary types need converting.
+    const b = Buffer.isBuffer(msg) ? msg : Array.isArray(msg) ? Buffer.concat(msg) : Buffer.from(msg);
     if (b.length === 0) return undefined;
     if (this.base64 && !isBinary) return { channel: b[0]! - 48, data: Buffer.from(b.subarray(1).toString(), 'base64') };
     return { channel: b[0]!, data: b.subarray(1) };

@@ -62,10 +62,6 @@ export class Tracing {
   }
 }
 
-export function tracingEnabled(): boolean {
-  return tracer !== undefined;
-}
-
 // SpanStatusCode.ERROR and SpanKind.SERVER, without loading the API module when off.
 const STATUS_ERROR = 2;
 const KIND_SERVER = 1;

@@ -1,4 +1,4 @@
-import { open, rename, mkdir, readFile } from 'node:fs/promises';
+import { open, rename, mkdir, readFile, readdir, rm } from 'node:fs/promises';
 import { dirname, basename, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 
@@ -25,6 +25,12 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array, m
   } finally {
     await dh.close();
   }
+}
+
+/** Removes the temporary files of writeFileAtomic calls a crash cut short in `dir` (the files they replaced are intact). */
+export async function sweepTempFiles(dir: string): Promise<void> {
+  const names = await readdir(dir).catch(() => [] as string[]);
+  await Promise.all(names.filter((n) => n.startsWith('.') && n.endsWith('.tmp')).map((n) => rm(join(dir, n), { force: true })));
 }
 
 export async function writeJsonAtomic(path: string, value: unknown): Promise<void> {

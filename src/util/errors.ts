@@ -34,6 +34,16 @@ export const failedPrecondition = (msg: string): BerthError => new BerthError('F
 export const unimplemented = (msg: string): BerthError => new BerthError('Unimplemented', msg);
 export const internal = (msg: string, cause?: unknown): BerthError => new BerthError('Internal', msg, { cause });
 
+/** `find()`'s result, or undefined when it throws NotFound (idempotent removals). */
+export function unlessNotFound<T>(find: () => T): T | undefined {
+  try {
+    return find();
+  } catch (err) {
+    if (err instanceof BerthError && err.kind === 'NotFound') return undefined;
+    throw err;
+  }
+}
+
 export function errorMessage(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }

@@ -11,21 +11,10 @@ export const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 export const BERTHD = join(REPO_ROOT, 'dist/src/bin/berthd.js');
 export const BERTH = join(REPO_ROOT, 'dist/src/bin/berth.js');
 
-/**
- * How berthd's shebang line (`#!/usr/bin/env -S [NAME=VALUE...] node [flags]`)
- * says it runs: the environment it adds and its Node.js flags, so tests run it
- * as installed.
- */
-export function berthdLaunch(): { env: Record<string, string>; nodeFlags: string[] } {
+/** The Node.js flags berthd declares on its shebang line, so tests run it as installed. */
+export function berthdNodeFlags(): string[] {
   const first = readFileSync(BERTHD, 'utf8').split('\n', 1)[0] ?? '';
-  const words = /^#!\S*env -S (.*)$/.exec(first)?.[1]?.trim().split(/\s+/) ?? [];
-  const env: Record<string, string> = {};
-  while (words.length && /^[A-Za-z_][A-Za-z0-9_]*=/.test(words[0]!)) {
-    const w = words.shift()!;
-    env[w.slice(0, w.indexOf('='))] = w.slice(w.indexOf('=') + 1);
-  }
-  if (words.shift() !== 'node') throw new Error(`berthd's shebang does not run node: ${first}`);
-  return { env, nodeFlags: words };
+  return /^#!\S*env -S node(.*)$/.exec(first)?.[1]?.trim().split(/\s+/).filter(Boolean) ?? [];
 }
 
 export interface TestDaemon {
@@ -127,10 +116,8 @@ ${opts.toml ?? ''}
     );
   }
   const bridge = configuredBridge(cfg);
-  const launch = berthdLaunch();
-  const proc = spawn(process.execPath, [...(opts.nodeArgs ?? launch.nodeFlags), BERTHD, '--config', cfg, ...(opts.args ?? [])], {
+  const proc = spawn(process.execPath, [...(opts.nodeArgs ?? berthdNodeFlags()), BERTHD, '--config', cfg, ...(opts.args ?? [])], {
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, ...launch.env },
   });
   let out = '';
   proc.stdout!.on('data', (d: Buffer) => (out += d.toString()));

@@ -1,9 +1,9 @@
 // Per-attachment cache under cni_cache_dir: the configuration used and, once
 // ADD finished, its result. Written before the first plugin runs so that DEL
 // after a crash mid-ADD still finds what to undo, and kept until DEL succeeds.
-import { readFile, readdir, rm } from 'node:fs/promises';
+import { readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { writeJsonAtomic } from '../../util/atomic-file.js';
+import { readJson, sweepTempFiles, writeJsonAtomic } from '../../util/atomic-file.js';
 import type { Attachment, CniResult, NetConfList } from './types.js';
 
 export interface CacheEntry {
@@ -26,12 +26,8 @@ export class AttachmentCache {
   }
 
   async load(containerId: string): Promise<CacheEntry | undefined> {
-    try {
-      const e = JSON.parse(await readFile(this.path(containerId), 'utf8')) as CacheEntry;
-      return e.kind === 'berth-cni-cache/v1' ? e : undefined;
-    } catch {
-      return undefined;
-    }
+    const e = await readJson<CacheEntry>(this.path(containerId)).catch(() => undefined);
+    return e?.kind === 'berth-cni-cache/v1' ? e : undefined;
   }
 
   /** Container IDs with an entry. */
@@ -41,9 +37,8 @@ export class AttachmentCache {
   }
 
   /** Removes temporary files of writes a crash cut short (the entry they replaced, if any, is intact). */
-  async sweep(): Promise<void> {
-    const names = await readdir(this.dir).catch(() => [] as string[]);
-    await Promise.all(names.filter((n) => n.startsWith('.') && n.endsWith('.tmp')).map((n) => rm(join(this.dir, n), { force: true })));
+  sweep(): Promise<void> {
+    return sweepTempFiles(this.dir);
   }
 
   remove(containerId: string): Promise<void> {

@@ -12,11 +12,11 @@ import { ConfigDir } from './loader.js';
 import { pluginTypes } from './config.js';
 import { findPlugin, CniPluginError } from './exec.js';
 import { addNetworkList, checkNetworkList, delNetworkList, statusNetworkList, type ExecOptions } from './ops.js';
-import { AttachmentCache } from './cache.js';
+import { AttachmentCache, type CacheEntry } from './cache.js';
 import { capabilityArgs, podArgs } from './capabilities.js';
 import { podIps } from './result.js';
 import { defaultConfList, DEFAULT_CONF_FILE } from './default-config.js';
-import { isNamespace } from './netns.js';
+import { isNamespace } from '../../util/netns.js';
 import { run } from '../../util/run.js';
 import { hasStatus } from './version.js';
 import type { Attachment, LoadedConf } from './types.js';
@@ -36,6 +36,8 @@ interface Probe {
 export class CniNetwork implements PodNetwork {
   private readonly dir: ConfigDir;
   private readonly cache: AttachmentCache;
+  private readonly probeKeys = new WeakMap<LoadedConf, string>();
+  private readonly exec: ExecOptions;
   private cidr = '';
   private probe?: Probe;
 
@@ -46,10 +48,7 @@ export class CniNetwork implements PodNetwork {
   ) {
     this.dir = new ConfigDir(config.network.cni_conf_dir);
     this.cache = new AttachmentCache(config.network.cni_cache_dir);
-  }
-
-  private get exec(): ExecOptions {
-    return { binDirs: this.config.network.cni_bin_dirs, timeoutMs: this.config.network.plugin_timeout * 1000 };
+    this.exec = { binDirs: config.network.cni_bin_dirs, timeoutMs: config.network.plugin_timeout * 1000 };
   }
 
   private get defaultFile(): string {
@@ -104,7 +103,12 @@ export class CniNetwork implements PodNetwork {
   /** The last STATUS answer for this network (1.1.0), refreshed in the background when stale. */
   private statusProblem(conf: LoadedConf): string | undefined {
     if (!hasStatus(conf.list.cniVersion)) return undefined;
-    const key = `${conf.file}:${JSON.stringify(conf.list)}`;
+    let key = this.probeKeys.get(conf);
+    if (key === undefined) {
+      // Per parsed config, not per call: Status asks this often.
+      key = `${conf.file}:${JSON.stringify(conf.list)}`;
+      this.probeKeys.set(conf, key);
+    }
     const p = this.probe?.key === key ? this.probe : undefined;
     if (!p || (!p.running && Date.now() - p.at > STATUS_TTL_MS)) {
       const next: Probe = { key, at: Date.now(), running: true, problem: p?.problem };
@@ -179,10 +183,11 @@ export class CniNetwork implements PodNetwork {
       throw invalidArgument(`pod network: ${errorMessage(err)}`);
     }
     const att: Attachment = { containerId: req.sandboxId, netns: req.netnsPath, ifName: IFNAME, args: podArgs(req), capabilityArgs: capArgs };
-    await this.cache.save({ kind: 'berth-cni-cache/v1', file: conf.file, config: conf.list, attachment: att });
+    const entry: CacheEntry = { kind: 'berth-cni-cache/v1', file: conf.file, config: conf.list, attachment: att };
+    await this.cache.save(entry);
     try {
       const result = await addNetworkList(conf.list, att, this.exec);
-      await this.cache.save({ kind: 'berth-cni-cache/v1', file: conf.file, config: conf.list, attachment: att, result });
+      await this.cache.save({ ...entry, result });
       this.metrics.networkSetupLatency.observe((performance.now() - start) / 1000);
       return { ips: podIps(result), interfaceName: IFNAME };
     } catch (err) {
@@ -195,10 +200,8 @@ export class CniNetwork implements PodNetwork {
   async tearDown(req: PodNetworkRequest): Promise<void> {
     const e = await this.cache.load(req.sandboxId);
     if (!e) return; // ADD never started, or DEL already finished
-    // After a reboot the namespace is gone: plugins still release what lives outside it (IPAM, iptables).
-    const netns = (await isNamespace(req.netnsPath)) ? req.netnsPath : '';
     try {
-      await delNetworkList(e.config, { ...e.attachment, netns }, e.result, this.exec);
+      await this.del(e);
     } catch (err) {
       throw new BerthError('Internal', `tearing down network "${e.config.name}" of the pod: ${errorMessage(err)}`, { cause: err });
     }
@@ -220,13 +223,20 @@ export class CniNetwork implements PodNetwork {
         continue;
       }
       try {
-        await delNetworkList(e.config, { ...e.attachment, netns: (await isNamespace(e.attachment.netns)) ? e.attachment.netns : '' }, e.result, this.exec);
+        await this.del(e);
         await this.cache.remove(id);
         this.log.info({ sandbox: id }, 'released the network of a sandbox that no longer exists');
       } catch (err) {
         this.log.warn({ sandbox: id, err: errorMessage(err) }, 'cannot release the network of a sandbox that no longer exists; will retry at next start');
       }
     }
+  }
+
+  /** DEL of a cached attachment. */
+  private async del(e: CacheEntry): Promise<void> {
+    // After a reboot the namespace is gone: plugins still release what lives outside it (IPAM, iptables).
+    const netns = (await isNamespace(e.attachment.netns)) ? e.attachment.netns : '';
+    await delNetworkList(e.config, { ...e.attachment, netns }, e.result, this.exec);
   }
 
   /** CHECK of a pod's attachment: 'ok', or why it was not checked; throws what a plugin reported. */

@@ -225,7 +225,8 @@ export class FrameDecoder {
         if (version !== SPDY_VERSION) throw new SpdyProtocolError(`unsupported SPDY version ${version}`, undefined, RstStatus.UNSUPPORTED_VERSION);
       }
       if (this.buf.length - off < HEADER + length) break;
-      const payload = Buffer.from(this.buf.subarray(off + HEADER, off + HEADER + length));
+      // A view, not a copy: the buffer is replaced, never written, once frames are taken out.
+      const payload = this.buf.subarray(off + HEADER, off + HEADER + length);
       off += HEADER + length;
       if (isControl) out.push(decodeControl(w0 & 0xffff, flags, payload));
       else out.push({ type: 'data', streamId: w0 & ID_MASK, fin: (flags & FLAG_FIN) !== 0, data: payload });

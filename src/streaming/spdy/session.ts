@@ -160,7 +160,6 @@ export class SpdySession extends EventEmitter {
   goAwaySent = false;
   goAwayReceived = false;
   destroyed = false;
-  lastActivity = Date.now();
   private readonly blocked = new Set<SpdyStream>();
   private draining = false;
 
@@ -183,7 +182,6 @@ export class SpdySession extends EventEmitter {
 
   sendFrame(f: Frame): boolean {
     if (this.destroyed) return false;
-    this.lastActivity = Date.now();
     return this.socket.write(encodeFrame(f));
   }
 
@@ -330,7 +328,6 @@ export class SpdySession extends EventEmitter {
 
   private onData(chunk: Buffer): void {
     if (this.destroyed) return;
-    this.lastActivity = Date.now();
     try {
       for (const f of this.decoder.push(chunk)) {
         if (this.destroyed) return;
@@ -442,10 +439,7 @@ export class SpdySession extends EventEmitter {
         if (f.streamId === 0) {
           if (this.sessionSendWindow + f.delta > 0x7fffffff) throw new SpdyProtocolError('session window above 2^31-1');
           this.sessionSendWindow += f.delta;
-          for (const s of [...this.blocked]) {
-            this.blocked.delete(s);
-            this.flush(s);
-          }
+          this.onDrain();
           return;
         }
         const s = this.streams.get(f.streamId);
