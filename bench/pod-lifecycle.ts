@@ -6,8 +6,9 @@
 //  - containerd (Debian's package, CRI plugin) doing the same on its own root
 //    and socket, with a catatonit pause image from the local registry.
 // Pods use the host network so neither runtime runs CNI here (the network
-// benchmark covers that). Sequential rounds first, then rounds of 10 in
-// parallel, then berthd's RSS with 50 pods running.
+// benchmark covers that). Sequential rounds first (floor, berth, containerd
+// in turn within each round), then rounds of 10 in parallel, then berthd's
+// RSS with 50 pods running.
 // Run: `node dist/bench/pod-lifecycle.js [rounds] [pods-for-rss]`.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { cpSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -72,21 +73,17 @@ function runcBundle(dir: string): string {
   return bundle;
 }
 
-function runcFloor(bundle: string, root: string, n: number): { up: number[]; down: number[] } {
-  const up: number[] = [];
-  const down: number[] = [];
-  for (let i = 0; i < n; i++) {
-    const id = `bench-floor-${randomBytes(4).toString('hex')}`;
-    let t0 = performance.now();
-    // No pipes: a detached container inherits runc's stdio and would hold them open.
-    const r = spawnSync('runc', ['--root', root, 'run', '-d', '--bundle', bundle, id], { stdio: 'ignore' });
-    if (r.status !== 0) throw new Error(`runc run -d exited with ${r.status}`);
-    up.push(performance.now() - t0);
-    t0 = performance.now();
-    spawnSync('runc', ['--root', root, 'delete', '-f', id]);
-    down.push(performance.now() - t0);
-  }
-  return { up, down };
+/** One `runc run -d` of the floor bundle and its `runc delete -f`, timed. */
+function runcFloorOnce(bundle: string, root: string): { up: number; down: number } {
+  const id = `bench-floor-${randomBytes(4).toString('hex')}`;
+  let t0 = performance.now();
+  // No pipes: a detached container inherits runc's stdio and would hold them open.
+  const r = spawnSync('runc', ['--root', root, 'run', '-d', '--bundle', bundle, id], { stdio: 'ignore' });
+  if (r.status !== 0) throw new Error(`runc run -d exited with ${r.status}`);
+  const up = performance.now() - t0;
+  t0 = performance.now();
+  spawnSync('runc', ['--root', root, 'delete', '-f', id]);
+  return { up, down: performance.now() - t0 };
 }
 
 const reg = await startRegistry();
@@ -110,9 +107,16 @@ try {
   // Warm up both paths once so first-call costs (page cache, JIT) are not measured.
   for (const c of [berth.client, ctd?.client]) if (c) await podDown(c, (await podUp(c, busybox.ref)).pod);
 
-  const floor = runcFloor(runcBundle(work), join(work, 'runc-root'), rounds);
+  // Each round runs the floor, berth and containerd one after the other, so
+  // all three see the same machine (another runtime's teardown still
+  // settling, the VM's slow and quiet moments).
+  const floorBundle = runcBundle(work);
+  const floor = { up: [] as number[], down: [] as number[] };
   const seqT: Record<string, { t: Times[]; down: number[] }> = { berth: { t: [], down: [] }, containerd: { t: [], down: [] } };
   for (let i = 0; i < rounds; i++) {
+    const f = runcFloorOnce(floorBundle, join(work, 'runc-root'));
+    floor.up.push(f.up);
+    floor.down.push(f.down);
     for (const [name, c] of [['berth', berth.client], ['containerd', ctd?.client]] as const) {
       if (!c) continue;
       const { pod, t } = await podUp(c, busybox.ref);

@@ -7,6 +7,7 @@ PKGS=(
   runc crun conmon catatonit containernetworking-plugins busybox-static
   docker-registry skopeo umoci iproute2 iptables util-linux prometheus
   containerd criu socat openssl apache2-utils procps attr zstd
+  gcc libc6-dev
 )
 
 missing=()

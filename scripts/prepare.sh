@@ -14,3 +14,4 @@ fi
 
 npm run --silent gen >/dev/null
 npm run --silent build
+bash scripts/build-native.sh

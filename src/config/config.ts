@@ -6,6 +6,7 @@ export interface RuntimeHandlerConfig {
   path: string;
   root: string;
   privileged_without_host_devices: boolean;
+  exec_fifo_start: boolean;
 }
 
 export interface RegistryConfig {
@@ -80,8 +81,8 @@ export interface Config {
 }
 
 export const DEFAULT_HANDLERS: Record<string, RuntimeHandlerConfig> = {
-  runc: { path: '/usr/sbin/runc', root: '', privileged_without_host_devices: false },
-  crun: { path: '/usr/bin/crun', root: '', privileged_without_host_devices: false },
+  runc: { path: '/usr/sbin/runc', root: '', privileged_without_host_devices: false, exec_fifo_start: true },
+  crun: { path: '/usr/bin/crun', root: '', privileged_without_host_devices: false, exec_fifo_start: true },
 };
 
 /** A configuration problem; `key` is the dotted path, `source` the file or flag. */

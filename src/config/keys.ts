@@ -157,6 +157,7 @@ export const TABLES: readonly TableSpec[] = [
       path: { type: 'string', doc: 'Absolute path of the OCI runtime binary.' },
       root: { type: 'string', doc: 'The runtime\'s --root state directory. Empty: `<daemon.state>/runtime/<name>`.', default: '' },
       privileged_without_host_devices: { type: 'bool', doc: 'Privileged containers of this handler do not get the host\'s devices.', default: false },
+      exec_fifo_start: { type: 'bool', doc: 'StartContainer releases a created container by reading the runtime\'s exec FIFO (`<root>/<id>/exec.fifo`, what `runc start` and `crun start` do) instead of running `<runtime> start`, saving a runtime process per start; `<runtime> start` is still used when the FIFO is not there.', default: true },
     },
   },
   {

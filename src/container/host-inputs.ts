@@ -1,5 +1,6 @@
 // Host facts a container spec depends on: device numbers, resolved mount
 // sources, seccomp profiles, the daemon's own oom_score_adj.
+import { readFileSync } from 'node:fs';
 import { stat, realpath, readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { failedPrecondition, invalidArgument, notFound } from '../util/errors.js';
@@ -89,6 +90,7 @@ export async function loadSeccompFile(path: string, field: string): Promise<Secc
   }
 }
 
-export async function ownOomScoreAdj(): Promise<number> {
-  return Number((await readFile('/proc/self/oom_score_adj', 'utf8')).trim());
+/** berthd's own oom_score_adj (read each time: an operator may change it; a procfs read takes microseconds). */
+export function ownOomScoreAdj(): number {
+  return Number(readFileSync('/proc/self/oom_score_adj', 'utf8').trim());
 }

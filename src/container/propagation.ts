@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import { run } from '../util/run.js';
+import { mount, MS } from '../util/mount.js';
 
 interface MountInfo { mountPoint: string; optional: string }
 
@@ -31,7 +31,7 @@ export async function ensurePropagation(source: string, mode: 'rshared' | 'rslav
   const m = mountOf(source, await mountInfo());
   if (m && /shared:/.test(m.optional)) return false;
   if (m && mode === 'rslave' && /master:/.test(m.optional)) return false;
-  if (m?.mountPoint !== source) await run('mount', ['--bind', source, source]);
-  await run('mount', ['--make-rshared', source]);
+  if (m?.mountPoint !== source) await mount(source, source, null, MS.BIND);
+  await mount(null, source, null, MS.SHARED | MS.REC);
   return m?.mountPoint !== source;
 }

@@ -1,5 +1,5 @@
-import { mkdir } from 'node:fs/promises';
-import { run } from '../util/run.js';
+import { mkdirSync } from 'node:fs';
+import { mount } from '../util/mount.js';
 
 /**
  * Mounts the container's root filesystem: the image layers read-only
@@ -7,7 +7,9 @@ import { run } from '../util/run.js';
  * The target is new (a fresh container ID), so nothing is mounted there yet.
  */
 export async function mountRootfs(layerDirs: readonly string[], upper: string, work: string, target: string): Promise<void> {
-  await Promise.all([upper, work, target].map((d) => mkdir(d, { recursive: true })));
+  // Three mkdirs take microseconds in place; queued on the thread pool they
+  // waited milliseconds behind other work on the container start path.
+  for (const d of [upper, work, target]) mkdirSync(d, { recursive: true });
   const lower = [...layerDirs].reverse().join(':');
-  await run('mount', ['-t', 'overlay', 'overlay', '-o', `lowerdir=${lower},upperdir=${upper},workdir=${work}`, target]);
+  await mount('overlay', target, 'overlay', 0, `lowerdir=${lower},upperdir=${upper},workdir=${work}`);
 }

@@ -20,6 +20,7 @@ import { readFile, statfs } from 'node:fs/promises';
 import { StatsService } from '../stats/service.js';
 import { MetricsServer } from '../metrics/server.js';
 import { writeFileAtomic } from '../util/atomic-file.js';
+import { loadNativeModule } from '../util/native.js';
 import { errorMessage } from '../util/errors.js';
 import { Tracing } from '../tracing/tracing.js';
 
@@ -51,6 +52,8 @@ export class Daemon {
   }
 
   static async start(config: Config, log: Logger): Promise<Daemon> {
+    // Fail here, not at the first mount, when the native module was not built.
+    loadNativeModule();
     mkdirSync(config.daemon.root, { recursive: true, mode: 0o711 });
     mkdirSync(config.daemon.state, { recursive: true, mode: 0o711 });
     const handlers = new RuntimeHandlers(config.runtime.handlers, config.runtime.default_handler);

@@ -10,6 +10,7 @@ export interface HandlerState {
   path: string;
   root: string;
   privilegedWithoutHostDevices: boolean;
+  execFifoStart: boolean;
   usable: boolean;
   /** Why the handler cannot be used, when it cannot. */
   reason: string;
@@ -42,6 +43,7 @@ export class RuntimeHandlers {
       Object.entries(this.configs).map(async ([name, c]) => {
         const state: HandlerState = {
           name, path: c.path, root: c.root, privilegedWithoutHostDevices: c.privileged_without_host_devices,
+          execFifoStart: c.exec_fifo_start,
           usable: true, reason: '', version: '',
         };
         try {

@@ -1,8 +1,12 @@
 // The OCI runtime (runc) commands berthd runs itself, and the conmon launch
 // that creates a container. Creation goes through conmon so the container's
 // parent is conmon, never berthd.
-import { spawn } from 'node:child_process';
+import { constants as fsConstants, openSync, unlinkSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { Socket } from 'node:net';
+import { join } from 'node:path';
 import { run, RunError } from '../util/run.js';
+import { spawnProcess } from '../util/spawn.js';
 
 export interface ConmonOptions {
   conmon: string;
@@ -38,6 +42,8 @@ export class OciRuntime {
     readonly name: string,
     readonly path: string,
     readonly root: string,
+    /** Release created containers through the exec FIFO instead of `<runtime> start` (see start()). */
+    private readonly execFifoStart = false,
   ) {}
 
   private args(...rest: string[]): string[] {
@@ -66,15 +72,17 @@ export class OciRuntime {
     // fd 3 is conmon's sync pipe: it reports {"data": pid} (or a negative value
     // and a message); fd 4 its start pipe. --sync keeps conmon our direct child
     // while berthd lives, so its exit is reaped here instead of lingering as a
-    // zombie under PID 1; detached (own session) so it outlives berthd.
-    const child = spawn(o.conmon, args, {
+    // zombie under PID 1; detached (own session) so it outlives berthd. It is
+    // spawned without forking the daemon (util/spawn.ts): this runs on every
+    // CreateContainer.
+    const { process: child, pipes } = spawnProcess(o.conmon, args, {
       detached: true,
-      stdio: ['ignore', 'ignore', 'pipe', 'pipe', 'pipe'],
+      keepAlive: false,
+      stdio: ['null', 'null', 'pipe-out', 'pipe-out', 'pipe-in'],
       env: { ...process.env, _OCI_SYNCPIPE: '3', _OCI_STARTPIPE: '4' },
       cwd: o.bundle,
     });
-    const syncPipe = child.stdio[3] as NodeJS.ReadableStream & { destroy(): void };
-    const startPipe = child.stdio[4] as NodeJS.WritableStream & { destroy(): void };
+    const [, , stderrPipe, syncPipe, startPipe] = pipes as Socket[];
     let stderr = '';
     let sync = '';
     let released = false;
@@ -84,7 +92,8 @@ export class OciRuntime {
       if (settle) settle(err, pid);
       else early ??= err ?? new Error('conmon reported before it was released');
     };
-    child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+    stderrPipe.on('data', (d: Buffer) => (stderr += d.toString()));
+    stderrPipe.on('error', () => undefined);
     syncPipe.on('data', (d: Buffer) => {
       sync += d.toString();
       const end = sync.indexOf('}');
@@ -97,15 +106,13 @@ export class OciRuntime {
         finish(err as Error);
       }
     });
-    syncPipe.on('end', () => finish(new RunError('conmon', child.exitCode, stderr || 'conmon closed its sync pipe without a result')));
+    syncPipe.on('end', () => finish(new RunError('conmon', child.exitCode ?? null, stderr || 'conmon closed its sync pipe without a result')));
     syncPipe.on('error', () => undefined);
     startPipe.on('error', () => undefined);
-    child.on('error', (err) => finish(err));
     const close = (): void => {
       syncPipe.destroy();
       startPipe.destroy();
-      child.stderr!.destroy();
-      child.unref();
+      stderrPipe.destroy();
     };
     return {
       create: () => {
@@ -133,8 +140,62 @@ export class OciRuntime {
     };
   }
 
-  async start(id: string): Promise<void> {
+  /**
+   * Starts a created container whose init process is `pid`. runc and crun
+   * park a created container's init on opening `<root>/<id>/exec.fifo` for
+   * writing; their `start` command opens it for reading, takes the byte init
+   * writes, and removes the FIFO (which is how `state` tells created from
+   * running). Doing that here saves a runtime process per start. Without a
+   * FIFO (another runtime, or the handler opted out) `<runtime> start` runs.
+   */
+  async start(id: string, pid: number): Promise<void> {
+    if (this.execFifoStart && (await this.releaseThroughFifo(id, pid))) return;
     await run(this.path, this.args('start', id));
+  }
+
+  /** False when there is no exec FIFO to release the container through. */
+  private async releaseThroughFifo(id: string, pid: number): Promise<boolean> {
+    const fifo = join(this.root, id, 'exec.fifo');
+    let fd: number;
+    try {
+      // Non-blocking, so a dead init (no writer) cannot hang the open; that
+      // also makes it instant, so it is made in place.
+      fd = openSync(fifo, fsConstants.O_RDONLY | fsConstants.O_NONBLOCK);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
+      throw err;
+    }
+    const released = await new Promise<boolean>((resolve, reject) => {
+      // A pipe handle on the FIFO: the event loop waits for init's byte
+      // instead of a thread blocking in read().
+      const pipe = new Socket({ fd, readable: true, writable: false });
+      let got = false;
+      // An init that died before opening its end never writes nor hangs up:
+      // look for it the way the runtime does, every 100 ms.
+      const watch = setInterval(() => {
+        void initGone(pid).then((gone) => {
+          if (gone && !got) pipe.destroy();
+        });
+      }, 100);
+      const done = (err?: Error): void => {
+        clearInterval(watch);
+        pipe.destroy();
+        if (err) reject(err);
+        else resolve(got);
+      };
+      pipe.on('data', (d: Buffer) => {
+        if (d.length) got = true;
+      });
+      pipe.on('error', (err) => done(err));
+      pipe.on('close', () => done());
+    });
+    if (!released) throw new RunError(`${this.name} start`, 1, `container ${id}: its process exited before it was started`);
+    try {
+      unlinkSync(fifo);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    }
+    return true;
   }
 
   /** Sends a signal; `all` signals every process of the container. Not running is not an error. */
@@ -174,5 +235,15 @@ export class OciRuntime {
   /** Arguments of `runc exec` for a process in container `id`. */
   execArgs(id: string, cmd: string[], opts: { pidFile?: string; tty?: boolean } = {}): string[] {
     return this.args('exec', ...(opts.pidFile ? ['--pid-file', opts.pidFile] : []), ...(opts.tty ? ['--tty'] : []), id, ...cmd);
+  }
+}
+
+/** True when process `pid` no longer exists or is a zombie. */
+async function initGone(pid: number): Promise<boolean> {
+  try {
+    const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) === 'Z';
+  } catch {
+    return true;
   }
 }

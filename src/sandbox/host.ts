@@ -1,11 +1,13 @@
 // The host operations a pod needs that Node cannot do itself (it has no
-// unshare, setns or mount): each is one short-lived util-linux process, and
-// RunPodSandbox runs the two it needs in parallel.
+// unshare, setns or mount): namespaces are made by short-lived util-linux
+// processes (RunPodSandbox runs the two it needs in parallel); mounts are
+// system calls through the project's native module (src/util/mount.ts).
 import { spawn } from 'node:child_process';
 import { writeFile, mkdir, readFile, rmdir } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { join } from 'node:path';
-import { run, RunError } from '../util/run.js';
+import { run } from '../util/run.js';
+import { mount, umount, MountError, MS, MNT_DETACH } from '../util/mount.js';
 import { isNamespace } from '../util/netns.js';
 
 
@@ -76,7 +78,7 @@ export async function stopInfra(pid: number, file: string): Promise<void> {
 
 export async function mountShm(dir: string, sizeBytes = 64 * 1024 * 1024): Promise<void> {
   await mkdir(dir, { recursive: true });
-  await run('mount', ['-t', 'tmpfs', '-o', `rw,nosuid,nodev,noexec,mode=1777,size=${sizeBytes}`, 'shm', dir]);
+  await mount('shm', dir, 'tmpfs', MS.NOSUID | MS.NODEV | MS.NOEXEC, `mode=1777,size=${sizeBytes}`);
 }
 
 export async function mountPoints(): Promise<Set<string>> {
@@ -84,17 +86,19 @@ export async function mountPoints(): Promise<Set<string>> {
   return new Set(text.split('\n').map((l) => l.split(' ')[1]?.replace(/\\040/g, ' ')).filter((x): x is string => !!x));
 }
 
-/** Unmounts whichever of `paths` are mounted, in one `umount` call. Idempotent. */
+/** Unmounts whichever of `paths` are mounted. Idempotent. */
 export async function unmountAll(paths: string[]): Promise<void> {
   const mounted = await mountPoints();
-  const targets = paths.filter((p) => mounted.has(p));
-  if (targets.length === 0) return;
-  try {
-    await run('umount', targets);
-  } catch (err) {
-    // Busy or already gone between the check and the call: retry lazily so remove never sticks.
-    if (!(err instanceof RunError)) throw err;
-    await run('umount', ['-l', ...targets]).catch(() => undefined);
+  for (const target of paths.filter((p) => mounted.has(p))) {
+    try {
+      await umount(target);
+    } catch (err) {
+      if (!(err instanceof MountError)) throw err;
+      // Gone between the check and the call: nothing to do.
+      if (err.code === 'EINVAL' || err.code === 'ENOENT') continue;
+      // Busy: detach it now so remove never sticks; the kernel finishes it later.
+      await umount(target, MNT_DETACH).catch(() => undefined);
+    }
   }
 }
 

@@ -10,7 +10,7 @@ import type { PodNetwork, PodNetworkRequest } from '../network/pod-network.js';
 import { alreadyExists, errorMessage, failedPrecondition, invalidArgument, BerthError, unlessNotFound } from '../util/errors.js';
 import { newId, resolveId } from '../util/ids.js';
 import { KeyedLock } from '../util/keyed-lock.js';
-import { readJson, writeJsonAtomic } from '../util/atomic-file.js';
+import { readJson, replaceFile } from '../util/atomic-file.js';
 import { isNamespacedSysctl } from '../container/spec.js';
 import type { Sandbox, SandboxConfig, SandboxPaths, SandboxState } from './types.js';
 import { pinNamespaces, mountShm, unmountAll, startInfra, stopInfra, removeCgroup } from './host.js';
@@ -79,8 +79,11 @@ export class SandboxService {
     };
   }
 
-  private save(sb: Sandbox): Promise<void> {
-    return writeJsonAtomic(this.metaPath(sb.id), sb);
+  // Atomic against a daemon crash at any instant; flushed to disk behind the
+  // call (see replaceFile): after a power failure the pod's namespaces,
+  // mounts and processes are gone as well.
+  private save(sb: Sandbox): void {
+    replaceFile(this.metaPath(sb.id), JSON.stringify(sb), (err) => this.log.warn({ sandbox: sb.id, err: err.message }, 'flushing the sandbox record to disk failed'));
   }
 
   /** Resolves a full ID or unique prefix; NOT_FOUND when unknown. */
@@ -158,11 +161,11 @@ export class SandboxService {
     this.sandboxes.set(id, sb);
     try {
       await this.withLock(id, async () => {
-        await this.save(sb);
+        this.save(sb);
         await span('sandbox.setup', { 'sandbox.id': sb.id }, () => this.setUp(sb));
         sb.state = 'READY';
         sb.phase = 'created';
-        await this.save(sb);
+        this.save(sb);
       });
     } catch (err) {
       this.log.warn({ sandbox: id, err: errorMessage(err) }, 'RunPodSandbox failed; undoing');
@@ -234,7 +237,7 @@ export class SandboxService {
       await this.tearDown(sb);
       if (sb.state !== 'NOTREADY') {
         sb.state = 'NOTREADY';
-        await this.save(sb);
+        this.save(sb);
         this.publish('stopped', sb);
       }
     });
@@ -279,7 +282,11 @@ export class SandboxService {
     const dir = join(this.config.daemon.root, 'sandboxes');
     const ids = await readdir(dir).catch(() => [] as string[]);
     for (const id of ids) {
-      const sb = await readJson<Sandbox>(join(dir, id, 'sandbox.json'));
+      // A record a power failure left empty or torn counts as absent.
+      const sb = await readJson<Sandbox>(join(dir, id, 'sandbox.json')).catch((err: Error) => {
+        this.log.warn({ sandbox: id, err: err.message }, 'unreadable sandbox record; removing the sandbox\'s files');
+        return undefined;
+      });
       if (!sb) {
         await rm(join(dir, id), { recursive: true, force: true });
         continue;
@@ -295,7 +302,7 @@ export class SandboxService {
       if (sb.state === 'READY' && !(await this.stillPinned(sb))) {
         // The namespaces went away (reboot, manual cleanup): the pod can no longer run containers.
         sb.state = 'NOTREADY';
-        await this.save(sb);
+        this.save(sb);
       }
     }
   }

@@ -1,6 +1,6 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { readdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startDaemon } from '../helpers/daemon.js';
 import { settleZombies, podFixture, startPodDaemon, runPod, runContainer, createContainer, execSync, status, waitState, leftovers, type PodDaemon } from '../helpers/pods.js';
@@ -37,6 +37,15 @@ test('SIGKILL of berthd in the middle of a parallel workload: containers keep ru
   await d1.kill();
   await burst;
 
+  // Records a power failure could leave empty or torn (they are flushed to
+  // disk shortly after each write, not before the call returns).
+  const tornContainer = join(d1.root, 'containers', 'f'.repeat(64));
+  const tornSandbox = join(d1.root, 'sandboxes', 'e'.repeat(64));
+  mkdirSync(tornContainer, { recursive: true });
+  mkdirSync(tornSandbox, { recursive: true });
+  writeFileSync(join(tornContainer, 'container.json'), '');
+  writeFileSync(join(tornSandbox, 'sandbox.json'), '{"id":"eee');
+
   // The container exits while berthd is down.
   await new Promise((r) => setTimeout(r, 1500));
   const d2 = await startDaemon({ dir });
@@ -48,6 +57,11 @@ test('SIGKILL of berthd in the middle of a parallel workload: containers keep ru
     await settleZombies();
     assert.deepEqual(left, []);
   });
+
+  assert.equal(existsSync(tornContainer), false, 'a torn container record is dropped with its files');
+  assert.equal(existsSync(tornSandbox), false, 'a torn sandbox record is dropped with its files');
+  await d.logsMatching(/unreadable container record/);
+  await d.logsMatching(/unreadable sandbox record/);
 
   const r = await status(d, running);
   assert.equal(r.state, 'CONTAINER_RUNNING');

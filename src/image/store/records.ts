@@ -1,13 +1,13 @@
 // Image records: one JSON file per image under <root>/records, written
 // atomically (temp, fsync, rename), so a crash leaves either the old or the
 // new record, never a torn one. Holds (container → image layers) live beside
-// them so a restarted daemon still keeps layers of existing containers.
-import { randomBytes } from 'node:crypto';
+// them so a restarted daemon still keeps layers of existing containers;
+// they are replaced atomically too, with the flush behind the call.
 import { mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { open, rename, rm } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { OciImageConfig } from '../provider.js';
-import { syncDir } from './content.js';
+import { replaceFile, writeFileAtomic } from '../../util/atomic-file.js';
 
 export interface LayerRef {
   digest: string;
@@ -36,19 +36,6 @@ export interface Hold {
   holder: string;
   imageId: string;
   diffIds: string[];
-}
-
-async function writeAtomic(dir: string, name: string, data: string): Promise<void> {
-  const tmp = join(dir, `.${name}.${randomBytes(4).toString('hex')}`);
-  const fh = await open(tmp, 'w', 0o600);
-  try {
-    await fh.writeFile(data);
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-  await rename(tmp, join(dir, name));
-  await syncDir(dir);
 }
 
 function loadDir<T>(dir: string, onBad: (file: string, err: unknown) => void): T[] {
@@ -89,15 +76,19 @@ export class RecordStore {
   }
 
   save(rec: ImageRecord): Promise<void> {
-    return writeAtomic(this.recDir, `${rec.id.slice(7)}.json`, JSON.stringify(rec));
+    return writeFileAtomic(join(this.recDir, `${rec.id.slice(7)}.json`), JSON.stringify(rec));
   }
 
   async delete(id: string): Promise<void> {
     await rm(join(this.recDir, `${id.slice(7)}.json`), { force: true });
   }
 
-  saveHold(h: Hold): Promise<void> {
-    return writeAtomic(this.holdDir, `${encodeURIComponent(h.holder)}.json`, JSON.stringify(h));
+  /**
+   * A hold is on CreateContainer's path, so it is not made to wait for the
+   * disk (see replaceFile): after a power failure its container is gone too.
+   */
+  saveHold(h: Hold, onFlushError: (err: Error) => void): void {
+    replaceFile(join(this.holdDir, `${encodeURIComponent(h.holder)}.json`), JSON.stringify(h), onFlushError);
   }
 
   async deleteHold(holder: string): Promise<void> {

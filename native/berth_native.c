@@ -1,0 +1,401 @@
+/*
+ * berth_native: the few system calls berthd needs on its hot paths that Node
+ * has no API for.
+ *
+ * mount/umount replace a util-linux process each (a fork of the whole daemon
+ * plus an exec), which on the container start path costs milliseconds per
+ * call; the calls take microseconds and run on libuv's thread pool so the
+ * event loop never waits on the kernel.
+ *
+ * spawn starts a process with posix_spawn, which glibc implements with
+ * clone(CLONE_VM | CLONE_VFORK): unlike libuv's fork() it does not copy the
+ * daemon's page tables, a cost that grows with the daemon's memory (about
+ * 2.5 ms at 75 MiB) and is paid on the event loop. The child's exit is
+ * watched through a pidfd polled by the event loop, and reaped here.
+ *
+ * Built by scripts/build-native.sh with the system C compiler against the
+ * Node-API headers of the running Node.js; loaded by src/util/native.ts,
+ * which falls back to util-linux when the module is not there.
+ */
+#define NAPI_VERSION 8
+#include <node_api.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <stdio.h>
+#include <uv.h>
+
+enum op { OP_MOUNT, OP_UMOUNT };
+
+struct request {
+  enum op op;
+  char *source;
+  char *target;
+  char *fstype;
+  char *data;
+  unsigned long flags;
+  int err;
+  napi_deferred deferred;
+  napi_async_work work;
+};
+
+static void request_free(struct request *r) {
+  free(r->source);
+  free(r->target);
+  free(r->fstype);
+  free(r->data);
+  free(r);
+}
+
+/* A JS string argument as a heap copy; NULL for null or undefined. */
+static napi_status string_arg(napi_env env, napi_value v, char **out) {
+  napi_valuetype t;
+  size_t len;
+  napi_status s = napi_typeof(env, v, &t);
+  *out = NULL;
+  if (s != napi_ok) return s;
+  if (t == napi_null || t == napi_undefined) return napi_ok;
+  s = napi_get_value_string_utf8(env, v, NULL, 0, &len);
+  if (s != napi_ok) return s;
+  *out = malloc(len + 1);
+  if (*out == NULL) return napi_generic_failure;
+  return napi_get_value_string_utf8(env, v, *out, len + 1, &len);
+}
+
+/* Runs on a thread-pool thread: the mount table is per process, not per thread. */
+static void execute(napi_env env, void *data) {
+  struct request *r = data;
+  int rc;
+  (void)env;
+  if (r->op == OP_MOUNT)
+    rc = mount(r->source, r->target, r->fstype, r->flags, r->data);
+  else
+    rc = umount2(r->target, (int)r->flags);
+  r->err = rc == 0 ? 0 : errno;
+}
+
+/* Back on the event loop: settles the promise with 0 or the errno. */
+static void complete(napi_env env, napi_status status, void *data) {
+  struct request *r = data;
+  napi_value v;
+  if (status != napi_ok) r->err = ECANCELED;
+  if (napi_create_int32(env, r->err, &v) == napi_ok) napi_resolve_deferred(env, r->deferred, v);
+  napi_delete_async_work(env, r->work);
+  request_free(r);
+}
+
+static napi_value queue(napi_env env, struct request *r, const char *name) {
+  napi_value promise, resource_name;
+  if (napi_create_promise(env, &r->deferred, &promise) != napi_ok ||
+      napi_create_string_utf8(env, name, NAPI_AUTO_LENGTH, &resource_name) != napi_ok ||
+      napi_create_async_work(env, NULL, resource_name, execute, complete, r, &r->work) != napi_ok ||
+      napi_queue_async_work(env, r->work) != napi_ok) {
+    request_free(r);
+    napi_throw_error(env, NULL, "berth_native: could not queue the call");
+    return NULL;
+  }
+  return promise;
+}
+
+static int flags_arg(napi_env env, napi_value v, unsigned long *out) {
+  double d;
+  if (napi_get_value_double(env, v, &d) != napi_ok || d < 0) return 0;
+  *out = (unsigned long)d;
+  return 1;
+}
+
+/*
+ * The arguments of a call that must be exactly `want` long, and a zeroed
+ * request for it; NULL (with a JS exception pending) otherwise.
+ */
+static struct request *request_new(napi_env env, napi_callback_info info, size_t want, napi_value *argv, const char *usage) {
+  size_t argc = want;
+  struct request *r;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != want) {
+    napi_throw_type_error(env, NULL, usage);
+    return NULL;
+  }
+  r = calloc(1, sizeof(*r));
+  if (r == NULL) napi_throw_error(env, NULL, "berth_native: out of memory");
+  return r;
+}
+
+/* mount(source, target, fstype, flags, data) -> Promise<errno> */
+static napi_value js_mount(napi_env env, napi_callback_info info) {
+  napi_value argv[5];
+  struct request *r = request_new(env, info, 5, argv, "mount(source, target, fstype, flags, data)");
+  if (r == NULL) return NULL;
+  r->op = OP_MOUNT;
+  if (string_arg(env, argv[0], &r->source) != napi_ok || string_arg(env, argv[1], &r->target) != napi_ok ||
+      string_arg(env, argv[2], &r->fstype) != napi_ok || string_arg(env, argv[4], &r->data) != napi_ok ||
+      r->target == NULL || !flags_arg(env, argv[3], &r->flags)) {
+    request_free(r);
+    napi_throw_type_error(env, NULL, "mount: target must be a string, flags a non-negative number");
+    return NULL;
+  }
+  return queue(env, r, "berth.mount");
+}
+
+/* umount(target, flags) -> Promise<errno> */
+static napi_value js_umount(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  struct request *r = request_new(env, info, 2, argv, "umount(target, flags)");
+  if (r == NULL) return NULL;
+  r->op = OP_UMOUNT;
+  if (string_arg(env, argv[0], &r->target) != napi_ok || r->target == NULL || !flags_arg(env, argv[1], &r->flags)) {
+    request_free(r);
+    napi_throw_type_error(env, NULL, "umount: target must be a string, flags a non-negative number");
+    return NULL;
+  }
+  return queue(env, r, "berth.umount");
+}
+
+/* ---- pipe ------------------------------------------------------------------ */
+
+/* pipe() -> [readFd, writeFd], both close-on-exec (children get only what spawn maps). */
+static napi_value js_pipe(napi_env env, napi_callback_info info) {
+  int fds[2];
+  napi_value out, v;
+  (void)info;
+  if (pipe2(fds, O_CLOEXEC) != 0) {
+    napi_throw_error(env, NULL, strerror(errno));
+    return NULL;
+  }
+  napi_create_array_with_length(env, 2, &out);
+  napi_create_int32(env, fds[0], &v);
+  napi_set_element(env, out, 0, v);
+  napi_create_int32(env, fds[1], &v);
+  napi_set_element(env, out, 1, v);
+  return out;
+}
+
+/* ---- spawn ----------------------------------------------------------------- */
+
+struct child {
+  uv_poll_t poll;
+  int pidfd;
+  pid_t pid;
+  napi_env env;
+  napi_ref on_exit;
+  napi_async_context context;
+};
+
+static void child_closed(uv_handle_t *h) {
+  struct child *c = h->data;
+  close(c->pidfd);
+  free(c);
+}
+
+/* The pidfd turned readable: the child exited. Reap it and report. */
+static void child_exited(uv_poll_t *poll, int status, int events) {
+  struct child *c = poll->data;
+  siginfo_t si;
+  napi_handle_scope scope;
+  napi_value cb, recv, argv[2], result;
+  int reaped;
+  (void)status;
+  (void)events;
+  memset(&si, 0, sizeof(si));
+  reaped = waitid(P_PID, (id_t)c->pid, &si, WEXITED | WNOHANG) == 0;
+  if (reaped && si.si_pid == 0) return; /* woken early: not exited yet */
+  uv_poll_stop(poll);
+  if (napi_open_handle_scope(c->env, &scope) == napi_ok) {
+    if (napi_get_reference_value(c->env, c->on_exit, &cb) == napi_ok && cb != NULL) {
+      napi_get_global(c->env, &recv);
+      if (!reaped) {
+        /* Reaped by somebody else: the status is unknown. */
+        napi_get_null(c->env, &argv[0]);
+        napi_get_null(c->env, &argv[1]);
+      } else if (si.si_code == CLD_EXITED) {
+        napi_create_int32(c->env, si.si_status, &argv[0]);
+        napi_get_null(c->env, &argv[1]);
+      } else {
+        napi_get_null(c->env, &argv[0]);
+        napi_create_int32(c->env, si.si_status, &argv[1]);
+      }
+      /* make_callback, not call_function: promise jobs the callback queues run right after it. */
+      napi_make_callback(c->env, c->context, recv, cb, 2, argv, &result);
+    }
+    napi_close_handle_scope(c->env, scope);
+  }
+  napi_delete_reference(c->env, c->on_exit);
+  napi_async_destroy(c->env, c->context);
+  uv_close((uv_handle_t *)poll, child_closed);
+}
+
+static char **string_array(napi_env env, napi_value arr) {
+  uint32_t n, i;
+  char **out;
+  if (napi_get_array_length(env, arr, &n) != napi_ok) return NULL;
+  out = calloc(n + 1, sizeof(char *));
+  if (out == NULL) return NULL;
+  for (i = 0; i < n; i++) {
+    napi_value v;
+    if (napi_get_element(env, arr, i, &v) != napi_ok || string_arg(env, v, &out[i]) != napi_ok || out[i] == NULL) {
+      for (uint32_t j = 0; j <= i; j++) free(out[j]);
+      free(out);
+      return NULL;
+    }
+  }
+  return out;
+}
+
+static void free_strings(char **a) {
+  if (a == NULL) return;
+  for (char **p = a; *p; p++) free(*p);
+  free(a);
+}
+
+/*
+ * spawn(file, argv, env, cwd, fds, newSession, keepAlive, onExit) -> pid
+ * fds[i] is the daemon's descriptor that becomes the child's descriptor i;
+ * the child gets no other. Signal dispositions and mask are reset (Node
+ * ignores SIGPIPE, which exec would otherwise pass on). onExit(code, signal)
+ * is called once from the event loop; the pending exit keeps the loop alive
+ * only when keepAlive is true (a daemon's long-lived children must not hold
+ * its shutdown). Throws with the errno text when the program cannot start.
+ */
+static napi_value js_spawn(napi_env env, napi_callback_info info) {
+  size_t argc = 8;
+  napi_value argv[8], result;
+  char *file = NULL, *cwd = NULL, **args = NULL, **envp = NULL;
+  uint32_t nfds = 0, i;
+  int *fds = NULL, *tmp = NULL, rc = 0, pidfd = -1, session = 0;
+  bool b, keep_alive = false;
+  napi_valuetype t;
+  pid_t pid = -1;
+  posix_spawn_file_actions_t fa;
+  posix_spawnattr_t attr;
+  sigset_t all, none;
+  struct child *c = NULL;
+  uv_loop_t *loop;
+  const char *problem = NULL;
+
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != 8 ||
+      napi_typeof(env, argv[7], &t) != napi_ok || t != napi_function) {
+    napi_throw_type_error(env, NULL, "spawn(file, argv, env, cwd, fds, newSession, keepAlive, onExit)");
+    return NULL;
+  }
+  if (string_arg(env, argv[0], &file) != napi_ok || file == NULL || (args = string_array(env, argv[1])) == NULL ||
+      (envp = string_array(env, argv[2])) == NULL || string_arg(env, argv[3], &cwd) != napi_ok ||
+      napi_get_array_length(env, argv[4], &nfds) != napi_ok || napi_get_value_bool(env, argv[5], &b) != napi_ok ||
+      napi_get_value_bool(env, argv[6], &keep_alive) != napi_ok) {
+    problem = "spawn: bad arguments";
+    goto out;
+  }
+  session = b;
+  fds = calloc(nfds ? nfds : 1, sizeof(int));
+  tmp = malloc((nfds ? nfds : 1) * sizeof(int));
+  if (fds == NULL || tmp == NULL) {
+    problem = "spawn: out of memory";
+    goto out;
+  }
+  for (i = 0; i < nfds; i++) tmp[i] = -1;
+  for (i = 0; i < nfds; i++) {
+    napi_value v;
+    if (napi_get_element(env, argv[4], i, &v) != napi_ok || napi_get_value_int32(env, v, &fds[i]) != napi_ok || fds[i] < 0) {
+      problem = "spawn: fds must be open descriptors";
+      goto out;
+    }
+  }
+
+  posix_spawn_file_actions_init(&fa);
+  posix_spawnattr_init(&attr);
+  /*
+   * Map the descriptors. Each source is first duplicated here to a number
+   * at or above nfds, so no source is a target the child overwrites before
+   * reading it; dup2 in the child clears close-on-exec on the target. The
+   * duplicates are close-on-exec and closed here after the spawn.
+   */
+  for (i = 0; i < nfds; i++) {
+    tmp[i] = fcntl(fds[i], F_DUPFD_CLOEXEC, (int)nfds);
+    if (tmp[i] < 0) {
+      problem = "spawn: cannot duplicate a descriptor";
+      posix_spawn_file_actions_destroy(&fa);
+      posix_spawnattr_destroy(&attr);
+      goto out;
+    }
+    posix_spawn_file_actions_adddup2(&fa, tmp[i], (int)i);
+  }
+  if (cwd != NULL) posix_spawn_file_actions_addchdir_np(&fa, cwd);
+  sigfillset(&all);
+  sigemptyset(&none);
+  posix_spawnattr_setsigdefault(&attr, &all);
+  posix_spawnattr_setsigmask(&attr, &none);
+  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK | (session ? POSIX_SPAWN_SETSID : 0));
+  rc = posix_spawn(&pid, file, &fa, &attr, args, envp);
+  posix_spawn_file_actions_destroy(&fa);
+  posix_spawnattr_destroy(&attr);
+  if (rc != 0) {
+    napi_value code, msg, err;
+    char text[512];
+    snprintf(text, sizeof(text), "spawn %s: %s", file, strerror(rc));
+    napi_create_string_utf8(env, text, NAPI_AUTO_LENGTH, &msg);
+    napi_create_int32(env, rc, &code);
+    napi_create_error(env, NULL, msg, &err);
+    napi_set_named_property(env, err, "errno", code);
+    napi_throw(env, err);
+    goto out;
+  }
+
+  pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+  c = calloc(1, sizeof(*c));
+  if (pidfd < 0 || c == NULL || napi_get_uv_event_loop(env, &loop) != napi_ok) {
+    /* Cannot watch it: do not leave a process nobody reaps. */
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    if (pidfd >= 0) close(pidfd);
+    free(c);
+    c = NULL;
+    problem = "spawn: cannot watch the child (pidfd_open failed)";
+    goto out;
+  }
+  c->pidfd = pidfd;
+  c->pid = pid;
+  c->env = env;
+  c->poll.data = c;
+  napi_create_reference(env, argv[7], 1, &c->on_exit);
+  napi_create_string_utf8(env, "berth.child", NAPI_AUTO_LENGTH, &result);
+  napi_async_init(env, NULL, result, &c->context);
+  uv_poll_init(loop, &c->poll, pidfd);
+  uv_poll_start(&c->poll, UV_READABLE, child_exited);
+  if (!keep_alive) uv_unref((uv_handle_t *)&c->poll);
+  napi_create_int32(env, pid, &result);
+
+out:
+  if (tmp != NULL)
+    for (i = 0; i < nfds; i++)
+      if (tmp[i] >= 0) close(tmp[i]);
+  free(tmp);
+  free(file);
+  free(cwd);
+  free_strings(args);
+  free_strings(envp);
+  free(fds);
+  if (problem != NULL) {
+    napi_throw_error(env, NULL, problem);
+    return NULL;
+  }
+  return rc == 0 && c != NULL ? result : NULL;
+}
+
+static napi_value init(napi_env env, napi_value exports) {
+  napi_property_descriptor props[] = {
+    { "mount", NULL, js_mount, NULL, NULL, NULL, napi_enumerable, NULL },
+    { "umount", NULL, js_umount, NULL, NULL, NULL, napi_enumerable, NULL },
+    { "pipe", NULL, js_pipe, NULL, NULL, NULL, napi_enumerable, NULL },
+    { "spawn", NULL, js_spawn, NULL, NULL, NULL, napi_enumerable, NULL },
+  };
+  if (napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props) != napi_ok) return NULL;
+  return exports;
+}
+
+NAPI_MODULE(berth_native, init)

@@ -1,0 +1,34 @@
+// The project's Node-API module (native/berth_native.c, built by
+// scripts/build-native.sh): the system calls berthd needs on hot paths that
+// Node has no API for.
+import { createRequire } from 'node:module';
+
+export interface NativeModule {
+  mount(source: string | null, target: string, fstype: string | null, flags: number, data: string | null): Promise<number>;
+  umount(target: string, flags: number): Promise<number>;
+  /** A close-on-exec pipe: [read end, write end]. */
+  pipe(): [number, number];
+  spawn(
+    file: string, argv: string[], env: string[], cwd: string | null, fds: number[], newSession: boolean, keepAlive: boolean,
+    onExit: (code: number | null, signal: number | null) => void,
+  ): number;
+}
+
+const MODULE_PATH = '../../native/berth_native.node';
+let native: NativeModule | undefined;
+
+/**
+ * Loads the module; throws with the fix when it was not built. The daemon
+ * calls this at start so a missing build fails there, not in the middle of
+ * the first RunPodSandbox.
+ */
+export function loadNativeModule(): NativeModule {
+  if (!native) {
+    try {
+      native = createRequire(import.meta.url)(MODULE_PATH) as NativeModule;
+    } catch (err) {
+      throw new Error(`berthd's native module is missing or unloadable (build it with scripts/build-native.sh): ${(err as Error).message}`, { cause: err });
+    }
+  }
+  return native;
+}

@@ -1,0 +1,98 @@
+// Starting a process without fork(): libuv forks the daemon, copying its page
+// tables on the event loop (about 2.5 ms at 75 MiB resident, growing with
+// memory); posix_spawn in the native module does not. Used where a process
+// start sits on the container start path.
+import { closeSync, openSync } from 'node:fs';
+import { Socket } from 'node:net';
+import { loadNativeModule } from './native.js';
+
+export interface SpawnedProcess {
+  readonly pid: number;
+  /** Exit code, or null when killed by a signal; undefined while running. */
+  readonly exitCode: number | null | undefined;
+  /** Settles when the process has exited and been reaped. */
+  readonly exited: Promise<{ code: number | null; signal: number | null }>;
+  /** Signals the process unless it has already exited (its PID may be reused after). */
+  kill(signal: NodeJS.Signals): void;
+}
+
+export interface SpawnOptions {
+  env: NodeJS.ProcessEnv;
+  cwd?: string;
+  /** New session (and process group), like child_process's `detached`. */
+  detached?: boolean;
+  /**
+   * Whether the running process keeps the daemon's event loop alive (default
+   * true, as a ChildProcess does until unref()); false for long-lived children.
+   */
+  keepAlive?: boolean;
+  /**
+   * The child's descriptors from 0 up: 'null' for /dev/null, 'pipe-in' for a
+   * pipe the daemon writes to, 'pipe-out' for one it reads from. The daemon's
+   * ends come back as sockets, in the same positions.
+   */
+  stdio: ('null' | 'pipe-in' | 'pipe-out')[];
+}
+
+export interface Spawned {
+  process: SpawnedProcess;
+  /** The daemon's end of each 'pipe-in'/'pipe-out' descriptor; undefined for 'null'. */
+  pipes: (Socket | undefined)[];
+}
+
+/** Starts `file` (a path, not searched on PATH) with `args` (without argv[0]). */
+export function spawnProcess(file: string, args: string[], o: SpawnOptions): Spawned {
+  const n = loadNativeModule();
+  const childFds: number[] = [];
+  const ours: (number | undefined)[] = [];
+  const toClose: number[] = [];
+  try {
+    let devnull: number | undefined;
+    for (const kind of o.stdio) {
+      if (kind === 'null') {
+        devnull ??= openSync('/dev/null', 'r+');
+        childFds.push(devnull);
+        ours.push(undefined);
+        continue;
+      }
+      const [r, w] = n.pipe();
+      const [theirs, mine] = kind === 'pipe-in' ? [r, w] : [w, r];
+      childFds.push(theirs);
+      toClose.push(theirs);
+      ours.push(mine);
+    }
+    if (devnull !== undefined) toClose.push(devnull);
+    const env = Object.entries(o.env).filter(([, v]) => v !== undefined).map(([k, v]) => `${k}=${v}`);
+    let exitCode: number | null | undefined;
+    let settle!: (r: { code: number | null; signal: number | null }) => void;
+    const exited = new Promise<{ code: number | null; signal: number | null }>((r) => (settle = r));
+    const pid = n.spawn(file, [file, ...args], env, o.cwd ?? null, childFds, o.detached ?? false, o.keepAlive ?? true, (code, signal) => {
+      exitCode = code;
+      settle({ code, signal });
+    });
+    const proc: SpawnedProcess = {
+      pid,
+      get exitCode() {
+        return exitCode;
+      },
+      exited,
+      kill(signal) {
+        if (exitCode !== undefined) return;
+        try {
+          process.kill(pid, signal);
+        } catch {
+          // exited meanwhile
+        }
+      },
+    };
+    const pipes = o.stdio.map((kind, i) =>
+      kind === 'null' ? undefined : new Socket({ fd: ours[i]!, readable: kind === 'pipe-out', writable: kind === 'pipe-in' }));
+    return { process: proc, pipes };
+  } catch (err) {
+    for (const fd of ours) if (fd !== undefined) closeSync(fd);
+    throw err;
+  } finally {
+    // The child has its copies (or never started); the daemon keeps only its own ends.
+    for (const fd of toClose) closeSync(fd);
+  }
+}
