@@ -256,7 +256,7 @@ static void free_strings(char **a) {
 
 /*
  * spawn(file, argv, env, cwd, fds, newSession, keepAlive, onExit) -> pid
- * fds[i] is the daemon's descriptor that becomes the child's descriptor i;
+ * A file without a slash is looked up on the daemon's PATH. fds[i] is the daemon's descriptor that becomes the child's descriptor i;
  * the child gets no other. Signal dispositions and mask are reset (Node
  * ignores SIGPIPE, which exec would otherwise pass on). onExit(code, signal)
  * is called once from the event loop; the pending exit keeps the loop alive
@@ -331,7 +331,10 @@ static napi_value js_spawn(napi_env env, napi_callback_info info) {
   posix_spawnattr_setsigdefault(&attr, &all);
   posix_spawnattr_setsigmask(&attr, &none);
   posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK | (session ? POSIX_SPAWN_SETSID : 0));
-  rc = posix_spawn(&pid, file, &fa, &attr, args, envp);
+  if (strchr(file, '/') != NULL)
+    rc = posix_spawn(&pid, file, &fa, &attr, args, envp);
+  else
+    rc = posix_spawnp(&pid, file, &fa, &attr, args, envp);
   posix_spawn_file_actions_destroy(&fa);
   posix_spawnattr_destroy(&attr);
   if (rc != 0) {

@@ -1,6 +1,5 @@
 import { mkdir, rm, readdir, readFile, stat, open } from 'node:fs/promises';
 import { existsSync, mkdirSync, readFileSync, watch, writeFileSync, type FSWatcher } from 'node:fs';
-import { spawn } from 'node:child_process';
 import { hostname as osHostname } from 'node:os';
 import { join, normalize, resolve as resolvePath } from 'node:path';
 import type { Config } from '../config/config.js';
@@ -18,6 +17,7 @@ import { KeyedLock } from '../util/keyed-lock.js';
 import { readJson, replaceFile } from '../util/atomic-file.js';
 import { unmountAll } from '../sandbox/host.js';
 import { RunError } from '../util/run.js';
+import { collectProcess } from '../util/spawn.js';
 import type { Container, ContainerConfig, ContainerState, Resources } from './types.js';
 import { buildSpec, resourcesSpec, validateResources } from './spec.js';
 import { effectiveCapabilities, heldCapabilities } from './capabilities.js';
@@ -629,35 +629,16 @@ export class ContainerService implements PodContainers {
     const pidFile = join(this.bundle(c.id), `exec-${newId().slice(0, 12)}.pid`);
     const max = this.config.runtime.exec_sync_max_output;
     try {
-      return await new Promise<ExecResult>((resolve, reject) => {
-        const child = spawn(rt.path, rt.execArgs(c.id, cmd, { pidFile }), { stdio: ['ignore', 'pipe', 'pipe'] });
-        const out: Buffer[] = [];
-        const err: Buffer[] = [];
-        let outLen = 0;
-        let errLen = 0;
-        child.stdout.on('data', (d: Buffer) => {
-          if (outLen < max) out.push(d.subarray(0, max - outLen));
-          outLen += d.length;
-        });
-        child.stderr.on('data', (d: Buffer) => {
-          if (errLen < max) err.push(d.subarray(0, max - errLen));
-          errLen += d.length;
-        });
-        let timedOut = false;
-        const timer = timeoutSeconds > 0 ? setTimeout(() => {
-          timedOut = true;
-          void readFile(pidFile, 'utf8').then((p) => process.kill(Number(p), 'SIGKILL')).catch(() => undefined).finally(() => child.kill('SIGKILL'));
-        }, timeoutSeconds * 1000) : undefined;
-        child.on('error', reject);
-        child.on('close', (code, signal) => {
-          if (timer) clearTimeout(timer);
-          if (timedOut) {
-            reject(new BerthError('DeadlineExceeded', `command ${JSON.stringify(cmd)} in container ${c.id} timed out after ${timeoutSeconds}s`));
-            return;
-          }
-          resolve({ stdout: Buffer.concat(out), stderr: Buffer.concat(err), exitCode: code ?? (signal ? 128 + 9 : 255) });
-        });
+      const r = await collectProcess(rt.path, rt.execArgs(c.id, cmd, { pidFile }), {
+        timeoutMs: timeoutSeconds > 0 ? timeoutSeconds * 1000 : undefined,
+        killSignal: 'SIGKILL',
+        maxBuffer: max,
+        overflow: 'truncate',
+        // The command runs in the container, not under runc exec: kill it first.
+        onTimeout: () => readFile(pidFile, 'utf8').then((p) => process.kill(Number(p), 'SIGKILL')).catch(() => undefined),
       });
+      if (r.timedOut) throw new BerthError('DeadlineExceeded', `command ${JSON.stringify(cmd)} in container ${c.id} timed out after ${timeoutSeconds}s`);
+      return { stdout: r.stdout, stderr: r.stderr, exitCode: r.code ?? (r.signal !== null ? 128 + r.signal : 255) };
     } finally {
       this.metrics.execSyncDuration.observe((performance.now() - start) / 1000);
       await rm(pidFile, { force: true });

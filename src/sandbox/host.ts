@@ -1,12 +1,13 @@
 // The host operations a pod needs that Node cannot do itself (it has no
-// unshare, setns or mount): namespaces are made by short-lived util-linux
-// processes (RunPodSandbox runs the two it needs in parallel); mounts are
-// system calls through the project's native module (src/util/mount.ts).
-import { spawn } from 'node:child_process';
+// unshare, setns or mount): namespaces are made by util-linux processes
+// (RunPodSandbox runs the two it needs in parallel, each started without
+// forking the daemon); mounts are system calls through the project's native
+// module (src/util/mount.ts).
 import { writeFile, mkdir, readFile, rmdir } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { join } from 'node:path';
 import { run } from '../util/run.js';
+import { spawnProcess } from '../util/spawn.js';
 import { mount, umount, MountError, MS, MNT_DETACH } from '../util/mount.js';
 import { isNamespace } from '../util/netns.js';
 
@@ -36,15 +37,13 @@ export async function pinNamespaces(files: { net?: string; ipc?: string; uts?: s
  */
 export async function startInfra(infra: string, file: string): Promise<number> {
   await writeFile(file, '', { flag: 'a' });
-  const child = spawn('unshare', ['--fork', `--pid=${file}`, '--kill-child', infra, '-P'], { detached: true, stdio: 'ignore' });
-  child.unref();
-  const exited = new Promise<number | null>((r) => child.once('exit', (c) => r(c)));
-  let done = false;
-  void exited.then(() => (done = true));
+  const { process: child } = spawnProcess('unshare', ['--fork', `--pid=${file}`, '--kill-child', infra, '-P'], {
+    detached: true, keepAlive: false, env: process.env, stdio: ['null', 'null', 'null'],
+  });
   const deadline = Date.now() + 10_000;
   while (Date.now() < deadline) {
-    if (await isNamespace(file)) return child.pid!;
-    if (done) throw new Error(`infra process ${infra} exited with ${await exited} before pinning its PID namespace`);
+    if (await isNamespace(file)) return child.pid;
+    if (child.exitCode !== undefined) throw new Error(`infra process ${infra} exited with ${(await child.exited).code} before pinning its PID namespace`);
     await sleep(2);
   }
   child.kill('SIGKILL');

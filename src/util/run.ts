@@ -1,4 +1,4 @@
-import { execFile } from 'node:child_process';
+import { collectProcess } from './spawn.js';
 
 export interface RunResult {
   stdout: string;
@@ -18,15 +18,23 @@ export class RunError extends Error {
   }
 }
 
-/** Runs a helper without blocking the event loop; rejects with RunError on a non-zero exit. */
-export function run(cmd: string, args: string[], opts: { timeoutMs?: number; input?: string } = {}): Promise<RunResult> {
-  return new Promise((resolve, reject) => {
-    const child = execFile(cmd, args, { timeout: opts.timeoutMs ?? 60_000, maxBuffer: 16 * 1024 * 1024, encoding: 'utf8' }, (err, stdout, stderr) => {
-      if (err) {
-        const code = typeof (err as { code?: unknown }).code === 'number' ? ((err as { code: number }).code) : null;
-        reject(new RunError(`${cmd} ${args.slice(0, 3).join(' ')}`, code, stderr || err.message, stdout));
-      } else resolve({ stdout, stderr });
-    });
-    if (opts.input !== undefined) child.stdin?.end(opts.input);
-  });
+/**
+ * Runs a helper (started without forking the daemon, see util/spawn.ts);
+ * rejects with RunError when it cannot start, exits non-zero, is killed, runs
+ * past the timeout (default 60 s) or prints more than 16 MiB.
+ */
+export async function run(cmd: string, args: string[], opts: { timeoutMs?: number; input?: string } = {}): Promise<RunResult> {
+  const what = `${cmd} ${args.slice(0, 3).join(' ')}`;
+  let r;
+  try {
+    r = await collectProcess(cmd, args, { input: opts.input, timeoutMs: opts.timeoutMs ?? 60_000 });
+  } catch (err) {
+    throw new RunError(what, null, (err as Error).message);
+  }
+  const stdout = r.stdout.toString();
+  const stderr = r.stderr.toString();
+  if (r.timedOut) throw new RunError(what, null, `still running after ${(opts.timeoutMs ?? 60_000) / 1000}s; killed`, stdout);
+  if (r.overflowed) throw new RunError(what, null, 'printed more than 16 MiB; killed', stdout);
+  if (r.code !== 0) throw new RunError(what, r.code, stderr || (r.signal !== null ? `killed by signal ${r.signal}` : ''), stdout);
+  return { stdout, stderr };
 }

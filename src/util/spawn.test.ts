@@ -4,7 +4,8 @@ import { existsSync, mkdtempSync, readdirSync, realpathSync, rmSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Socket } from 'node:net';
-import { spawnProcess } from './spawn.js';
+import { collectProcess, spawnProcess } from './spawn.js';
+import { run, RunError } from './run.js';
 import { loadNativeModule } from './native.js';
 
 function collect(s: Socket | undefined): Promise<string> {
@@ -109,4 +110,33 @@ test('the native spawn refuses malformed arguments', () => {
   assert.throws(() => (n.spawn as unknown as (...a: unknown[]) => number)('/bin/true', ['/bin/true'], [], null, [], false, false), /spawn\(file, argv/);
   assert.throws(() => n.spawn('/bin/true', ['/bin/true'], [], null, [-1], false, false, noop), /fds must be open descriptors/);
   assert.throws(() => n.spawn('/bin/true', ['/bin/true', 5 as unknown as string], [], null, [], false, false, noop), /bad arguments/);
+});
+
+test('collectProcess: input, output, a name found on PATH, timeout and overflow', async () => {
+  const echo = await collectProcess('sh', ['-c', 'cat; echo err >&2'], { input: 'abc' });
+  assert.deepEqual([echo.code, echo.stdout.toString(), echo.stderr.toString(), echo.timedOut, echo.overflowed], [0, 'abc', 'err\n', false, false]);
+
+  const t0 = Date.now();
+  const slow = await collectProcess('sleep', ['5'], { timeoutMs: 100, killSignal: 'SIGKILL' });
+  assert.equal(slow.timedOut, true);
+  assert.equal(slow.signal, 9);
+  assert.ok(Date.now() - t0 < 2000);
+
+  const loud = await collectProcess('sh', ['-c', 'yes | head -c 300000; exec sleep 5'], { maxBuffer: 1000 });
+  assert.equal(loud.overflowed, true);
+  assert.equal(loud.stdout.length, 1000, 'kept up to the cap');
+  assert.equal(loud.signal, 15);
+
+  // A program that does not read its input is not an error.
+  const deaf = await collectProcess('true', [], { input: 'x'.repeat(1 << 20) });
+  assert.equal(deaf.code, 0);
+  await assert.rejects(collectProcess('no-such-program-berth', []), /No such file or directory/);
+});
+
+test('run: helper failures become RunError with what the helper said', async () => {
+  assert.deepEqual(await run('sh', ['-c', 'echo out; echo err >&2']), { stdout: 'out\n', stderr: 'err\n' });
+  await assert.rejects(run('sh', ['-c', 'echo bad thing >&2; exit 3']), (e: RunError) => e instanceof RunError && e.code === 3 && /exit 3\): bad thing/.test(e.message));
+  await assert.rejects(run('sleep', ['5'], { timeoutMs: 100 }), (e: RunError) => e.code === null && /still running after 0.1s; killed/.test(e.message));
+  await assert.rejects(run('no-such-program-berth', []), (e: RunError) => e.code === null && /No such file or directory/.test(e.message));
+  assert.equal((await run('cat', [], { input: 'piped' })).stdout, 'piped');
 });

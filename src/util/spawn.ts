@@ -1,7 +1,8 @@
 // Starting a process without fork(): libuv forks the daemon, copying its page
 // tables on the event loop (about 2.5 ms at 75 MiB resident, growing with
-// memory); posix_spawn in the native module does not. Used where a process
-// start sits on the container start path.
+// memory); posix_spawn in the native module does not (about 0.5 ms). berthd
+// starts conmon, the runtime's commands, util-linux helpers and CNI plugins
+// this way.
 import { closeSync, openSync } from 'node:fs';
 import { Socket } from 'node:net';
 import { loadNativeModule } from './native.js';
@@ -40,7 +41,7 @@ export interface Spawned {
   pipes: (Socket | undefined)[];
 }
 
-/** Starts `file` (a path, not searched on PATH) with `args` (without argv[0]). */
+/** Starts `file` (a path, or a name looked up on the daemon's PATH) with `args` (without argv[0]). */
 export function spawnProcess(file: string, args: string[], o: SpawnOptions): Spawned {
   const n = loadNativeModule();
   const childFds: number[] = [];
@@ -95,4 +96,83 @@ export function spawnProcess(file: string, args: string[], o: SpawnOptions): Spa
     // The child has its copies (or never started); the daemon keeps only its own ends.
     for (const fd of toClose) closeSync(fd);
   }
+}
+
+export interface Outcome {
+  /** Exit code; null when killed by a signal. */
+  code: number | null;
+  signal: number | null;
+  stdout: Buffer;
+  stderr: Buffer;
+  /** Killed after `timeoutMs`. */
+  timedOut: boolean;
+  /** Stdout or stderr went over `maxBuffer` (and the process was killed, unless `overflow: 'truncate'`). */
+  overflowed: boolean;
+}
+
+export interface CollectOptions {
+  env?: NodeJS.ProcessEnv;
+  /** Written to stdin, which is then closed; without it stdin is /dev/null. */
+  input?: string | Uint8Array;
+  timeoutMs?: number;
+  /** Signal for a timeout or an overflow; default SIGTERM. */
+  killSignal?: NodeJS.Signals;
+  /** Bytes kept of stdout and of stderr each; default 16 MiB. */
+  maxBuffer?: number;
+  /** Past maxBuffer: kill the process (default), or keep it running and drop the rest. */
+  overflow?: 'kill' | 'truncate';
+  /** Runs at the timeout before the process is killed (e.g. to kill what it started). */
+  onTimeout?: () => Promise<unknown> | void;
+}
+
+/**
+ * Runs a short-lived process to its end and collects its output. Rejects
+ * only when it cannot start (the error carries the errno); how it ended is
+ * in the outcome.
+ */
+export function collectProcess(file: string, args: string[], o: CollectOptions = {}): Promise<Outcome> {
+  const max = o.maxBuffer ?? 16 * 1024 * 1024;
+  return new Promise((resolve, reject) => {
+    let spawned: Spawned;
+    try {
+      spawned = spawnProcess(file, args, { env: o.env ?? process.env, stdio: [o.input !== undefined ? 'pipe-in' : 'null', 'pipe-out', 'pipe-out'] });
+    } catch (err) {
+      reject(err as Error);
+      return;
+    }
+    const { process: child, pipes } = spawned;
+    const [stdin, stdout, stderr] = pipes as [Socket | undefined, Socket, Socket];
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    const size = [0, 0];
+    let timedOut = false;
+    let overflowed = false;
+    const kill = (): void => child.kill(o.killSignal ?? 'SIGTERM');
+    const timer = o.timeoutMs ? setTimeout(() => {
+      timedOut = true;
+      void Promise.resolve().then(o.onTimeout).catch(() => undefined).finally(kill);
+    }, o.timeoutMs) : undefined;
+    const take = (into: Buffer[], i: number) => (b: Buffer): void => {
+      if (size[i]! < max) into.push(b.subarray(0, max - size[i]!));
+      size[i]! += b.length;
+      if (size[i]! > max && !overflowed) {
+        overflowed = true;
+        if (o.overflow !== 'truncate') kill();
+      }
+    };
+    stdout.on('data', take(out, 0));
+    stderr.on('data', take(err, 1));
+    const closed = [stdout, stderr].map((s) => new Promise<void>((r) => {
+      s.on('error', () => undefined);
+      s.once('close', () => r());
+    }));
+    if (stdin && o.input !== undefined) {
+      stdin.on('error', () => undefined); // a program may exit without reading its input
+      stdin.end(o.input);
+    }
+    void Promise.all([child.exited, ...closed]).then(([exit]) => {
+      if (timer) clearTimeout(timer);
+      resolve({ ...exit, stdout: Buffer.concat(out), stderr: Buffer.concat(err), timedOut, overflowed });
+    });
+  });
 }

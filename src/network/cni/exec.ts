@@ -1,11 +1,12 @@
 // Runs one plugin binary: config on stdin, CNI_* in the environment, result
-// or error object on stdout. Never blocks the event loop, and a plugin that
-// hangs is killed after the timeout.
-import { spawn } from 'node:child_process';
-import { accessSync, constants } from 'node:fs';
+// or error object on stdout. Started without forking the daemon
+// (util/spawn.ts), and a plugin that hangs is killed after the timeout.
+import { accessSync, constants as fsConstants } from 'node:fs';
+import { constants } from 'node:os';
 import { join } from 'node:path';
 import type { CniErrorBody } from './types.js';
 import type { CniCommand } from './stdin.js';
+import { collectProcess, type Outcome } from '../../util/spawn.js';
 
 export class CniPluginError extends Error {
   constructor(
@@ -26,7 +27,7 @@ export function findPlugin(type: string, binDirs: string[]): string | undefined 
   for (const dir of binDirs) {
     const p = join(dir, type);
     try {
-      accessSync(p, constants.X_OK);
+      accessSync(p, fsConstants.X_OK);
       return p;
     } catch {
       // not in this directory
@@ -50,51 +51,37 @@ export interface ExecRequest {
 }
 
 /** Resolves with the parsed stdout (empty object when the plugin printed nothing, as DEL may). */
-export function execPlugin(r: ExecRequest): Promise<Record<string, unknown>> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(r.path, [], { env: { ...process.env, ...r.env }, stdio: ['pipe', 'pipe', 'pipe'] });
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    let timedOut = false;
-    const timer = setTimeout(() => {
-      timedOut = true;
-      child.kill('SIGKILL');
-    }, r.timeoutMs);
-    child.stdout.on('data', (b: Buffer) => out.push(b));
-    child.stderr.on('data', (b: Buffer) => err.push(b));
-    child.stdin.on('error', () => undefined); // a plugin may exit without reading stdin
-    child.once('error', (e) => {
-      clearTimeout(timer);
-      reject(new CniPluginError(r.type, r.command, undefined, e.message));
+export async function execPlugin(r: ExecRequest): Promise<Record<string, unknown>> {
+  let res: Outcome;
+  try {
+    res = await collectProcess(r.path, [], {
+      env: { ...process.env, ...r.env }, input: JSON.stringify(r.stdin), timeoutMs: r.timeoutMs, killSignal: 'SIGKILL',
     });
-    child.once('close', (code, signal) => {
-      clearTimeout(timer);
-      const stdout = Buffer.concat(out).toString().trim();
-      const stderr = Buffer.concat(err).toString().trim();
-      if (timedOut) {
-        reject(new CniPluginError(r.type, r.command, undefined, `still running after ${r.timeoutMs / 1000}s; killed`, true));
-        return;
-      }
-      let parsed: unknown;
-      try {
-        parsed = stdout ? JSON.parse(stdout) : {};
-      } catch {
-        parsed = undefined;
-      }
-      if (code !== 0) {
-        const body = parsed as CniErrorBody | undefined;
-        const detail = body && (body.msg || body.code)
-          ? describeError(body)
-          : `${signal ? `killed by ${signal}` : `exit ${code}`}${stderr || stdout ? `: ${stderr || stdout}` : ''}`;
-        reject(new CniPluginError(r.type, r.command, body?.code, detail));
-        return;
-      }
-      if (parsed === undefined || typeof parsed !== 'object' || parsed === null) {
-        reject(new CniPluginError(r.type, r.command, undefined, `printed something that is not a JSON object: ${stdout.slice(0, 200)}`));
-        return;
-      }
-      resolve(parsed as Record<string, unknown>);
-    });
-    child.stdin.end(JSON.stringify(r.stdin));
-  });
+  } catch (e) {
+    throw new CniPluginError(r.type, r.command, undefined, (e as Error).message);
+  }
+  const stdout = res.stdout.toString().trim();
+  const stderr = res.stderr.toString().trim();
+  if (res.timedOut) throw new CniPluginError(r.type, r.command, undefined, `still running after ${r.timeoutMs / 1000}s; killed`, true);
+  let parsed: unknown;
+  try {
+    parsed = stdout ? JSON.parse(stdout) : {};
+  } catch {
+    parsed = undefined;
+  }
+  if (res.code !== 0) {
+    const body = parsed as CniErrorBody | undefined;
+    const detail = body && (body.msg || body.code)
+      ? describeError(body)
+      : `${res.signal !== null ? `killed by ${signalName(res.signal)}` : `exit ${res.code}`}${stderr || stdout ? `: ${stderr || stdout}` : ''}`;
+    throw new CniPluginError(r.type, r.command, body?.code, detail);
+  }
+  if (parsed === undefined || typeof parsed !== 'object' || parsed === null) {
+    throw new CniPluginError(r.type, r.command, undefined, `printed something that is not a JSON object: ${stdout.slice(0, 200)}`);
+  }
+  return parsed as Record<string, unknown>;
+}
+
+function signalName(n: number): string {
+  return Object.entries(constants.signals).find(([, v]) => v === n)?.[0] ?? `signal ${n}`;
 }
