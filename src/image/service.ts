@@ -350,7 +350,7 @@ export class ImageService implements ImageProvider {
       const rec = this.records.get(imageId);
       if (!rec) throw notFound(`image "${imageId}" not found`);
       const h: Hold = { holder, imageId, diffIds: rec.layers.map((l) => l.diffId) };
-      this.store.saveHold(h, (err) => this.log.warn({ holder, err: err.message }, 'flushing an image hold to disk failed'));
+      await this.store.saveHold(h, (err) => this.log.warn({ holder, err: err.message }, 'flushing an image hold to disk failed'));
       this.holds.set(holder, h);
     });
   }

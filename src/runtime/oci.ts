@@ -149,7 +149,8 @@ export class OciRuntime {
    * FIFO (another runtime, or the handler opted out) `<runtime> start` runs.
    */
   async start(id: string, pid: number): Promise<void> {
-    if (this.execFifoStart && (await this.releaseThroughFifo(id, pid))) return;
+    // Without the init's PID a dead init could not be told from a slow one.
+    if (this.execFifoStart && pid > 0 && (await this.releaseThroughFifo(id, pid))) return;
     await run(this.path, this.args('start', id));
   }
 

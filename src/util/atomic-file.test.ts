@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { readJson, replaceFile, sweepTempFiles, writeFileAtomic } from './atomic-file.js';
+import { readJson, replaceFile, replaceFileAsync, sweepTempFiles, writeFileAtomic } from './atomic-file.js';
 
 function scratch(t: { after(fn: () => void): void }): string {
   const dir = mkdtempSync(join(tmpdir(), 'berth-atomic-'));
@@ -52,4 +52,16 @@ test('readJson: undefined for a missing file, an error for a torn one', async (t
   assert.equal(await readJson(join(dir, 'none.json')), undefined);
   writeFileSync(join(dir, 'torn.json'), '{"a":');
   await assert.rejects(readJson(join(dir, 'torn.json')), SyntaxError);
+});
+
+test('replaceFileAsync: the same on the thread pool', async (t) => {
+  const dir = join(scratch(t), 'x', 'y');
+  const file = join(dir, 'hold.json');
+  const errors: Error[] = [];
+  await replaceFileAsync(file, 'a', (e) => errors.push(e));
+  await Promise.all(Array.from({ length: 20 }, (_, i) => replaceFileAsync(file, `v${i}`, (e) => errors.push(e))));
+  assert.match(readFileSync(file, 'utf8'), /^v\d+$/);
+  assert.deepEqual(readdirSync(dir), ['hold.json']);
+  await new Promise((r) => setTimeout(r, 120));
+  assert.deepEqual(errors, []);
 });

@@ -1,5 +1,5 @@
 import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
-import { open, rename, mkdir, readFile, readdir, rm } from 'node:fs/promises';
+import { open, rename, mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { dirname, basename, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 
@@ -53,11 +53,33 @@ export function replaceFile(path: string, data: string | Uint8Array, onFlushErro
     writeFileSync(tmp, data, { mode });
   }
   renameSync(tmp, path);
+  scheduleFlush(path, onFlushError);
+}
+
+/**
+ * replaceFile through the thread pool: for a write that runs beside slower
+ * work (an image hold beside a container's creation), where keeping the
+ * event loop free matters more than the write's own latency.
+ */
+export async function replaceFileAsync(path: string, data: string | Uint8Array, onFlushError: (err: Error) => void, mode = 0o600): Promise<void> {
+  const tmp = join(dirname(path), `.${basename(path)}.${randomBytes(4).toString('hex')}.tmp`);
+  try {
+    await writeFile(tmp, data, { mode });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    await mkdir(dirname(path), { recursive: true });
+    await writeFile(tmp, data, { mode });
+  }
+  await rename(tmp, path);
+  scheduleFlush(path, onFlushError);
+}
+
+function scheduleFlush(path: string, onFlushError: (err: Error) => void): void {
   if (flushing.has(path)) return;
   flushing.add(path);
   setTimeout(() => {
     flushing.delete(path);
-    void syncPath(path).then(() => syncPath(dir)).catch(onFlushError);
+    void syncPath(path).then(() => syncPath(dirname(path))).catch(onFlushError);
   }, FLUSH_DELAY_MS).unref();
 }
 

@@ -7,7 +7,7 @@ import { mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { OciImageConfig } from '../provider.js';
-import { replaceFile, writeFileAtomic } from '../../util/atomic-file.js';
+import { replaceFileAsync, writeFileAtomic } from '../../util/atomic-file.js';
 
 export interface LayerRef {
   digest: string;
@@ -87,8 +87,8 @@ export class RecordStore {
    * A hold is on CreateContainer's path, so it is not made to wait for the
    * disk (see replaceFile): after a power failure its container is gone too.
    */
-  saveHold(h: Hold, onFlushError: (err: Error) => void): void {
-    replaceFile(join(this.holdDir, `${encodeURIComponent(h.holder)}.json`), JSON.stringify(h), onFlushError);
+  saveHold(h: Hold, onFlushError: (err: Error) => void): Promise<void> {
+    return replaceFileAsync(join(this.holdDir, `${encodeURIComponent(h.holder)}.json`), JSON.stringify(h), onFlushError);
   }
 
   async deleteHold(holder: string): Promise<void> {
