@@ -55,6 +55,13 @@ export function rssMiB(pid: number): number {
   return kb / 1024;
 }
 
+/** A process's resident memory split into anonymous (heaps) and file-backed (mapped binaries) MiB. */
+export function rssParts(pid: number): { anon: number; file: number; shmem: number } {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = (k: string): number => Number(new RegExp(`${k}:\\s+(\\d+)`).exec(status)?.[1] ?? 0) / 1024;
+  return { anon: kb('RssAnon'), file: kb('RssFile'), shmem: kb('RssShmem') };
+}
+
 /** CPU time (user+system) of a process in milliseconds, from /proc. */
 export function cpuMs(pid: number): number {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');

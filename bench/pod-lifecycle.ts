@@ -19,7 +19,7 @@ import { pushBusybox, pushPause } from '../test/helpers/images.js';
 import { startDaemon, tempDir } from '../test/helpers/daemon.js';
 import { startContainerd } from '../test/helpers/containerd.js';
 import type { CriClient } from '../src/cli/client.js';
-import { printTable, summarize, timeMs, fmt, rssMiB, type Summary } from './lib.js';
+import { printTable, summarize, timeMs, fmt, rssMiB, rssParts, type Summary } from './lib.js';
 
 const rounds = Number(process.argv[2] ?? 20);
 const rssPods = Number(process.argv[3] ?? 50);
@@ -171,7 +171,9 @@ try {
   for (let i = 0; i < rssPods; i++) pods.push((await podUp(berth.client, busybox.ref)).pod);
   await new Promise((r) => setTimeout(r, 2000));
   const loaded = rssMiB(berth.proc.pid!);
-  console.log(`\nberthd RSS: ${idle.toFixed(1)} MiB idle, ${loaded.toFixed(1)} MiB with ${rssPods} pods running (target < 80 MiB)`);
+  const parts = rssParts(berth.proc.pid!);
+  console.log(`\nberthd RSS: ${idle.toFixed(1)} MiB idle, ${loaded.toFixed(1)} MiB with ${rssPods} pods running (target < 80 MiB)` +
+    ` — anonymous ${parts.anon.toFixed(1)}, file-backed ${parts.file.toFixed(1)} MiB`);
   for (const p of pods) await podDown(berth.client, p);
 } finally {
   await ctd?.stop();
