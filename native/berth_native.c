@@ -351,25 +351,31 @@ static napi_value js_spawn(napi_env env, napi_callback_info info) {
 
   pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
   c = calloc(1, sizeof(*c));
-  if (pidfd < 0 || c == NULL || napi_get_uv_event_loop(env, &loop) != napi_ok) {
+  if (pidfd < 0 || c == NULL || napi_get_uv_event_loop(env, &loop) != napi_ok || uv_poll_init(loop, &c->poll, pidfd) != 0) {
     /* Cannot watch it: do not leave a process nobody reaps. */
     kill(pid, SIGKILL);
     waitpid(pid, NULL, 0);
     if (pidfd >= 0) close(pidfd);
     free(c);
     c = NULL;
-    problem = "spawn: cannot watch the child (pidfd_open failed)";
+    problem = "spawn: cannot watch the child through a pidfd";
     goto out;
   }
   c->pidfd = pidfd;
   c->pid = pid;
   c->env = env;
   c->poll.data = c;
+  if (uv_poll_start(&c->poll, UV_READABLE, child_exited) != 0) {
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    uv_close((uv_handle_t *)&c->poll, child_closed); /* closes the pidfd, frees c */
+    c = NULL;
+    problem = "spawn: cannot watch the child (poll on its pidfd failed)";
+    goto out;
+  }
   napi_create_reference(env, argv[7], 1, &c->on_exit);
   napi_create_string_utf8(env, "berth.child", NAPI_AUTO_LENGTH, &result);
   napi_async_init(env, NULL, result, &c->context);
-  uv_poll_init(loop, &c->poll, pidfd);
-  uv_poll_start(&c->poll, UV_READABLE, child_exited);
   if (!keep_alive) uv_unref((uv_handle_t *)&c->poll);
   napi_create_int32(env, pid, &result);
 
