@@ -1,9 +1,6 @@
 import { accessSync, constants, readFileSync } from 'node:fs';
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import type { RuntimeHandlerConfig } from '../config/config.js';
-
-const run = promisify(execFile);
+import { run } from '../util/run.js';
 
 export interface HandlerState {
   name: string;
@@ -48,7 +45,7 @@ export class RuntimeHandlers {
         };
         try {
           accessSync(c.path, constants.X_OK);
-          const { stdout } = await run(c.path, ['--version'], { timeout: 5000 });
+          const { stdout } = await run(c.path, ['--version'], { timeoutMs: 5000 });
           state.version = stdout.split('\n')[0]?.trim() ?? '';
         } catch (err) {
           state.usable = false;

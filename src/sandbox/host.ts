@@ -80,20 +80,17 @@ export async function mountShm(dir: string, sizeBytes = 64 * 1024 * 1024): Promi
   await mount('shm', dir, 'tmpfs', MS.NOSUID | MS.NODEV | MS.NOEXEC, `mode=1777,size=${sizeBytes}`);
 }
 
-export async function mountPoints(): Promise<Set<string>> {
-  const text = await readFile('/proc/self/mounts', 'utf8');
-  return new Set(text.split('\n').map((l) => l.split(' ')[1]?.replace(/\\040/g, ' ')).filter((x): x is string => !!x));
-}
-
-/** Unmounts whichever of `paths` are mounted. Idempotent. */
+/**
+ * Unmounts whichever of `paths` are mounted. Idempotent: umount2 itself says
+ * when a path is not a mount point (EINVAL) or not there (ENOENT), so the
+ * mount table is not read.
+ */
 export async function unmountAll(paths: string[]): Promise<void> {
-  const mounted = await mountPoints();
-  for (const target of paths.filter((p) => mounted.has(p))) {
+  for (const target of paths) {
     try {
       await umount(target);
     } catch (err) {
       if (!(err instanceof MountError)) throw err;
-      // Gone between the check and the call: nothing to do.
       if (err.code === 'EINVAL' || err.code === 'ENOENT') continue;
       // Busy: detach it now so remove never sticks; the kernel finishes it later.
       await umount(target, MNT_DETACH).catch(() => undefined);

@@ -1,8 +1,8 @@
 // Pod network counters from /proc/<pid>/net/dev of a process inside the pod's
 // network namespace: the kernel answers for the reader's namespace of that
 // pid, so no setns (and no helper process) is needed.
-import { execFile } from 'node:child_process';
 import { readSmall } from './read.js';
+import { run } from '../util/run.js';
 
 export interface InterfaceCounters {
   name: string;
@@ -35,11 +35,7 @@ export function readNetDevOfPid(pid: number): InterfaceCounters[] | undefined {
 
 /** For a pod with no process left in its namespace: one nsenter, only then. */
 export function readNetDevOfNetns(netns: string): Promise<InterfaceCounters[] | undefined> {
-  return new Promise((resolve) => {
-    execFile('nsenter', [`--net=${netns}`, 'cat', '/proc/net/dev'], { timeout: 5000 }, (err, stdout) => {
-      resolve(err ? undefined : parseNetDev(stdout));
-    });
-  });
+  return run('nsenter', [`--net=${netns}`, 'cat', '/proc/net/dev'], { timeoutMs: 5000 }).then((r) => parseNetDev(r.stdout), () => undefined);
 }
 
 /** kubelet's default interface is eth0; otherwise the first one. */

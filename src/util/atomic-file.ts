@@ -9,9 +9,8 @@ import { randomBytes } from 'node:crypto';
  * rename over the target, fsync of the directory so the rename itself is durable.
  */
 export async function writeFileAtomic(path: string, data: string | Uint8Array, mode = 0o600): Promise<void> {
-  const dir = dirname(path);
-  await mkdir(dir, { recursive: true });
-  const tmp = join(dir, `.${basename(path)}.${randomBytes(4).toString('hex')}.tmp`);
+  await mkdir(dirname(path), { recursive: true });
+  const tmp = tempPathFor(path);
   const fh = await open(tmp, 'w', mode);
   try {
     await fh.writeFile(data);
@@ -20,12 +19,12 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array, m
     await fh.close();
   }
   await rename(tmp, path);
-  const dh = await open(dir, 'r');
-  try {
-    await dh.sync();
-  } finally {
-    await dh.close();
-  }
+  await syncPath(dirname(path));
+}
+
+/** The temporary file a replacement of `path` is written to (swept by sweepTempFiles). */
+function tempPathFor(path: string): string {
+  return join(dirname(path), `.${basename(path)}.${randomBytes(4).toString('hex')}.tmp`);
 }
 
 /**
@@ -43,13 +42,12 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array, m
  * fraction of a millisecond on the container start path.
  */
 export function replaceFile(path: string, data: string | Uint8Array, onFlushError: (err: Error) => void, mode = 0o600): void {
-  const dir = dirname(path);
-  const tmp = join(dir, `.${basename(path)}.${randomBytes(4).toString('hex')}.tmp`);
+  const tmp = tempPathFor(path);
   try {
     writeFileSync(tmp, data, { mode });
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-    mkdirSync(dir, { recursive: true });
+    mkdirSync(dirname(path), { recursive: true });
     writeFileSync(tmp, data, { mode });
   }
   renameSync(tmp, path);
@@ -62,7 +60,7 @@ export function replaceFile(path: string, data: string | Uint8Array, onFlushErro
  * event loop free matters more than the write's own latency.
  */
 export async function replaceFileAsync(path: string, data: string | Uint8Array, onFlushError: (err: Error) => void, mode = 0o600): Promise<void> {
-  const tmp = join(dirname(path), `.${basename(path)}.${randomBytes(4).toString('hex')}.tmp`);
+  const tmp = tempPathFor(path);
   try {
     await writeFile(tmp, data, { mode });
   } catch (err) {
@@ -102,7 +100,7 @@ async function syncPath(path: string): Promise<void> {
   }
 }
 
-/** Removes the temporary files of writeFileAtomic calls a crash cut short in `dir` (the files they replaced are intact). */
+/** Removes the temporary files of writeFileAtomic/replaceFile calls a crash cut short in `dir` (the files they replaced are intact). */
 export async function sweepTempFiles(dir: string): Promise<void> {
   const names = await readdir(dir).catch(() => [] as string[]);
   await Promise.all(names.filter((n) => n.startsWith('.') && n.endsWith('.tmp')).map((n) => rm(join(dir, n), { force: true })));

@@ -9,16 +9,12 @@ function mountLine(target: string): string | undefined {
   return readFileSync('/proc/self/mountinfo', 'utf8').split('\n').find((l) => l.split(' ')[4] === target);
 }
 
-function scratch(t: { after(fn: () => void): void }): string {
+function scratch(t: { after(fn: () => Promise<void>): void }): string {
   const dir = mkdtempSync(join(tmpdir(), 'berth-mount-'));
-  t.after(() => {
-    // Whatever a failed assertion left mounted goes first.
-    for (let i = 0; i < 4 && readFileSync('/proc/self/mounts', 'utf8').includes(dir); i++) {
-      for (const l of readFileSync('/proc/self/mounts', 'utf8').split('\n')) {
-        const target = l.split(' ')[1];
-        if (target?.startsWith(dir)) void umount(target, MNT_DETACH).catch(() => undefined);
-      }
-    }
+  t.after(async () => {
+    // Whatever a failed assertion left mounted goes first, deepest first.
+    const left = readFileSync('/proc/self/mounts', 'utf8').split('\n').map((l) => l.split(' ')[1] ?? '').filter((m) => m.startsWith(dir));
+    for (const m of left.reverse()) await umount(m, MNT_DETACH).catch(() => undefined);
     rmSync(dir, { recursive: true, force: true });
   });
   return dir;

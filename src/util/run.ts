@@ -1,4 +1,4 @@
-import { collectProcess } from './spawn.js';
+import { collectProcess, signalName } from './spawn.js';
 
 export interface RunResult {
   stdout: string;
@@ -25,16 +25,17 @@ export class RunError extends Error {
  */
 export async function run(cmd: string, args: string[], opts: { timeoutMs?: number; input?: string } = {}): Promise<RunResult> {
   const what = `${cmd} ${args.slice(0, 3).join(' ')}`;
+  const timeoutMs = opts.timeoutMs ?? 60_000;
   let r;
   try {
-    r = await collectProcess(cmd, args, { input: opts.input, timeoutMs: opts.timeoutMs ?? 60_000 });
+    r = await collectProcess(cmd, args, { input: opts.input, timeoutMs });
   } catch (err) {
     throw new RunError(what, null, (err as Error).message);
   }
   const stdout = r.stdout.toString();
   const stderr = r.stderr.toString();
-  if (r.timedOut) throw new RunError(what, null, `still running after ${(opts.timeoutMs ?? 60_000) / 1000}s; killed`, stdout);
+  if (r.timedOut) throw new RunError(what, null, `still running after ${timeoutMs / 1000}s; killed`, stdout);
   if (r.overflowed) throw new RunError(what, null, 'printed more than 16 MiB; killed', stdout);
-  if (r.code !== 0) throw new RunError(what, r.code, stderr || (r.signal !== null ? `killed by signal ${r.signal}` : ''), stdout);
+  if (r.code !== 0) throw new RunError(what, r.code, stderr || (r.signal !== null ? `killed by ${signalName(r.signal)}` : ''), stdout);
   return { stdout, stderr };
 }

@@ -5,6 +5,7 @@
 // this way.
 import { closeSync, openSync } from 'node:fs';
 import { Socket } from 'node:net';
+import { constants } from 'node:os';
 import { loadNativeModule } from './native.js';
 
 export interface SpawnedProcess {
@@ -96,6 +97,11 @@ export function spawnProcess(file: string, args: string[], o: SpawnOptions): Spa
     // The child has its copies (or never started); the daemon keeps only its own ends.
     for (const fd of toClose) closeSync(fd);
   }
+}
+
+/** SIGKILL for 9, for messages. */
+export function signalName(n: number): string {
+  return Object.entries(constants.signals).find(([, v]) => v === n)?.[0] ?? `signal ${n}`;
 }
 
 export interface Outcome {

@@ -1,12 +1,11 @@
 // Runs one plugin binary: config on stdin, CNI_* in the environment, result
 // or error object on stdout. Started without forking the daemon
 // (util/spawn.ts), and a plugin that hangs is killed after the timeout.
-import { accessSync, constants as fsConstants } from 'node:fs';
-import { constants } from 'node:os';
+import { accessSync, constants } from 'node:fs';
 import { join } from 'node:path';
 import type { CniErrorBody } from './types.js';
 import type { CniCommand } from './stdin.js';
-import { collectProcess, type Outcome } from '../../util/spawn.js';
+import { collectProcess, signalName, type Outcome } from '../../util/spawn.js';
 
 export class CniPluginError extends Error {
   constructor(
@@ -27,7 +26,7 @@ export function findPlugin(type: string, binDirs: string[]): string | undefined 
   for (const dir of binDirs) {
     const p = join(dir, type);
     try {
-      accessSync(p, fsConstants.X_OK);
+      accessSync(p, constants.X_OK);
       return p;
     } catch {
       // not in this directory
@@ -80,8 +79,4 @@ export async function execPlugin(r: ExecRequest): Promise<Record<string, unknown
     throw new CniPluginError(r.type, r.command, undefined, `printed something that is not a JSON object: ${stdout.slice(0, 200)}`);
   }
   return parsed as Record<string, unknown>;
-}
-
-function signalName(n: number): string {
-  return Object.entries(constants.signals).find(([, v]) => v === n)?.[0] ?? `signal ${n}`;
 }
