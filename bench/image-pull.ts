@@ -18,7 +18,7 @@ const LAYER = 50 << 20;
 const reg = await startRegistry();
 const work = tempDir('bench-img-');
 const berth = await startDaemon({ logLevel: 'info' });
-const ctd = await startContainerd({ insecureRegistries: [reg.host] });
+const ctd = await startContainerd({ stateTmpfs: true, insecureRegistries: [reg.host] });
 try {
   console.log('building and pushing the image…');
   const img = await buildAndPush(reg, 'bench/big', 'v1', { layers: [{ randomBytes: LAYER }, { randomBytes: LAYER }, { randomBytes: LAYER }, { randomBytes: LAYER }] });

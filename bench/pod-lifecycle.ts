@@ -96,7 +96,7 @@ try {
   const pause = await pushPause(reg);
   await berth.client.call('PullImage', { image: { image: busybox.ref } }, 120_000);
   try {
-    ctd = await startContainerd({ insecureRegistries: [reg.host], sandboxImage: pause.ref });
+    ctd = await startContainerd({ stateTmpfs: true, insecureRegistries: [reg.host], sandboxImage: pause.ref });
     await ctd.client.call('PullImage', { image: { image: busybox.ref } }, 120_000);
     await ctd.client.call('PullImage', { image: { image: pause.ref } }, 120_000);
   } catch (err) {

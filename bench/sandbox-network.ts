@@ -24,7 +24,7 @@ const ctdNet = networkToml(scratch);
 const ctdBridge = /bridge = "([^"]+)"/.exec(ctdNet)![1]!;
 const ctdSubnet = /subnet = "([^"]+)"/.exec(ctdNet)![1]!;
 const ctdConf = tempDir('bench-cni-');
-const ctd = await startContainerd({ insecureRegistries: [reg.host], sandboxImage: pause.ref, cniConfDir: ctdConf });
+const ctd = await startContainerd({ stateTmpfs: true, insecureRegistries: [reg.host], sandboxImage: pause.ref, cniConfDir: ctdConf });
 
 let seq = 0;
 function podConfig(hostNetwork: boolean): Record<string, unknown> {

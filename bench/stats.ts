@@ -83,7 +83,7 @@ const pause = await pushPause(reg);
 const berth = await startDaemon({ logLevel: 'info', toml: `\n[runtime]\ncgroup_parent = "/berth-bench${randomBytes(3).toString('hex')}"\n` });
 let ctd: Containerd | undefined;
 try {
-  if (withContainerd) ctd = await startContainerd({ insecureRegistries: [reg.host], sandboxImage: pause.ref });
+  if (withContainerd) ctd = await startContainerd({ stateTmpfs: true, insecureRegistries: [reg.host], sandboxImage: pause.ref });
   await berth.client.call('PullImage', { image: { image: busybox.ref } }, 120_000);
   if (ctd) {
     await ctd.client.call('PullImage', { image: { image: busybox.ref } }, 120_000);

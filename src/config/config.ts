@@ -23,6 +23,7 @@ export interface Config {
   daemon: {
     root: string;
     state: string;
+    state_tmpfs: boolean;
     listen: string;
     socket_mode: string;
     log_level: string;

@@ -42,6 +42,8 @@ export const KEYS: readonly KeySpec[] = [
     doc: 'Persistent state: images, layers, container metadata. Survives reboots.' },
   { path: 'daemon.state', type: 'string', default: '/run/berth', check: absolute,
     doc: 'Volatile state: sockets, sandbox namespaces, runtime state. Expected on a tmpfs.' },
+  { path: 'daemon.state_tmpfs', type: 'bool', default: true,
+    doc: 'When daemon.state is an empty directory on a disk filesystem (a host whose /run is not a tmpfs), mount a tmpfs there at start: runc writes each container\'s and exec\'s pid file there with O_SYNC, a journal commit per start on ext4. Left mounted when berthd exits, like /run.' },
   { path: 'daemon.listen', type: 'string', default: '', check: absolute,
     doc: 'Unix socket the CRI services listen on. Empty means `<daemon.state>/berth.sock`.' },
   { path: 'daemon.socket_mode', type: 'string', default: '0660',

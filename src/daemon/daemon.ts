@@ -17,6 +17,7 @@ import { AdminServer } from './admin.js';
 import { StreamingServer } from '../streaming/server.js';
 import { join } from 'node:path';
 import { readFile, statfs } from 'node:fs/promises';
+import { prepareStateDir } from './state-dir.js';
 import { StatsService } from '../stats/service.js';
 import { MetricsServer } from '../metrics/server.js';
 import { writeFileAtomic } from '../util/atomic-file.js';
@@ -55,7 +56,11 @@ export class Daemon {
     // Fail here, not at the first mount, when the native module was not built.
     loadNativeModule();
     mkdirSync(config.daemon.root, { recursive: true, mode: 0o711 });
-    mkdirSync(config.daemon.state, { recursive: true, mode: 0o711 });
+    const stateKind = await prepareStateDir(config.daemon.state, config.daemon.state_tmpfs);
+    if (stateKind === 'mounted-tmpfs') log.info({ state: config.daemon.state }, 'mounted a tmpfs on the state directory');
+    if (stateKind === 'disk-not-empty') {
+      log.warn({ state: config.daemon.state }, 'state directory is on a disk filesystem and not empty, so no tmpfs was mounted on it: container starts pay a journal commit for runc\'s pid file');
+    }
     const handlers = new RuntimeHandlers(config.runtime.handlers, config.runtime.default_handler);
     await handlers.probe();
     for (const h of handlers.list()) {

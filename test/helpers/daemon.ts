@@ -1,4 +1,4 @@
-import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, execFileSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, existsSync, writeFileSync, readFileSync } from 'node:fs';
 import { randomBytes, randomInt } from 'node:crypto';
 import { tmpdir } from 'node:os';
@@ -41,6 +41,20 @@ export interface TestDaemon {
 /** A short private directory: unix socket paths are limited to 108 bytes. */
 export function tempDir(prefix = 'berth-t-'): string {
   return mkdtempSync(join(tmpdir(), prefix));
+}
+
+/**
+ * Unmounts whatever is still mounted under a test directory, deepest first
+ * (berthd leaves the tmpfs it mounted on its state directory, as it would
+ * leave /run), then removes the directory.
+ */
+export function removeTestDir(dir: string): void {
+  const under = readFileSync('/proc/self/mounts', 'utf8').split('\n')
+    .map((l) => l.split(' ')[1]?.replace(/\\040/g, ' ') ?? '')
+    .filter((m) => m.startsWith(`${dir}/`))
+    .sort((a, b) => b.length - a.length);
+  for (const m of under) spawnSync('umount', ['-l', m], { stdio: 'ignore' });
+  rmSync(dir, { recursive: true, force: true });
 }
 
 /**
@@ -148,7 +162,7 @@ ${opts.toml ?? ''}
     },
     cleanup() {
       deleteBridge(bridge);
-      rmSync(dir, { recursive: true, force: true });
+      removeTestDir(dir);
     },
   };
   if (opts.waitReady !== false) {

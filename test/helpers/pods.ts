@@ -121,7 +121,8 @@ export function leftovers(d: PodDaemon): string[] {
   const out: string[] = [];
   for (const l of readFileSync('/proc/self/mounts', 'utf8').split('\n')) {
     const mp = l.split(' ')[1];
-    if (mp && mp.startsWith(d.dir)) out.push(`mount ${mp}`);
+    // The tmpfs berthd mounts on its state directory stays, like /run; whatever is under it must not.
+    if (mp && mp.startsWith(d.dir) && mp !== d.state) out.push(`mount ${mp}`);
   }
   for (const ctrl of readdirSync('/sys/fs/cgroup')) {
     const p = `/sys/fs/cgroup/${ctrl}${d.cgroupParent}`;
