@@ -10,7 +10,7 @@ import type { RuntimeHandlers } from '../runtime/handlers.js';
 import type { ImageProvider } from '../image/provider.js';
 import type { SandboxService, PodContainers } from '../sandbox/service.js';
 import type { Sandbox } from '../sandbox/types.js';
-import { OciRuntime } from '../runtime/oci.js';
+import { OciRuntime, type ConmonLaunch } from '../runtime/oci.js';
 import { BerthError, alreadyExists, errorMessage, failedPrecondition, invalidArgument, notFound, internal, unlessNotFound } from '../util/errors.js';
 import { newId, resolveId } from '../util/ids.js';
 import { KeyedLock } from '../util/keyed-lock.js';
@@ -71,6 +71,8 @@ export class ContainerService implements PodContainers {
   // Containers inside start(): an exit seen meanwhile publishes its 'stopped'
   // event only after 'started', so subscribers see the lifecycle in order.
   private readonly starting = new Map<string, boolean>();
+  /** Containers whose CreateContainer was answered while the runtime still creates them. */
+  private readonly creating = new Set<string>();
   private watcher?: FSWatcher;
   private readonly runtimes = new Map<string, OciRuntime>();
   private readonly accounts = new Map<string, Promise<{ passwd?: string; group?: string }>>();
@@ -142,7 +144,7 @@ export class ContainerService implements PodContainers {
   list(f: ContainerFilter = {}): Container[] {
     const out: Container[] = [];
     for (const c of this.containers.values()) {
-      if (c.phase !== 'created') continue;
+      if (c.phase !== 'created' && !this.creating.has(c.id)) continue;
       if (f.id && !c.id.startsWith(f.id)) continue;
       if (f.state && c.state !== f.state) continue;
       if (f.sandboxId && !c.sandboxId.startsWith(f.sandboxId)) continue;
@@ -194,22 +196,49 @@ export class ContainerService implements PodContainers {
       user: { uid: 0, gid: 0, additionalGids: [] }, resources: cfg.resources, sharedMounts: [],
     };
     this.containers.set(id, c);
-    try {
-      await this.locks.with(id, async () => {
-        this.save(c);
+    // The call is answered once conmon is released to run `runtime create`,
+    // not when that finishes (30 ms of the runtime's own work): kubelet's
+    // StartContainer then arrives while the runtime is still creating, and
+    // waits for it on the container's lock. Everything the request itself can
+    // get wrong is refused before the answer. What only the runtime finds
+    // (an executable missing from the image, a device it cannot create) is
+    // reported by StartContainer and ContainerStatus, as containerd does.
+    let answer!: (err?: unknown) => void;
+    const answered = new Promise<void>((resolve, reject) => (answer = (err) => (err === undefined ? resolve() : reject(err))));
+    void this.locks.with(id, async () => {
+      this.save(c);
+      let created: Promise<number>;
+      try {
         // The hold and the container's preparation are independent; wait for
         // both before any cleanup so an undo never races a step still running.
         const [held, prepared] = await Promise.allSettled([this.images.hold(image.id, id), this.prepare(c, sb, image)]);
-        if (held.status === 'rejected') throw held.reason;
+        if (held.status === 'rejected') {
+          if (prepared.status === 'fulfilled') prepared.value.abort();
+          throw held.reason;
+        }
         if (prepared.status === 'rejected') throw prepared.reason;
-        c.phase = 'created';
-        this.save(c);
-      });
+        created = prepared.value.create();
+      } catch (err) {
+        answer(err);
+        return;
+      }
+      this.creating.add(id);
+      answer();
+      try {
+        c.pid = await span('runtime.create', { 'container.id': c.id, 'runtime.handler': sb.handler }, () => created);
+      } catch (err) {
+        this.creationFailed(c, err);
+        return;
+      } finally {
+        this.creating.delete(id);
+      }
+      c.phase = 'created';
+      this.save(c);
+    });
+    try {
+      await answered;
     } catch (err) {
-      // A container that cannot be created never starts: it counts against the start SLI
-      // (validation errors above, the caller's fault, do not).
-      this.metrics.containerStartAttempts.inc();
-      this.metrics.containerStartFailures.inc({ reason: err instanceof RunError ? 'CreateError' : err instanceof BerthError ? err.kind : 'Internal' });
+      this.countCreateFailure(err);
       this.log.warn({ container: id, err: errorMessage(err) }, 'CreateContainer failed; undoing');
       await this.destroy(c).catch((e) => this.log.error({ container: id, err: errorMessage(e) }, 'cleanup after failed CreateContainer failed'));
       if (err instanceof RunError) throw failedPrecondition(`creating container: ${err.message}`);
@@ -218,6 +247,32 @@ export class ContainerService implements PodContainers {
     if (cfg.attempt > 0) this.metrics.containerRestarts.inc();
     this.publish('created', c);
     return id;
+  }
+
+  // A container that cannot be created never starts: it counts against the
+  // start SLI (validation errors, the caller's fault, do not).
+  private countCreateFailure(err: unknown): void {
+    this.metrics.containerStartAttempts.inc();
+    this.metrics.containerStartFailures.inc({ reason: err instanceof RunError ? 'CreateError' : err instanceof BerthError ? err.kind : 'Internal' });
+  }
+
+  /**
+   * The runtime refused a container whose CreateContainer was already
+   * answered: it is recorded as exited with StartError, like a start that
+   * failed, so StartContainer reports why and kubelet removes it. Its files
+   * go with RemoveContainer.
+   */
+  private creationFailed(c: Container, err: unknown): void {
+    this.countCreateFailure(err);
+    this.log.warn({ container: c.id, err: errorMessage(err) }, 'the runtime could not create the container');
+    c.phase = 'created';
+    c.state = 'EXITED';
+    c.exitCode = 128;
+    c.reason = 'StartError';
+    c.message = `creating container: ${errorMessage(err)}`;
+    c.finishedAt = Date.now();
+    this.save(c);
+    this.publish('stopped', c);
   }
 
   private async seccompFor(cfg: ContainerConfig, caps: string[]): Promise<SeccompProfile | undefined> {
@@ -245,7 +300,8 @@ export class ContainerService implements PodContainers {
     return undefined;
   }
 
-  private async prepare(c: Container, sb: Sandbox, image: Awaited<ReturnType<ImageProvider['get']>> & object): Promise<void> {
+  /** Mounts the rootfs, writes the spec and launches conmon, held: `create()` on the result lets it run the runtime. */
+  private async prepare(c: Container, sb: Sandbox, image: Awaited<ReturnType<ImageProvider['get']>> & object): Promise<ConmonLaunch> {
     const cfg = c.config;
     const bundle = this.bundle(c.id);
     const rootfs = join(bundle, 'rootfs');
@@ -273,7 +329,7 @@ export class ContainerService implements PodContainers {
       await mounting.catch(() => undefined);
       throw err;
     }
-    c.pid = await span('runtime.create', { 'container.id': c.id, 'runtime.handler': sb.handler }, () => conmon.create());
+    return conmon;
   }
 
   /**
@@ -330,6 +386,7 @@ export class ContainerService implements PodContainers {
   async start(idOrPrefix: string): Promise<void> {
     const c = this.resolve(idOrPrefix);
     await this.locks.with(c.id, async () => {
+      if (c.state === 'EXITED' && c.reason === 'StartError' && !c.startedAt) throw failedPrecondition(`starting container ${c.id}: ${c.message}`);
       if (c.state !== 'CREATED') throw failedPrecondition(`container ${c.id} is ${c.state}, not CREATED`);
       this.metrics.containerStartAttempts.inc();
       this.starting.set(c.id, false);
@@ -553,6 +610,10 @@ export class ContainerService implements PodContainers {
   private async reconcile(c: Container): Promise<void> {
     if (c.phase === 'creating' || !this.sandboxes.find(c.sandboxId)) {
       this.log.info({ container: c.id }, 'removing a container whose creation was interrupted or whose pod is gone');
+      // Its conmon may still be running `runtime create` (CreateContainer
+      // answers before that ends): let it end, so the runtime delete in
+      // destroy() finds whatever it made.
+      await this.reapConmon(this.bundle(c.id));
       await this.destroy(c);
       return;
     }
@@ -576,6 +637,11 @@ export class ContainerService implements PodContainers {
       c.finishedAt = Date.now();
       this.save(c);
     }
+  }
+
+  /** Waits for the runtime to finish creating containers already answered (a graceful shutdown). */
+  async settle(): Promise<void> {
+    await Promise.all([...this.creating].map((id) => this.locks.with(id, async () => undefined)));
   }
 
   close(): void {

@@ -165,6 +165,7 @@ export class Daemon {
     await this.server.shutdown(config.daemon.shutdown_timeout * 1000);
     await this.admin.stop();
     await this.streaming.stop();
+    await this.services.containers.settle();
     this.services.containers.close();
     await this.services.sandboxes.cleanupCgroupParent();
     await this.services.images.close();

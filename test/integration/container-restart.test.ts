@@ -1,6 +1,7 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { startDaemon } from '../helpers/daemon.js';
 import { settleZombies, podFixture, startPodDaemon, runPod, runContainer, createContainer, execSync, status, waitState, leftovers, type PodDaemon } from '../helpers/pods.js';
@@ -13,6 +14,19 @@ after(async () => {
   const failed = results.find((e) => e !== undefined);
   if (failed) throw failed;
 });
+
+/** A new berthd on a killed one's directory; at the end it must leave nothing behind. */
+async function restart(killed: PodDaemon): Promise<PodDaemon> {
+  const d = Object.assign(await startDaemon({ dir: killed.dir }), { cgroupParent: killed.cgroupParent });
+  cleanups.push(async () => {
+    await d.stop();
+    const left = leftovers(d);
+    d.cleanup();
+    await settleZombies();
+    assert.deepEqual(left, []);
+  });
+  return d;
+}
 
 test('SIGKILL of berthd in the middle of a parallel workload: containers keep running, every object is restored', async () => {
   const fx = await podFixture();
@@ -48,15 +62,7 @@ test('SIGKILL of berthd in the middle of a parallel workload: containers keep ru
 
   // The container exits while berthd is down.
   await new Promise((r) => setTimeout(r, 1500));
-  const d2 = await startDaemon({ dir });
-  const d = Object.assign(d2, { cgroupParent: d1.cgroupParent });
-  cleanups.push(async () => {
-    await d.stop();
-    const left = leftovers(d);
-    d.cleanup();
-    await settleZombies();
-    assert.deepEqual(left, []);
-  });
+  const d = await restart(d1);
 
   assert.equal(existsSync(tornContainer), false, 'a torn container record is dropped with its files');
   assert.equal(existsSync(tornSandbox), false, 'a torn sandbox record is dropped with its files');
@@ -87,4 +93,25 @@ test('SIGKILL of berthd in the middle of a parallel workload: containers keep ru
   assert.deepEqual(bundles.filter((b) => !known.has(b)), [], 'bundles of unknown containers');
   for (const p of pods) await d.client.call('RemovePodSandbox', { podSandboxId: p.id });
   assert.equal((await d.client.call<{ containers: unknown[] }>('ListContainers', {})).containers.length, 0);
+});
+
+test('SIGKILL of berthd right after CreateContainer answered, while the runtime still creates: the half-made container is removed at restart', async () => {
+  const fx = await podFixture();
+  cleanups.push(() => fx.close());
+  const d1: PodDaemon = await startPodDaemon(fx.image);
+  const pod = await runPod(d1);
+  // CreateContainer answers when conmon is released to run `runc create`; the kill lands inside it.
+  const half = await createContainer(d1, pod, fx.image, { metadata: { name: 'half' } });
+  await d1.kill();
+  const d = await restart(d1);
+  assert.match(await d.logsMatching(/creation was interrupted/), /creation was interrupted/);
+  await assert.rejects(status(d, half), (err: Error & { code?: number }) => err.code === 5);
+  assert.equal(existsSync(join(d.state, 'runtime', 'runc', half)), false, 'runc state of the half-made container');
+  assert.equal(existsSync(join(d.state, 'containers', half)), false);
+  const ps = execFileSync('ps', ['-eo', 'args='], { encoding: 'utf8' });
+  assert.ok(!ps.includes(half), 'a process of the half-made container survived');
+  // The pod is whole and the name free: kubelet's retry succeeds.
+  const again = await runContainer(d, pod, fx.image, { metadata: { name: 'half' } });
+  assert.equal((await status(d, again)).state, 'CONTAINER_RUNNING');
+  await d.client.call('RemovePodSandbox', { podSandboxId: pod.id });
 });

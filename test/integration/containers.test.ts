@@ -126,6 +126,34 @@ test('names are reserved per CRI and bad input is refused naming the field, leav
   await d.client.call('RemovePodSandbox', { podSandboxId: pod.id });
 });
 
+test('what only the runtime can refuse (an executable missing from the image) is reported by StartContainer and ContainerStatus; remove cleans up', async () => {
+  const pod = await runPod(d);
+  // CreateContainer answers while runc is still creating; StartContainer waits for it.
+  const id = await createContainer(d, pod, fx.image, { metadata: { name: 'missing-bin' }, command: ['/no/such/binary'] });
+  await assert.rejects(d.client.call('StartContainer', { containerId: id }), (err: CallError) => {
+    assert.equal(err.code, 9, err.message);
+    assert.match(err.details, new RegExp(`starting container ${id}: creating container: .*/no/such/binary`));
+    return true;
+  });
+  const s = await status(d, id);
+  assert.equal(s.state, 'CONTAINER_EXITED');
+  assert.equal(s.reason, 'StartError');
+  assert.equal(s.exitCode, 128);
+  assert.match(s.message, /no\/such\/binary/);
+  assert.ok(BigInt(s.finishedAt) >= BigInt(s.createdAt));
+  // Stopping it is a no-op; updating it is refused; a second start gives the same reason.
+  await d.client.call('StopContainer', { containerId: id, timeout: 0 });
+  await assert.rejects(d.client.call('UpdateContainerResources', { containerId: id, linux: { cpuShares: '256' } }), (err: CallError) => err.code === 9);
+  await assert.rejects(d.client.call('StartContainer', { containerId: id }), (err: CallError) => err.code === 9 && /no\/such\/binary/.test(err.details));
+  await d.client.call('RemoveContainer', { containerId: id });
+  assert.equal(existsSync(join(d.state, 'containers', id)), false);
+  assert.equal(existsSync(join(d.root, 'containers', id)), false);
+  // The name is free again.
+  const again = await runContainer(d, pod, fx.image, { metadata: { name: 'missing-bin' } });
+  assert.equal((await status(d, again)).state, 'CONTAINER_RUNNING');
+  await d.client.call('RemovePodSandbox', { podSandboxId: pod.id });
+});
+
 test('UpdateContainerResources changes the running container\'s cgroup; ReopenContainerLog keeps every line', async () => {
   const logDir = join(d.dir, 'logs', 'p4');
   const pod = await runPod(d, { logDirectory: logDir });

@@ -5,7 +5,7 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { podSuite, podConfig, runPod, runContainer, createContainer, type PodFixture, type PodDaemon } from '../helpers/pods.js';
+import { podSuite, podConfig, runPod, runContainer, type PodFixture, type PodDaemon } from '../helpers/pods.js';
 import { freePort } from '../helpers/registry.js';
 import { REPO_ROOT, startDaemon, runCli } from '../helpers/daemon.js';
 import { startPrometheus, type TestPrometheus } from '../helpers/prometheus.js';
@@ -62,7 +62,8 @@ test('a real Prometheus scrapes berthd; counters move on success and failure; re
   const pod = await runPod(d);
   await assert.rejects(d.client.call('RunPodSandbox', { config: podConfig(), runtimeHandler: 'no-such-handler' }), 'a failing RunPodSandbox');
   await runContainer(d, pod, fx.image, { command: ['sleep', '1000'] });
-  await assert.rejects(createContainer(d, pod, fx.image, { command: ['/no/such/binary'] }), (e: CallError) => e.code !== 0);
+  // runc refuses it after CreateContainer answered; StartContainer reports it.
+  await assert.rejects(runContainer(d, pod, fx.image, { command: ['/no/such/binary'] }), (e: CallError) => e.code === 9);
 
   const body = await scrape();
   assert.equal(value(body, `berth_image_pull_attempts_total{registry="${registry}"}`), 3);
