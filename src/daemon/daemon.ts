@@ -58,8 +58,9 @@ export class Daemon {
     mkdirSync(config.daemon.root, { recursive: true, mode: 0o711 });
     const stateKind = await prepareStateDir(config.daemon.state, config.daemon.state_tmpfs);
     if (stateKind === 'mounted-tmpfs') log.info({ state: config.daemon.state }, 'mounted a tmpfs on the state directory');
-    if (stateKind === 'disk-not-empty') {
-      log.warn({ state: config.daemon.state }, 'state directory is on a disk filesystem and not empty, so no tmpfs was mounted on it: container starts pay a journal commit for runc\'s pid file');
+    if (stateKind === 'disk-not-empty' || stateKind === 'mount-failed') {
+      const why = stateKind === 'disk-not-empty' ? 'it is not empty' : 'mounting one failed';
+      log.warn({ state: config.daemon.state }, `state directory is on a disk filesystem and no tmpfs was mounted on it (${why}): container starts pay a journal commit for runc's pid file`);
     }
     const handlers = new RuntimeHandlers(config.runtime.handlers, config.runtime.default_handler);
     await handlers.probe();

@@ -1,4 +1,5 @@
 import { test } from 'node:test';
+import { execFileSync } from 'node:child_process';
 import assert from 'node:assert/strict';
 import { mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -9,7 +10,7 @@ import { umount } from '../util/mount.js';
 const mounted = (p: string): string | undefined =>
   readFileSync('/proc/self/mounts', 'utf8').split('\n').find((l) => l.split(' ')[1] === p);
 
-test('an empty state directory on disk gets a tmpfs, once; a populated one or state_tmpfs=false keeps the disk', async () => {
+test('an empty state directory on disk gets a tmpfs, once; a populated one, no CAP_SYS_ADMIN or state_tmpfs=false keeps the disk', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'berth-state-'));
   try {
     assert.equal(isTmpfs(dir), false, 'the test needs /tmp on a disk filesystem');
@@ -31,6 +32,13 @@ test('an empty state directory on disk gets a tmpfs, once; a populated one or st
     writeFileSync(join(used, 'berth.sock'), '');
     assert.equal(await prepareStateDir(used, true), 'disk-not-empty');
     assert.equal(mounted(used), undefined);
+
+    // Without CAP_SYS_ADMIN the mount fails and the disk serves.
+    const module = new URL('./state-dir.js', import.meta.url).pathname;
+    const unprivileged = execFileSync('setpriv', ['--bounding-set=-sys_admin', '--inh-caps=-sys_admin', process.execPath, '--input-type=module', '-e',
+      `const m = await import(${JSON.stringify(module)}); console.log(await m.prepareStateDir(${JSON.stringify(join(dir, 'nocap'))}, true));`], { encoding: 'utf8' });
+    assert.equal(unprivileged.trim(), 'mount-failed');
+    assert.equal(mounted(join(dir, 'nocap')), undefined);
 
     const off = join(dir, 'off');
     assert.equal(await prepareStateDir(off, false), 'disk');

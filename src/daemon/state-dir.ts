@@ -9,7 +9,7 @@ import { mount, MS } from '../util/mount.js';
 
 const TMPFS_MAGIC = 0x01021994;
 
-export type StateDirKind = 'tmpfs' | 'mounted-tmpfs' | 'disk' | 'disk-not-empty';
+export type StateDirKind = 'tmpfs' | 'mounted-tmpfs' | 'disk' | 'disk-not-empty' | 'mount-failed';
 
 export function isTmpfs(dir: string): boolean {
   return statfsSync(dir).type === TMPFS_MAGIC;
@@ -27,6 +27,11 @@ export async function prepareStateDir(dir: string, wantTmpfs: boolean): Promise<
   if (isTmpfs(dir)) return 'tmpfs';
   if (!wantTmpfs) return 'disk';
   if (readdirSync(dir).length > 0) return 'disk-not-empty';
-  await mount('tmpfs', dir, 'tmpfs', MS.NOSUID | MS.NODEV, 'mode=0711');
+  try {
+    await mount('tmpfs', dir, 'tmpfs', MS.NOSUID | MS.NODEV, 'mode=0711');
+  } catch {
+    // Without CAP_SYS_ADMIN (a rootless or confined berthd) the disk serves, only slower.
+    return 'mount-failed';
+  }
   return 'mounted-tmpfs';
 }
