@@ -111,12 +111,18 @@ export class ContainerService implements PodContainers {
   }
 
   runtimeFor(sb: Sandbox): OciRuntime {
-    let rt = this.runtimes.get(sb.handler);
+    const rt = this.runtimeNamed(sb.handler);
+    if (!rt) throw failedPrecondition(`runtime handler "${sb.handler}" of pod ${sb.id} is no longer configured`);
+    return rt;
+  }
+
+  private runtimeNamed(handler: string): OciRuntime | undefined {
+    let rt = this.runtimes.get(handler);
     if (!rt) {
-      const h = this.handlers.get(sb.handler);
-      if (!h) throw failedPrecondition(`runtime handler "${sb.handler}" of pod ${sb.id} is no longer configured`);
+      const h = this.handlers.get(handler);
+      if (!h) return undefined;
       rt = new OciRuntime(h.name, h.path, h.root || join(this.config.daemon.state, 'runtime', h.name), h.execFifoStart);
-      this.runtimes.set(sb.handler, rt);
+      this.runtimes.set(handler, rt);
     }
     return rt;
   }
@@ -206,7 +212,9 @@ export class ContainerService implements PodContainers {
     let answer!: (err?: unknown) => void;
     const answered = new Promise<void>((resolve, reject) => (answer = (err) => (err === undefined ? resolve() : reject(err))));
     void this.locks.with(id, async () => {
-      this.save(c);
+      // No record is written until the runtime has created the container:
+      // its bundle directory (made first, on the state tmpfs) is what a
+      // restart finds of a creation cut short, and removes (see restore).
       let created: Promise<number>;
       try {
         // The hold and the container's preparation are independent; wait for
@@ -503,16 +511,38 @@ export class ContainerService implements PodContainers {
       const rt = this.runtimeFor(sb);
       await rt.delete(c.id);
     }
-    const bundle = this.bundle(c.id);
-    await this.reapConmon(bundle);
-    await unmountAll([join(bundle, 'rootfs'), ...c.sharedMounts.filter((m) => !this.sharedElsewhere(m, c.id))]);
-    await rm(bundle, { recursive: true, force: true });
-    await rm(join(this.socketDir, c.id), { force: true });
-    await rm(join(this.exitDir, c.id), { force: true });
-    await rm(this.persistDir(c.id), { recursive: true, force: true });
-    await this.images.release(c.id);
+    await this.removeFiles(c.id, c.sharedMounts.filter((m) => !this.sharedElsewhere(m, c.id)));
     this.containers.delete(c.id);
     if (this.names.get(c.reservedName) === c.id) this.names.delete(c.reservedName);
+  }
+
+  /** conmon, mounts, files and image hold of a container, in the order they can go. */
+  private async removeFiles(id: string, sharedMounts: string[] = []): Promise<void> {
+    const bundle = this.bundle(id);
+    await this.reapConmon(bundle);
+    await unmountAll([join(bundle, 'rootfs'), ...sharedMounts]);
+    await rm(bundle, { recursive: true, force: true });
+    await rm(join(this.socketDir, id), { force: true });
+    await rm(join(this.exitDir, id), { force: true });
+    await rm(this.persistDir(id), { recursive: true, force: true });
+    await this.images.release(id);
+  }
+
+  /**
+   * A bundle without a record: berthd was killed while creating the
+   * container (before the runtime finished, or before the record of it was
+   * written). Its conmon may still be running `runtime create`; once conmon
+   * is gone, whatever the runtime made is deleted (the handler is not
+   * recorded, so every usable one is asked).
+   */
+  private async removeOrphan(id: string): Promise<void> {
+    this.log.info({ container: id }, 'removing a container whose creation was interrupted');
+    await this.reapConmon(this.bundle(id));
+    for (const h of this.handlers.list()) {
+      const rt = h.usable ? this.runtimeNamed(h.name) : undefined;
+      await rt?.delete(id).catch((e) => this.log.warn({ container: id, handler: h.name, err: errorMessage(e) }, 'runtime delete of an interrupted container failed'));
+    }
+    await this.removeFiles(id);
   }
 
   /** Waits briefly for the container's conmon to finish (it flushes the log after the exit), then kills it. */
@@ -584,15 +614,13 @@ export class ContainerService implements PodContainers {
     const ids = await readdir(dir).catch(() => [] as string[]);
     const loaded: Container[] = [];
     for (const id of ids) {
-      // A record a power failure left empty or torn counts as absent.
-      const c = await readJson<Container>(join(dir, id, 'container.json')).catch((err: Error) => {
-        this.log.warn({ container: id, err: err.message }, 'unreadable container record; removing the container\'s files');
+      // A record a power failure left empty or torn counts as absent; none at
+      // all is a creation cut short. Either way the container goes below.
+      const c = await readJson<Container>(join(dir, id, 'container.json')).catch((err: NodeJS.ErrnoException) => {
+        if (err.code !== 'ENOENT') this.log.warn({ container: id, err: err.message }, 'unreadable container record; removing the container\'s files');
         return undefined;
       });
-      if (!c) {
-        await rm(join(dir, id), { recursive: true, force: true });
-        continue;
-      }
+      if (!c) continue;
       this.containers.set(id, c);
       this.names.set(c.reservedName, id);
       loaded.push(c);
@@ -605,6 +633,14 @@ export class ContainerService implements PodContainers {
         c.state = 'UNKNOWN';
       }
     }));
+    const bundles = await readdir(join(this.config.daemon.state, 'containers')).catch(() => [] as string[]);
+    const orphans = new Set([...ids, ...bundles].filter((id) => !this.containers.has(id) && !id.startsWith('.')));
+    await Promise.all([...orphans].map((id) => this.removeOrphan(id).catch((e) => this.log.error({ container: id, err: errorMessage(e) }, 'removing an interrupted container failed'))));
+  }
+
+  /** IDs of every container berthd knows (image holds of any other holder are stale). */
+  ids(): Set<string> {
+    return new Set(this.containers.keys());
   }
 
   private async reconcile(c: Container): Promise<void> {

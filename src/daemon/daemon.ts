@@ -90,6 +90,7 @@ export class Daemon {
     await sandboxes.restore();
     await network.collect(sandboxes.ids());
     await containers.restore();
+    await images.releaseAllBut(containers.ids());
     const streamingTarget = new ContainerStreaming(containers, sandboxes);
     await streamingTarget.killOrphans(log.child({ component: 'streaming' }));
     const streaming = await StreamingServer.start({

@@ -33,4 +33,6 @@ export interface ImageProvider {
   hold(imageId: string, holder: string): Promise<void>;
   /** Drops every hold of `holder`. Idempotent. */
   release(holder: string): Promise<void>;
+  /** Drops the holds of every holder not in `holders` (after a restart: containers that no longer exist). */
+  releaseAllBut(holders: ReadonlySet<string>): Promise<void>;
 }

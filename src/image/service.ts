@@ -355,6 +355,19 @@ export class ImageService implements ImageProvider {
     });
   }
 
+  async releaseAllBut(holders: ReadonlySet<string>): Promise<void> {
+    await this.serial(async () => {
+      const stale = [...this.holds.keys()].filter((h) => !holders.has(h));
+      if (!stale.length) return;
+      for (const h of stale) {
+        await this.store.deleteHold(h);
+        this.holds.delete(h);
+      }
+      this.log.info({ holders: stale }, 'released image holds of containers that no longer exist');
+      await this.gcLocked();
+    });
+  }
+
   async release(holder: string): Promise<void> {
     await this.serial(async () => {
       if (!this.holds.has(holder)) return;

@@ -1,6 +1,6 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { startDaemon } from '../helpers/daemon.js';
@@ -32,7 +32,6 @@ test('SIGKILL of berthd in the middle of a parallel workload: containers keep ru
   const fx = await podFixture();
   cleanups.push(() => fx.close());
   const d1: PodDaemon = await startPodDaemon(fx.image);
-  const dir = d1.dir;
 
   // Steady objects whose state is known before the crash.
   const pod = await runPod(d1);
@@ -103,11 +102,17 @@ test('SIGKILL of berthd right after CreateContainer answered, while the runtime 
   // CreateContainer answers when conmon is released to run `runc create`; the kill lands inside it.
   const half = await createContainer(d1, pod, fx.image, { metadata: { name: 'half' } });
   await d1.kill();
+  // An image hold whose container is gone (as a kill between hold and bundle could leave).
+  const holds = join(d1.root, 'images', 'holds');
+  const stale = join(holds, `${'a'.repeat(64)}.json`);
+  writeFileSync(stale, readFileSync(join(holds, `${half}.json`)).toString().replace(half, 'a'.repeat(64)));
   const d = await restart(d1);
   assert.match(await d.logsMatching(/creation was interrupted/), /creation was interrupted/);
   await assert.rejects(status(d, half), (err: Error & { code?: number }) => err.code === 5);
   assert.equal(existsSync(join(d.state, 'runtime', 'runc', half)), false, 'runc state of the half-made container');
   assert.equal(existsSync(join(d.state, 'containers', half)), false);
+  assert.equal(existsSync(join(d.root, 'containers', half)), false);
+  assert.deepEqual(readdirSync(holds), [], 'holds of containers that are gone are released');
   const ps = execFileSync('ps', ['-eo', 'args='], { encoding: 'utf8' });
   assert.ok(!ps.includes(half), 'a process of the half-made container survived');
   // The pod is whole and the name free: kubelet's retry succeeds.
