@@ -1,4 +1,5 @@
 import { mkdirSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
 import { mount } from '../util/mount.js';
 
 /**
@@ -7,9 +8,12 @@ import { mount } from '../util/mount.js';
  * The target is new (a fresh container ID), so nothing is mounted there yet.
  */
 export async function mountRootfs(layerDirs: readonly string[], upper: string, work: string, target: string): Promise<void> {
-  // Three mkdirs take microseconds in place; queued on the thread pool they
-  // waited milliseconds behind other work on the container start path.
-  for (const d of [upper, work, target]) mkdirSync(d, { recursive: true });
+  // The mount point is on the state tmpfs: microseconds, made in place. The
+  // upper and work directories are on the disk (a quarter of a millisecond
+  // per ext4 directory on this kind of VM), so the thread pool makes them
+  // while the event loop launches conmon and builds the spec.
+  mkdirSync(target, { recursive: true });
+  await Promise.all([mkdir(upper, { recursive: true }), mkdir(work, { recursive: true })]);
   const lower = [...layerDirs].reverse().join(':');
   await mount('overlay', target, 'overlay', 0, `lowerdir=${lower},upperdir=${upper},workdir=${work}`);
 }

@@ -313,8 +313,8 @@ export class ContainerService implements PodContainers {
     const cfg = c.config;
     const bundle = this.bundle(c.id);
     const rootfs = join(bundle, 'rootfs');
-    // conmon opens the log when it starts. (In place, like the rootfs
-    // directories: microseconds, where the thread pool took milliseconds.)
+    // conmon opens the log when it starts. (In place: on the state tmpfs,
+    // microseconds, where a trip through the thread pool can take more.)
     mkdirSync(bundle, { recursive: true, mode: 0o700 });
     if (c.logPath) mkdirSync(join(c.logPath, '..'), { recursive: true });
     // The mount (a system call on the thread pool), conmon's start-up and the
