@@ -242,6 +242,10 @@ export class ContainerService implements PodContainers {
       }
       c.phase = 'created';
       this.save(c);
+    }).catch((err: unknown) => {
+      // Only a record that could not be written (a full disk) gets here; the
+      // container runs, and a restart treats it as a creation cut short.
+      this.log.error({ container: id, err: errorMessage(err) }, 'recording a created container failed');
     });
     try {
       await answered;
