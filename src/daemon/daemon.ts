@@ -56,11 +56,11 @@ export class Daemon {
     // Fail here, not at the first mount, when the native module was not built.
     loadNativeModule();
     mkdirSync(config.daemon.root, { recursive: true, mode: 0o711 });
-    const stateKind = await prepareStateDir(config.daemon.state, config.daemon.state_tmpfs);
-    if (stateKind === 'mounted-tmpfs') log.info({ state: config.daemon.state }, 'mounted a tmpfs on the state directory');
-    if (stateKind === 'disk-not-empty' || stateKind === 'mount-failed') {
-      const why = stateKind === 'disk-not-empty' ? 'it is not empty' : 'mounting one failed';
-      log.warn({ state: config.daemon.state }, `state directory is on a disk filesystem and no tmpfs was mounted on it (${why}): container starts pay a journal commit for runc's pid file`);
+    const stateDir = await prepareStateDir(config.daemon.state, config.daemon.state_tmpfs);
+    if (stateDir.kind === 'mounted-tmpfs') log.info({ state: config.daemon.state }, 'mounted a tmpfs on the state directory');
+    if (stateDir.kind === 'disk-not-empty' || stateDir.kind === 'mount-failed') {
+      const why = stateDir.kind === 'disk-not-empty' ? 'it is not empty' : `mounting one failed: ${stateDir.error ?? ''}`;
+      log.warn({ state: config.daemon.state }, `state directory is on a disk filesystem and no tmpfs was mounted on it (${why}); container starts pay a journal commit for runc's pid file`);
     }
     const handlers = new RuntimeHandlers(config.runtime.handlers, config.runtime.default_handler);
     await handlers.probe();

@@ -22,16 +22,16 @@ export function isTmpfs(dir: string): boolean {
  * outlives berthd on purpose (restarts keep their containers); a reboot clears
  * it, as it clears /run.
  */
-export async function prepareStateDir(dir: string, wantTmpfs: boolean): Promise<StateDirKind> {
+export async function prepareStateDir(dir: string, wantTmpfs: boolean): Promise<{ kind: StateDirKind; error?: string }> {
   mkdirSync(dir, { recursive: true, mode: 0o711 });
-  if (isTmpfs(dir)) return 'tmpfs';
-  if (!wantTmpfs) return 'disk';
-  if (readdirSync(dir).length > 0) return 'disk-not-empty';
+  if (isTmpfs(dir)) return { kind: 'tmpfs' };
+  if (!wantTmpfs) return { kind: 'disk' };
+  if (readdirSync(dir).length > 0) return { kind: 'disk-not-empty' };
   try {
     await mount('tmpfs', dir, 'tmpfs', MS.NOSUID | MS.NODEV, 'mode=0711');
-  } catch {
+  } catch (err) {
     // Without CAP_SYS_ADMIN (a rootless or confined berthd) the disk serves, only slower.
-    return 'mount-failed';
+    return { kind: 'mount-failed', error: (err as Error).message };
   }
-  return 'mounted-tmpfs';
+  return { kind: 'mounted-tmpfs' };
 }
