@@ -37,8 +37,8 @@ test('a held conmon never runs the runtime: abort kills it, a bad bundle reports
   await assert.rejects(bad.create(), /runc create failed.*config\.json/s);
 });
 
-/** A runc bundle of busybox `sleep` with the default `runc spec`, created (not started) under `root`. */
-function createdContainer(dir: string, root: string, id: string): number {
+/** A runc bundle of busybox `sleep` with the default `runc spec`, in its own cgroup under /berth-oci-test. */
+function busyboxBundle(dir: string, id: string): string {
   const bundle = join(dir, `bundle-${id}`);
   const rootfs = join(bundle, 'rootfs');
   for (const d of ['bin', 'proc', 'sys', 'dev', 'tmp', 'etc']) mkdirSync(join(rootfs, d), { recursive: true });
@@ -52,9 +52,67 @@ function createdContainer(dir: string, root: string, id: string): number {
   spec.linux.namespaces = spec.linux.namespaces.filter((n: { type: string }) => n.type !== 'network');
   spec.linux.cgroupsPath = `/berth-oci-test/${id}`;
   writeFileSync(join(bundle, 'config.json'), JSON.stringify(spec));
-  execFileSync('runc', ['--root', root, 'create', '--bundle', bundle, id], { stdio: 'ignore' });
-  return (JSON.parse(execFileSync('runc', ['--root', root, 'state', id], { encoding: 'utf8' })) as { pid: number }).pid;
+  return bundle;
 }
+
+/** busyboxBundle, created (not started) under `root`; returns its init's PID. */
+function createdContainer(dir: string, root: string, id: string): number {
+  execFileSync('runc', ['--root', root, 'create', '--bundle', busyboxBundle(dir, id), id], { stdio: 'ignore' });
+  return runcState(root, id).pid;
+}
+
+function runcState(root: string, id: string): { pid: number; status: string } {
+  return JSON.parse(execFileSync('runc', ['--root', root, 'state', id], { encoding: 'utf8' })) as { pid: number; status: string };
+}
+
+function removeTestCgroups(): void {
+  for (const base of ['cpu', 'memory', 'pids', 'devices', 'freezer', 'blkio', 'cpuset', 'cpuacct', 'systemd', 'unified']) {
+    spawnSync('rmdir', [`/sys/fs/cgroup/${base}/berth-oci-test`]);
+  }
+}
+
+test('conmon\'s PID is kept in the bundle; create answers with the PID runc writes, and conmon, reporting after, lives on', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'berth-oci-'));
+  const root = join(dir, 'runc');
+  const id = 'berth-oci-pidfile';
+  for (const d of ['exits', 'sockets', 'persist']) mkdirSync(join(dir, d));
+  let conmonPid = 0;
+  t.after(() => {
+    spawnSync('runc', ['--root', root, 'delete', '--force', id]);
+    if (conmonPid) spawnSync('kill', ['-9', String(conmonPid)]);
+    removeTestCgroups();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const bundle = busyboxBundle(dir, id);
+  const rt = new OciRuntime('runc', which('runc'), root, true);
+  const launch = rt.launchConmon({
+    conmon: which('conmon'), id, name: id, bundle, exitDir: join(dir, 'exits'), socketDir: join(dir, 'sockets'),
+    persistDir: join(dir, 'persist'), logPath: join(bundle, 'c.log'), stdin: false, tty: false,
+  });
+  conmonPid = Number(readFileSync(join(bundle, 'conmon.pid'), 'utf8'));
+  assert.ok(conmonPid > 0);
+  // posix_spawn returns once the child has let go of the daemon's memory,
+  // which is a moment before exec has set its command line up.
+  const cmdline = async (): Promise<string> => {
+    for (let i = 0; i < 100 && !readFileSync(`/proc/${conmonPid}/cmdline`, 'utf8'); i++) await new Promise((r) => setTimeout(r, 10));
+    return readFileSync(`/proc/${conmonPid}/cmdline`, 'utf8');
+  };
+  assert.ok((await cmdline()).includes(bundle), 'conmon.pid names this container\'s conmon');
+  const pid = await launch.create();
+  assert.equal(pid, runcState(root, id).pid);
+  assert.equal(Number(readFileSync(join(bundle, 'pidfile'), 'utf8')), pid);
+  // conmon writes its report after the answer; its pipe must still be open then.
+  await new Promise((r) => setTimeout(r, 300));
+  assert.doesNotThrow(() => process.kill(conmonPid, 0), 'conmon still watches the container');
+  assert.equal(runcState(root, id).status, 'created');
+  await rt.start(id, pid);
+  assert.equal(runcState(root, id).status, 'running');
+  // conmon records the exit of the container it watches.
+  process.kill(pid, 'SIGKILL');
+  const deadline = Date.now() + 5000;
+  while (!existsSync(join(dir, 'exits', id)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  assert.equal(readFileSync(join(dir, 'exits', id), 'utf8'), '137');
+});
 
 test('start through the exec FIFO, through `runc start`, and of a container whose process died', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'berth-oci-'));
@@ -62,12 +120,10 @@ test('start through the exec FIFO, through `runc start`, and of a container whos
   const ids: string[] = [];
   t.after(() => {
     for (const id of ids) spawnSync('runc', ['--root', root, 'delete', '--force', id]);
-    for (const base of ['cpu', 'memory', 'pids', 'devices', 'freezer', 'blkio', 'cpuset', 'cpuacct', 'systemd', 'unified']) {
-      spawnSync('rmdir', [`/sys/fs/cgroup/${base}/berth-oci-test`]);
-    }
+    removeTestCgroups();
     rmSync(dir, { recursive: true, force: true });
   });
-  const state = (id: string): string => (JSON.parse(execFileSync('runc', ['--root', root, 'state', id], { encoding: 'utf8' })) as { status: string }).status;
+  const state = (id: string): string => runcState(root, id).status;
   const comm = (pid: number): string => readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
 
   const fifoRt = new OciRuntime('runc', which('runc'), root, true);
