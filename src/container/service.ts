@@ -24,6 +24,7 @@ import { effectiveCapabilities, heldCapabilities } from './capabilities.js';
 import { runtimeDefaultProfile, type SeccompProfile } from './seccomp.js';
 import { readImageFile, resolveUser } from './user.js';
 import { mountRootfs } from './rootfs.js';
+import { WritableLayerDirs } from './layer-dirs.js';
 import { detectCgroupVersion } from '../stats/cgroup.js';
 import { hostDevices, loadSeccompFile, ownOomScoreAdj, resolveDevices, resolveMountSources } from './host-inputs.js';
 import { ensurePropagation } from './propagation.js';
@@ -88,7 +89,11 @@ export class ContainerService implements PodContainers {
     private readonly events: EventBus,
     private readonly sandboxes: SandboxService,
     private readonly images: ImageProvider,
-  ) {}
+  ) {
+    this.layerDirs = new WritableLayerDirs(join(config.daemon.root, 'containers'));
+  }
+
+  private readonly layerDirs: WritableLayerDirs;
 
   private get exitDir(): string {
     return join(this.config.daemon.state, 'exits');
@@ -104,7 +109,7 @@ export class ContainerService implements PodContainers {
   }
   /** The container's writable layer (overlay upper directory). */
   upperDir(id: string): string {
-    return join(this.persistDir(id), 'fs', 'upper');
+    return this.layerDirs.upper(id);
   }
   private metaPath(id: string): string {
     return join(this.persistDir(id), 'container.json');
@@ -216,30 +221,32 @@ export class ContainerService implements PodContainers {
       // its bundle directory (made first, on the state tmpfs) is what a
       // restart finds of a creation cut short, and removes (see restore).
       let created: Promise<number>;
+      let holdSaved: Promise<void>;
       try {
-        // The hold and the container's preparation are independent; wait for
-        // both before any cleanup so an undo never races a step still running.
-        const [held, prepared] = await Promise.allSettled([this.images.hold(image.id, id), this.prepare(c, sb, image)]);
-        if (held.status === 'rejected') {
-          if (prepared.status === 'fulfilled') prepared.value.abort();
-          throw held.reason;
-        }
-        if (prepared.status === 'rejected') throw prepared.reason;
-        created = prepared.value.create();
+        // The hold is in effect from here; its file is written meanwhile
+        // (a removal of the container's files waits its turn behind it).
+        holdSaved = this.images.hold(image.id, id).persisted;
+        holdSaved.catch(() => undefined); // observed below, after the runtime
+        created = (await this.prepare(c, sb, image)).create();
       } catch (err) {
         answer(err);
         return;
       }
       this.creating.add(id);
       answer();
-      try {
-        c.pid = await span('runtime.create', { 'container.id': c.id, 'runtime.handler': sb.handler }, () => created);
-      } catch (err) {
-        this.creationFailed(c, err);
+      // Both settle before the lock goes, so nothing removes the container
+      // while the runtime may still be creating it.
+      const [pid, saved] = await Promise.allSettled([
+        span('runtime.create', { 'container.id': c.id, 'runtime.handler': sb.handler }, () => created),
+        holdSaved,
+      ]);
+      this.creating.delete(id);
+      if (pid.status === 'fulfilled') c.pid = pid.value;
+      if (pid.status === 'rejected' || saved.status === 'rejected') {
+        this.creationFailed(c, pid.status === 'rejected' ? pid.reason : (saved as PromiseRejectedResult).reason);
         return;
-      } finally {
-        this.creating.delete(id);
       }
+      // The record of a created container is written once its hold is on disk.
       c.phase = 'created';
       this.save(c);
     }).catch((err: unknown) => {
@@ -324,7 +331,7 @@ export class ContainerService implements PodContainers {
     // The mount (a system call on the thread pool), conmon's start-up and the
     // spec (which validates the rest of the request) overlap; conmon runs
     // `runtime create` only when released.
-    const mounting = mountRootfs(image.layerDirs, this.upperDir(c.id), join(this.persistDir(c.id), 'fs', 'work'), rootfs);
+    const mounting = this.layerDirs.make(c.id).then(() => mountRootfs(image.layerDirs, this.layerDirs.upper(c.id), this.layerDirs.work(c.id), rootfs));
     const conmon = this.runtimeFor(sb).launchConmon({
       conmon: this.config.runtime.conmon, id: c.id, name: c.reservedName, bundle, exitDir: this.exitDir,
       socketDir: this.socketDir, persistDir: this.persistDir(c.id), logPath: c.logPath || join(bundle, 'console.log'),
@@ -640,6 +647,7 @@ export class ContainerService implements PodContainers {
     const bundles = await readdir(join(this.config.daemon.state, 'containers')).catch(() => [] as string[]);
     const orphans = new Set([...ids, ...bundles].filter((id) => !this.containers.has(id) && !id.startsWith('.')));
     await Promise.all([...orphans].map((id) => this.removeOrphan(id).catch((e) => this.log.error({ container: id, err: errorMessage(e) }, 'removing an interrupted container failed'))));
+    await this.layerDirs.open();
   }
 
   /** IDs of every container berthd knows (image holds of any other holder are stale). */
@@ -686,6 +694,7 @@ export class ContainerService implements PodContainers {
 
   close(): void {
     this.watcher?.close();
+    this.layerDirs.close();
   }
 
   // ---- update, logs, exec -------------------------------------------------------------

@@ -29,8 +29,13 @@ export interface ImageForContainer {
 export interface ImageProvider {
   /** Finds an image by ID, ID prefix, tag or digest reference. */
   get(ref: string): Promise<ImageForContainer | undefined>;
-  /** Marks the image's layers as used by `holder` (a container ID); RemoveImage keeps them until released. */
-  hold(imageId: string, holder: string): Promise<void>;
+  /**
+   * Marks the image's layers as used by `holder` (a container ID), at once:
+   * RemoveImage and garbage collection keep them until released. Throws
+   * NOT_FOUND when the image is gone. `persisted` settles when the hold is on
+   * disk (what a restart will know).
+   */
+  hold(imageId: string, holder: string): { persisted: Promise<void> };
   /** Drops every hold of `holder`. Idempotent. */
   release(holder: string): Promise<void>;
   /** Drops the holds of every holder not in `holders` (after a restart: containers that no longer exist). */

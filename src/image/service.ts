@@ -345,14 +345,16 @@ export class ImageService implements ImageProvider {
     };
   }
 
-  async hold(imageId: string, holder: string): Promise<void> {
-    await this.serial(async () => {
-      const rec = this.records.get(imageId);
-      if (!rec) throw notFound(`image "${imageId}" not found`);
-      const h: Hold = { holder, imageId, diffIds: rec.layers.map((l) => l.diffId) };
-      await this.store.saveHold(h, (err) => this.log.warn({ holder, err: err.message }, 'flushing an image hold to disk failed'));
-      this.holds.set(holder, h);
-    });
+  hold(imageId: string, holder: string): { persisted: Promise<void> } {
+    // In memory first, outside the queue: a removal or GC queued before this
+    // one (or running: a removal drops its record from memory only after its
+    // file) already sees the hold. Only the file waits its turn, so creating
+    // a container never waits on a disk write here.
+    const rec = this.records.get(imageId);
+    if (!rec) throw notFound(`image "${imageId}" not found`);
+    const h: Hold = { holder, imageId, diffIds: rec.layers.map((l) => l.diffId) };
+    this.holds.set(holder, h);
+    return { persisted: this.serial(() => this.store.saveHold(h, (err) => this.log.warn({ holder, err: err.message }, 'flushing an image hold to disk failed'))) };
   }
 
   async releaseAllBut(holders: ReadonlySet<string>): Promise<void> {

@@ -30,9 +30,9 @@ test('hold keeps layers of a removed image until release; holds survive reopenin
     assert.deepEqual(got.layerDirs, img.layers.map((l) => join(svc.layers.dir, l.diffId.slice(7))));
     assert.equal(await svc.get(`${reg.host}/test/other:v1`), undefined);
 
-    await svc.hold(got.id, 'ctr-1');
-    await svc.hold(got.id, 'ctr-2');
-    await assert.rejects(svc.hold('sha256:' + 'f'.repeat(64), 'ctr-3'), /not found/);
+    await svc.hold(got.id, 'ctr-1').persisted;
+    await svc.hold(got.id, 'ctr-2').persisted;
+    assert.throws(() => svc.hold('sha256:' + 'f'.repeat(64), 'ctr-3'), /not found/);
     assert.equal(await svc.remove(img.ref), true);
     assert.equal(await svc.get(img.ref), undefined);
     for (const d of got.layerDirs) assert.ok(existsSync(d), 'held layer kept');
