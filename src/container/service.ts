@@ -313,6 +313,8 @@ export class ContainerService implements PodContainers {
       if (!target || target.sandboxId !== sb.id) {
         throw notFound(`config.linux.security_context.namespace_options.target_id "${own?.targetId ?? ''}" is not a container of pod ${sb.id}`);
       }
+      // A target whose CreateContainer was just answered: its PID comes when the runtime is done.
+      if (this.creating.has(target.id)) await this.locks.with(target.id, async () => undefined);
       if (target.state !== 'RUNNING' && target.state !== 'CREATED') throw failedPrecondition(`target container ${target.id} is not running`);
       return `/proc/${target.pid}/ns/pid`;
     }

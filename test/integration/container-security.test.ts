@@ -4,7 +4,7 @@ import { mkdirSync, writeFileSync, existsSync, readFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import type { CallError } from '../../src/cli/client.js';
-import { podSuite, runPod, runContainer, execSync, waitState, type PodFixture, type PodDaemon } from '../helpers/pods.js';
+import { podSuite, runPod, runContainer, createContainer, execSync, waitState, type PodFixture, type PodDaemon } from '../helpers/pods.js';
 
 let d: PodDaemon;
 let fx: PodFixture;
@@ -89,6 +89,26 @@ test('an allocation beyond the memory limit reports OOMKilled; sysctls, DNS and 
   assert.match(resolv, /options ndots:2/);
   const links = (await execSync(d, a, ['ip', '-o', 'link'])).stdout;
   assert.deepEqual(links.trim().split('\n').map((l) => l.split(':')[1]!.trim().split('@')[0]), ['lo', 'eth0'], 'the pod namespace: loopback and the CNI interface');
+  await d.client.call('RemovePodSandbox', { podSandboxId: pod.id });
+});
+
+test('PID namespace TARGET joins another container\'s namespace, also one whose creation is still under way; a container of another pod is refused', async () => {
+  const pod = await runPod(d, { linux: { securityContext: { namespaceOptions: { pid: 'CONTAINER' } } } });
+  const own = { linux: { securityContext: { namespaceOptions: { pid: 'CONTAINER' } } } };
+  // CreateContainer of the target answers before runc has made it; the debug container asks at once.
+  const target = await createContainer(d, pod, fx.image, { command: ['sleep', '998'], ...own });
+  const debug = await createContainer(d, pod, fx.image, { linux: { securityContext: { namespaceOptions: { pid: 'TARGET', targetId: target } } } });
+  await d.client.call('StartContainer', { containerId: target });
+  await d.client.call('StartContainer', { containerId: debug });
+  const ps = (await execSync(d, debug, ['ps', '-o', 'pid,args'])).stdout;
+  assert.match(ps, /^\s*1 sleep 998$/m, 'the target\'s process is PID 1 of the shared namespace');
+  // A container with its own namespace sees only itself.
+  const alone = await runContainer(d, pod, fx.image, own);
+  assert.doesNotMatch((await execSync(d, alone, ['ps'])).stdout, /sleep 998/);
+  const other = await runPod(d);
+  await assert.rejects(createContainer(d, other, fx.image, { linux: { securityContext: { namespaceOptions: { pid: 'TARGET', targetId: target } } } }),
+    (err: CallError) => err.code === 5 && /target_id/.test(err.details));
+  await d.client.call('RemovePodSandbox', { podSandboxId: other.id });
   await d.client.call('RemovePodSandbox', { podSandboxId: pod.id });
 });
 
