@@ -154,6 +154,28 @@ test('what only the runtime can refuse (an executable missing from the image) is
   await d.client.call('RemovePodSandbox', { podSandboxId: pod.id });
 });
 
+test('calls that arrive while the runtime is still creating a container wait for it: remove, update, pod removal', async () => {
+  const pod = await runPod(d);
+  // Each CreateContainer answers before runc is done; the next call comes at once.
+  const removed = await createContainer(d, pod, fx.image);
+  await d.client.call('RemoveContainer', { containerId: removed });
+  await assert.rejects(status(d, removed), (err: CallError) => err.code === 5);
+  assert.equal(existsSync(join(d.state, 'containers', removed)), false);
+  assert.equal(existsSync(join(d.root, 'containers', removed)), false);
+
+  const updated = await createContainer(d, pod, fx.image);
+  await d.client.call('UpdateContainerResources', { containerId: updated, linux: { cpuShares: '256' } });
+  await d.client.call('StartContainer', { containerId: updated });
+  assert.equal((await execSync(d, updated, ['cat', '/sys/fs/cgroup/cpu/cpu.shares'])).stdout.trim(), '256');
+
+  const listed = await createContainer(d, pod, fx.image);
+  const ids = (await d.client.call<{ containers: { id: string; state: string }[] }>('ListContainers', { filter: { podSandboxId: pod.id } })).containers;
+  assert.equal(ids.find((c) => c.id === listed)?.state, 'CONTAINER_CREATED', 'listed as created while the runtime works');
+  await d.client.call('RemovePodSandbox', { podSandboxId: pod.id });
+  assert.equal(existsSync(join(d.state, 'containers', listed)), false);
+  assert.equal(existsSync(join(d.state, 'containers', updated)), false);
+});
+
 test('UpdateContainerResources changes the running container\'s cgroup; ReopenContainerLog keeps every line', async () => {
   const logDir = join(d.dir, 'logs', 'p4');
   const pod = await runPod(d, { logDirectory: logDir });
