@@ -120,3 +120,17 @@ test('SIGKILL of berthd right after CreateContainer answered, while the runtime 
   assert.equal((await status(d, again)).state, 'CONTAINER_RUNNING');
   await d.client.call('RemovePodSandbox', { podSandboxId: pod.id });
 });
+
+test('SIGTERM right after CreateContainer answered: berthd lets the runtime finish first, and the container is there after the restart', async () => {
+  const fx = await podFixture();
+  cleanups.push(() => fx.close());
+  const d1: PodDaemon = await startPodDaemon(fx.image);
+  const pod = await runPod(d1);
+  const made = await createContainer(d1, pod, fx.image, { metadata: { name: 'made' } });
+  assert.equal(await d1.stop(), 0);
+  const d = await restart(d1);
+  assert.equal((await status(d, made)).state, 'CONTAINER_CREATED');
+  await d.client.call('StartContainer', { containerId: made });
+  assert.equal((await status(d, made)).state, 'CONTAINER_RUNNING');
+  await d.client.call('RemovePodSandbox', { podSandboxId: pod.id });
+});
