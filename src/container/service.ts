@@ -72,8 +72,6 @@ export class ContainerService implements PodContainers {
   // Containers inside start(): an exit seen meanwhile publishes its 'stopped'
   // event only after 'started', so subscribers see the lifecycle in order.
   private readonly starting = new Map<string, boolean>();
-  /** Containers whose CreateContainer was answered while the runtime still creates them. */
-  private readonly creating = new Set<string>();
   private watcher?: FSWatcher;
   private readonly runtimes = new Map<string, OciRuntime>();
   private readonly accounts = new Map<string, Promise<{ passwd?: string; group?: string }>>();
@@ -155,7 +153,7 @@ export class ContainerService implements PodContainers {
   list(f: ContainerFilter = {}): Container[] {
     const out: Container[] = [];
     for (const c of this.containers.values()) {
-      if (c.phase !== 'created' && !this.creating.has(c.id)) continue;
+      if (c.phase === 'preparing') continue;
       if (f.id && !c.id.startsWith(f.id)) continue;
       if (f.state && c.state !== f.state) continue;
       if (f.sandboxId && !c.sandboxId.startsWith(f.sandboxId)) continue;
@@ -202,7 +200,7 @@ export class ContainerService implements PodContainers {
     this.names.set(reserved, id);
     const c: Container = {
       id, sandboxId: sb.id, reservedName: reserved, config: cfg, imageId: image.id, imageRef: image.ref, logPath,
-      state: 'CREATED', phase: 'creating', createdAt: Date.now(), startedAt: 0, finishedAt: 0, exitCode: 0,
+      state: 'CREATED', phase: 'preparing', createdAt: Date.now(), startedAt: 0, finishedAt: 0, exitCode: 0,
       reason: '', message: '', pid: 0, stopSignal: stopSignalName(cfg.stopSignal || image.config.StopSignal),
       user: { uid: 0, gid: 0, additionalGids: [] }, resources: cfg.resources, sharedMounts: [],
     };
@@ -232,7 +230,7 @@ export class ContainerService implements PodContainers {
         answer(err);
         return;
       }
-      this.creating.add(id);
+      c.phase = 'creating';
       answer();
       // Both settle before the lock goes, so nothing removes the container
       // while the runtime may still be creating it.
@@ -240,7 +238,6 @@ export class ContainerService implements PodContainers {
         span('runtime.create', { 'container.id': c.id, 'runtime.handler': sb.handler }, () => created),
         holdSaved,
       ]);
-      this.creating.delete(id);
       if (pid.status === 'fulfilled') c.pid = pid.value;
       if (pid.status === 'rejected' || saved.status === 'rejected') {
         this.creationFailed(c, pid.status === 'rejected' ? pid.reason : (saved as PromiseRejectedResult).reason);
@@ -285,13 +282,18 @@ export class ContainerService implements PodContainers {
     this.countCreateFailure(err);
     this.log.warn({ container: c.id, err: errorMessage(err) }, 'the runtime could not create the container');
     c.phase = 'created';
+    this.recordStartError(c, `creating container: ${errorMessage(err)}`);
+    this.publish('stopped', c);
+  }
+
+  /** A container that never ran: exited with StartError and exit code 128, as kubelet knows from containerd. */
+  private recordStartError(c: Container, message: string): void {
     c.state = 'EXITED';
     c.exitCode = 128;
     c.reason = 'StartError';
-    c.message = `creating container: ${errorMessage(err)}`;
+    c.message = message;
     c.finishedAt = Date.now();
     this.save(c);
-    this.publish('stopped', c);
   }
 
   private async seccompFor(cfg: ContainerConfig, caps: string[]): Promise<SeccompProfile | undefined> {
@@ -314,7 +316,7 @@ export class ContainerService implements PodContainers {
         throw notFound(`config.linux.security_context.namespace_options.target_id "${own?.targetId ?? ''}" is not a container of pod ${sb.id}`);
       }
       // A target whose CreateContainer was just answered: its PID comes when the runtime is done.
-      if (this.creating.has(target.id)) await this.locks.with(target.id, async () => undefined);
+      if (target.phase === 'creating') await this.locks.with(target.id, async () => undefined);
       if (target.state !== 'RUNNING' && target.state !== 'CREATED') throw failedPrecondition(`target container ${target.id} is not running`);
       return `/proc/${target.pid}/ns/pid`;
     }
@@ -416,13 +418,8 @@ export class ContainerService implements PodContainers {
       } catch (err) {
         const reason = err instanceof RunError ? 'RuntimeError' : 'Internal';
         this.metrics.containerStartFailures.inc({ reason });
-        c.state = 'EXITED';
-        c.finishedAt = Date.now();
-        c.exitCode = 128;
-        c.reason = 'StartError';
-        c.message = errorMessage(err);
         this.starting.delete(c.id);
-        this.save(c);
+        this.recordStartError(c, errorMessage(err));
         throw failedPrecondition(`starting container ${c.id}: ${errorMessage(err)}`);
       }
       c.startedAt = Date.now();
@@ -658,7 +655,7 @@ export class ContainerService implements PodContainers {
   }
 
   private async reconcile(c: Container): Promise<void> {
-    if (c.phase === 'creating' || !this.sandboxes.find(c.sandboxId)) {
+    if (c.phase !== 'created' || !this.sandboxes.find(c.sandboxId)) {
       this.log.info({ container: c.id }, 'removing a container whose creation was interrupted or whose pod is gone');
       // Its conmon may still be running `runtime create` (CreateContainer
       // answers before that ends): let it end, so the runtime delete in
@@ -691,7 +688,8 @@ export class ContainerService implements PodContainers {
 
   /** Waits for the runtime to finish creating containers already answered (a graceful shutdown). */
   async settle(): Promise<void> {
-    await Promise.all([...this.creating].map((id) => this.locks.with(id, async () => undefined)));
+    const creating = [...this.containers.values()].filter((c) => c.phase === 'creating');
+    await Promise.all(creating.map((c) => this.locks.with(c.id, async () => undefined)));
   }
 
   close(): void {

@@ -80,7 +80,12 @@ export interface Container {
   /** Absolute log path, or empty when the pod has no log directory. */
   logPath: string;
   state: ContainerState;
-  phase: 'creating' | 'created';
+  /**
+   * preparing: before CreateContainer answers (not listed); creating:
+   * answered, the runtime still at work (in memory only); created: the
+   * runtime is done (the only phase a record is written in).
+   */
+  phase: 'preparing' | 'creating' | 'created';
   createdAt: number;
   startedAt: number;
   finishedAt: number;

@@ -4,7 +4,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { startDaemon } from '../helpers/daemon.js';
-import { settleZombies, podFixture, startPodDaemon, runPod, runContainer, createContainer, execSync, status, waitState, leftovers, type PodDaemon } from '../helpers/pods.js';
+import { settleZombies, podFixture, startPodDaemon, runPod, runContainer, createContainer, execSync, status, waitState, leftovers, type PodDaemon, type PodFixture } from '../helpers/pods.js';
 
 const cleanups: (() => Promise<void>)[] = [];
 after(async () => {
@@ -14,6 +14,20 @@ after(async () => {
   const failed = results.find((e) => e !== undefined);
   if (failed) throw failed;
 });
+
+let shared: Promise<PodFixture> | undefined;
+
+/** A berthd and a pod on it; the registry and image behind them are shared by the file's tests. */
+async function daemonWithPod(): Promise<{ fx: PodFixture; d1: PodDaemon; pod: Awaited<ReturnType<typeof runPod>> }> {
+  if (!shared) {
+    const fixture = (shared = podFixture());
+    // First in, so it closes last (cleanups run in reverse).
+    cleanups.unshift(async () => (await fixture).close());
+  }
+  const fx = await shared;
+  const d1 = await startPodDaemon(fx.image);
+  return { fx, d1, pod: await runPod(d1) };
+}
 
 /** A new berthd on a killed one's directory; at the end it must leave nothing behind. */
 async function restart(killed: PodDaemon): Promise<PodDaemon> {
@@ -29,12 +43,9 @@ async function restart(killed: PodDaemon): Promise<PodDaemon> {
 }
 
 test('SIGKILL of berthd in the middle of a parallel workload: containers keep running, every object is restored', async () => {
-  const fx = await podFixture();
-  cleanups.push(() => fx.close());
-  const d1: PodDaemon = await startPodDaemon(fx.image);
+  const { fx, d1, pod } = await daemonWithPod();
 
   // Steady objects whose state is known before the crash.
-  const pod = await runPod(d1);
   const running = await runContainer(d1, pod, fx.image, { command: ['sh', '-c', 'echo $$ > /tmp/pid; sleep 1000'] });
   const exitsLater = await runContainer(d1, pod, fx.image, { command: ['sh', '-c', 'sleep 1; exit 42'] });
   const created = await createContainer(d1, pod, fx.image);
@@ -95,10 +106,7 @@ test('SIGKILL of berthd in the middle of a parallel workload: containers keep ru
 });
 
 test('SIGKILL of berthd right after CreateContainer answered, while the runtime still creates: the half-made container is removed at restart', async () => {
-  const fx = await podFixture();
-  cleanups.push(() => fx.close());
-  const d1: PodDaemon = await startPodDaemon(fx.image);
-  const pod = await runPod(d1);
+  const { fx, d1, pod } = await daemonWithPod();
   // CreateContainer answers when conmon is released to run `runc create`; the kill lands inside it.
   const half = await createContainer(d1, pod, fx.image, { metadata: { name: 'half' } });
   await d1.kill();
@@ -122,10 +130,7 @@ test('SIGKILL of berthd right after CreateContainer answered, while the runtime 
 });
 
 test('SIGTERM right after CreateContainer answered: berthd lets the runtime finish first, and the container is there after the restart', async () => {
-  const fx = await podFixture();
-  cleanups.push(() => fx.close());
-  const d1: PodDaemon = await startPodDaemon(fx.image);
-  const pod = await runPod(d1);
+  const { fx, d1, pod } = await daemonWithPod();
   const made = await createContainer(d1, pod, fx.image, { metadata: { name: 'made' } });
   assert.equal(await d1.stop(), 0);
   const d = await restart(d1);
