@@ -33,13 +33,16 @@ export class CriClient {
   private readonly runtime: AnyClient;
   private readonly image: AnyClient;
 
+  /** `authority` overrides the :authority the client sends (grpc-js sends "localhost" on a unix socket). */
   constructor(
     endpoint: string,
     private readonly timeoutMs = 10_000,
+    authority?: string,
   ) {
     const { RuntimeServiceClient, ImageServiceClient } = loadCri();
     const target = grpcTarget(endpoint);
-    const opts = { 'grpc.max_receive_message_length': 16 * 1024 * 1024, 'grpc.max_send_message_length': 16 * 1024 * 1024 };
+    const opts: grpc.ChannelOptions = { 'grpc.max_receive_message_length': 16 * 1024 * 1024, 'grpc.max_send_message_length': 16 * 1024 * 1024 };
+    if (authority !== undefined) opts['grpc.default_authority'] = authority;
     this.runtime = new RuntimeServiceClient(target, grpc.credentials.createInsecure(), opts) as unknown as AnyClient;
     this.image = new ImageServiceClient(target, grpc.credentials.createInsecure(), opts) as unknown as AnyClient;
   }

@@ -11,6 +11,7 @@ export interface RuntimeHandlerConfig {
 
 export interface RegistryConfig {
   mirrors: string[];
+  server: string;
   insecure: boolean;
   ca_file: string;
   cert_file: string;
@@ -36,7 +37,6 @@ export interface Config {
     default_handler: string;
     conmon: string;
     infra: string;
-    stop_timeout: number;
     restrict_oom_score_adj: boolean;
     seccomp_default: boolean;
     exec_sync_max_output: number;

@@ -68,8 +68,6 @@ export const KEYS: readonly KeySpec[] = [
     doc: 'Path of the conmon monitor that supervises every container.' },
   { path: 'runtime.infra', type: 'string', default: '/usr/bin/catatonit', check: absolute,
     doc: 'Init binary run as a pod\'s infra process when the pod needs one (shared PID namespace).' },
-  { path: 'runtime.stop_timeout', type: 'seconds', default: 10, min: 0,
-    doc: 'Grace period used by StopPodSandbox for its containers.' },
   { path: 'runtime.restrict_oom_score_adj', type: 'bool', default: true,
     doc: 'Clamp a requested oom_score_adj below the daemon\'s own to the daemon\'s value instead of failing (hosts without CAP_SYS_RESOURCE).' },
   { path: 'runtime.seccomp_default', type: 'bool', default: false,
@@ -167,6 +165,7 @@ export const TABLES: readonly TableSpec[] = [
     doc: 'Per-registry settings, keyed by host[:port] (`docker.io` for Docker Hub).',
     fields: {
       mirrors: { type: 'string[]', doc: 'Mirror endpoints (https://host[:port] or http://…) tried in order before the registry itself.', default: [] },
+      server: { type: 'string', doc: 'Endpoint (https://host[:port] or http://…) that serves this registry in place of its own host, like hosts.toml\'s `server` or registries.conf\'s `location`: tried after the mirrors, and the registry\'s own host is never contacted.', default: '' },
       insecure: { type: 'bool', doc: 'Use plain HTTP (or skip TLS verification on https mirrors).', default: false },
       ca_file: { type: 'string', doc: 'PEM CA bundle trusted for this registry, added to the system roots.', default: '' },
       cert_file: { type: 'string', doc: 'PEM client certificate for mutual TLS.', default: '' },

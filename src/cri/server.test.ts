@@ -116,3 +116,31 @@ test('edge: a stale socket is replaced, a live one refused', async () => {
   await server.shutdown(1000);
   rmSync(d, { recursive: true, force: true });
 });
+
+test('edge: any :authority works for unary and streaming calls (kubelet-era grpc-go sends the socket path); message limits still hold', async () => {
+  const d = dir();
+  const socket = join(d, 'cri.sock');
+  const server = await CriServer.start({
+    socketPath: socket, socketMode: 0o660, maxMessageBytes: 1 << 20, log: silentLogger(),
+    handlers: {
+      unary: { Version: async () => ({ runtimeName: 'x' }), RemoveImage: async () => ({}) },
+      stream: { StreamImages: async (_req, send) => { for (let i = 0; i < 3; i++) await send({ images: [{ id: `i${i}` }] }); } },
+    },
+  });
+  try {
+    for (const authority of [socket, '/run/berth/berth.sock', 'localhost', '', '%2Frun%2Fberth%2Fberth.sock', 'a b']) {
+      const client = new CriClient(`unix://${socket}`, 5000, authority);
+      try {
+        for (let i = 0; i < 3; i++) assert.equal((await client.call<{ runtimeName: string }>('Version', {})).runtimeName, 'x', `authority ${JSON.stringify(authority)}`);
+        const msgs = await client.stream<{ images: { id: string }[] }>('StreamImages', {});
+        assert.deepEqual(msgs.map((m) => m.images[0]!.id), ['i0', 'i1', 'i2']);
+        await assert.rejects(client.call('RemoveImage', { image: { image: 'x'.repeat(2 << 20) } }), (e: CallError) => e.code === 8, 'a message over the limit is RESOURCE_EXHAUSTED');
+      } finally {
+        client.close();
+      }
+    }
+  } finally {
+    await server.shutdown(1000);
+    rmSync(d, { recursive: true, force: true });
+  }
+});

@@ -1,11 +1,12 @@
 import { mkdirSync, chmodSync, existsSync, unlinkSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { connect } from 'node:net';
+import { connect, createServer, type Server as NetServer } from 'node:net';
 import * as grpc from '@grpc/grpc-js';
 import type { Logger } from '../log/logger.js';
 import { loadCri } from './load.js';
 import { codeName, toGrpcStatus } from './status.js';
 import { startCallSpan } from '../tracing/tracing.js';
+import { anyAuthorityConnection } from './h2/authority.js';
 
 /** What a handler gets besides its request. */
 export interface CallContext {
@@ -69,6 +70,7 @@ async function probeSocket(path: string): Promise<'live' | 'stale' | 'absent'> {
 export class CriServer {
   private readonly server: grpc.Server;
   private readonly inflight = new Set<AbortController>();
+  private listener?: NetServer;
 
   private constructor(private readonly opts: CriServerOptions) {
     this.server = new grpc.Server({
@@ -97,11 +99,21 @@ export class CriServer {
     const { runtimeService, imageService } = loadCri();
     this.server.addService(runtimeService, this.implement('RuntimeService', runtimeService));
     this.server.addService(imageService, this.implement('ImageService', imageService));
+    // berthd accepts the socket's connections itself and hands them to
+    // grpc-js through a layer that lets any :authority in (see
+    // h2/authority.ts): grpc-go clients of kubelet's era send the socket path.
+    // Message limits, keepalive and shutdown stay grpc-js's.
+    const injector = this.server.createConnectionInjector(grpc.ServerCredentials.createInsecure());
+    const listener = createServer((socket) => injector.injectConnection(anyAuthorityConnection(socket)));
     await new Promise<void>((resolve, reject) => {
-      this.server.bindAsync(`unix://${socketPath}`, grpc.ServerCredentials.createInsecure(), (err) =>
-        err ? reject(err) : resolve(),
-      );
+      listener.once('error', reject);
+      listener.listen(socketPath, () => {
+        listener.off('error', reject);
+        resolve();
+      });
     });
+    listener.on('error', (err) => this.opts.log.error({ err: err.message }, 'CRI socket error'));
+    this.listener = listener;
     chmodSync(socketPath, this.opts.socketMode);
   }
 
@@ -198,6 +210,7 @@ export class CriServer {
 
   /** Stops accepting calls, lets in-flight ones finish, forces after timeoutMs. */
   async shutdown(timeoutMs: number): Promise<void> {
+    this.listener?.close();
     await new Promise<void>((resolve) => {
       const timer = setTimeout(() => {
         this.opts.log.warn({ inflight: this.inflight.size }, 'shutdown timeout: cancelling in-flight calls');

@@ -232,7 +232,9 @@ export class SandboxService {
 
   async stop(idOrPrefix: string): Promise<void> {
     const sb = this.resolve(idOrPrefix);
-    await this.containers?.stopAll(sb.id, this.config.runtime.stop_timeout);
+    // CRI: StopPodSandbox forcibly terminates what still runs. kubelet has
+    // already given each container its grace period through StopContainer.
+    await this.containers?.stopAll(sb.id, 0);
     await this.withLock(sb.id, async () => {
       await this.tearDown(sb);
       if (sb.state !== 'NOTREADY') {

@@ -129,6 +129,12 @@ export interface CollectOptions {
   overflow?: 'kill' | 'truncate';
   /** Runs at the timeout before the process is killed (e.g. to kill what it started). */
   onTimeout?: () => Promise<unknown> | void;
+  /**
+   * After onTimeout, how long the process may take to exit on its own before
+   * it is killed; default 0. A parent that reaps what onTimeout killed (as
+   * `runc exec` reaps its command) is given the time to do so.
+   */
+  killGraceMs?: number;
 }
 
 /**
@@ -154,9 +160,13 @@ export function collectProcess(file: string, args: string[], o: CollectOptions =
     let timedOut = false;
     let overflowed = false;
     const kill = (): void => child.kill(o.killSignal ?? 'SIGTERM');
+    let grace: NodeJS.Timeout | undefined;
     const timer = o.timeoutMs ? setTimeout(() => {
       timedOut = true;
-      void Promise.resolve().then(o.onTimeout).catch(() => undefined).finally(kill);
+      void Promise.resolve().then(o.onTimeout).catch(() => undefined).finally(() => {
+        if (o.killGraceMs) grace = setTimeout(kill, o.killGraceMs);
+        else kill();
+      });
     }, o.timeoutMs) : undefined;
     const take = (into: Buffer[], i: number) => (b: Buffer): void => {
       if (size[i]! < max) into.push(b.subarray(0, max - size[i]!));
@@ -178,6 +188,7 @@ export function collectProcess(file: string, args: string[], o: CollectOptions =
     }
     void Promise.all([child.exited, ...closed]).then(([exit]) => {
       if (timer) clearTimeout(timer);
+      if (grace) clearTimeout(grace);
       resolve({ ...exit, stdout: Buffer.concat(out), stderr: Buffer.concat(err), timedOut, overflowed });
     });
   });

@@ -14,6 +14,12 @@ export const CONTAINERD_BIN = '/usr/bin/containerd';
 export interface ContainerdOptions {
   /** Registries (host:port) reached over plain HTTP, e.g. the test registry. */
   insecureRegistries?: string[];
+  /**
+   * Registries (e.g. registry.k8s.io) served by one plain-HTTP endpoint only,
+   * never their own hosts (hosts.toml `server`), like berthd's
+   * `[registries."…"] server`.
+   */
+  registryServer?: { registries: string[]; server: string };
   /** Image run as each pod's sandbox (pause) container; must be pullable. */
   sandboxImage?: string;
   /** CNI config directory; empty directory by default (NetworkReady false). */
@@ -64,8 +70,22 @@ function toml(dir: string, sock: string, o: ContainerdOptions): string {
     `    bin_dir = "${o.cniBinDir ?? '/usr/lib/cni'}"`,
     `    conf_dir = "${cni}"`,
   ];
-  for (const r of o.insecureRegistries ?? []) {
-    lines.push(`  [plugins."io.containerd.grpc.v1.cri".registry.mirrors."${r}"]`, `    endpoint = ["http://${r}"]`);
+  if (o.registryServer) {
+    // containerd refuses `mirrors` beside `config_path`: every registry goes through hosts.toml then.
+    const hostsDir = join(dir, 'certs.d');
+    const served: [string, string][] = [
+      ...o.registryServer.registries.map((r): [string, string] => [r, o.registryServer!.server]),
+      ...(o.insecureRegistries ?? []).map((r): [string, string] => [r, `http://${r}`]),
+    ];
+    for (const [registry, server] of served) {
+      mkdirSync(join(hostsDir, registry), { recursive: true });
+      writeFileSync(join(hostsDir, registry, 'hosts.toml'), `server = "${server}"\n[host."${server}"]\n  capabilities = ["pull", "resolve"]\n`);
+    }
+    lines.push('  [plugins."io.containerd.grpc.v1.cri".registry]', `    config_path = "${hostsDir}"`);
+  } else {
+    for (const r of o.insecureRegistries ?? []) {
+      lines.push(`  [plugins."io.containerd.grpc.v1.cri".registry.mirrors."${r}"]`, `    endpoint = ["http://${r}"]`);
+    }
   }
   return lines.join('\n') + '\n';
 }

@@ -64,6 +64,11 @@ export function removeTestDir(dir: string): void {
  * a bridge, a subnet or IPAM state, and nothing is written to /etc/cni.
  */
 export function networkToml(dir: string, extra = ''): string {
+  return `\n[network]\ncni_conf_dir = "${join(dir, 'cni-conf')}"\nbridge = "${testBridgeName()}"\nsubnet = "${freeSubnet()}"\n${extra}\n`;
+}
+
+/** A /24 in 10.88–10.99 not routed on this host yet. */
+export function freeSubnet(): string {
   const routes = (() => {
     try {
       return execFileSync('ip', ['-o', '-4', 'route', 'show'], { encoding: 'utf8' });
@@ -73,8 +78,12 @@ export function networkToml(dir: string, extra = ''): string {
   })();
   let subnet = '';
   for (let i = 0; i < 100 && (!subnet || routes.includes(subnet)); i++) subnet = `10.${88 + randomInt(12)}.${randomInt(256)}.0/24`;
-  const bridge = `bt${randomBytes(5).toString('hex')}`;
-  return `\n[network]\ncni_conf_dir = "${join(dir, 'cni-conf')}"\nbridge = "${bridge}"\nsubnet = "${subnet}"\n${extra}\n`;
+  return subnet;
+}
+
+/** A bridge name only tests use (deleteBridge removes nothing else). */
+export function testBridgeName(): string {
+  return `bt${randomBytes(5).toString('hex')}`;
 }
 
 /** The bridge named in a daemon's config file. */

@@ -60,6 +60,12 @@ test('capabilities, no_new_privs, seccomp modes, readonly rootfs, privileged', a
   assert.equal((await execSync(d, admin, ['hostname', 'renamed'])).exitCode, 0);
   const priv = await runContainer(d, pod, fx.image, sec({ privileged: true }));
   assert.equal(await procStatus(priv, 'CapEff'), '000001fffeffffff');
+  // CRI: no seccomp for a privileged container, even one that names a profile.
+  const blockHostname = join(d.dir, 'block-hostname.json');
+  writeFileSync(blockHostname, JSON.stringify({ defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['sethostname'], action: 'SCMP_ACT_ERRNO' }] }));
+  const privProfile = await runContainer(d, pod, fx.image, sec({ privileged: true, seccomp: { profileType: 'Localhost', localhostRef: blockHostname } }));
+  assert.equal(await procStatus(privProfile, 'Seccomp'), '0');
+  assert.equal((await execSync(d, privProfile, ['hostname', 'privileged-renamed'])).exitCode, 0);
   assert.equal((await execSync(d, priv, ['ls', '/dev/vda'])).exitCode, 0, 'privileged sees host devices');
   assert.notEqual((await execSync(d, plain, ['ls', '/dev/vda'])).exitCode, 0);
   const masked = await execSync(d, plain, ['sh', '-c', 'wc -c < /proc/timer_list']);

@@ -46,6 +46,21 @@ test('sandbox and container lifecycle: create, start, exec, stop, status, list, 
   await assert.rejects(d.client.call('PodSandboxStatus', { podSandboxId: pod.id }), (err: CallError) => err.code === 5);
 });
 
+test('StopPodSandbox terminates what still runs at once: SIGKILL, no stop signal (kubelet gave the grace period through StopContainer)', async () => {
+  const logDir = join(d.dir, 'logs', 'pstop');
+  const pod = await runPod(d, { logDirectory: logDir });
+  const id = await runContainer(d, pod, fx.image, {
+    command: ['sh', '-c', 'trap "echo got-term" TERM; echo ready; while true; do sleep 1; done'], logPath: 'c.log',
+  });
+  for (let i = 0; i < 100 && !existsSync(join(logDir, 'c.log')); i++) await new Promise((r) => setTimeout(r, 20));
+  await d.client.call('StopPodSandbox', { podSandboxId: pod.id });
+  const s = await status(d, id);
+  assert.equal(s.state, 'CONTAINER_EXITED');
+  assert.equal(s.exitCode, 137);
+  assert.doesNotMatch(readFileSync(join(logDir, 'c.log'), 'utf8'), /got-term/, 'the container saw no SIGTERM');
+  await d.client.call('RemovePodSandbox', { podSandboxId: pod.id });
+});
+
 test('exit codes, reasons and CRI log lines including partial ones', async () => {
   const logDir = join(d.dir, 'logs', 'p2');
   mkdirSync(logDir, { recursive: true });
@@ -69,11 +84,14 @@ test('exit codes, reasons and CRI log lines including partial ones', async () =>
 test('ExecSync: timeout answers DEADLINE_EXCEEDED, output is bounded, stopped containers refuse', async () => {
   const pod = await runPod(d);
   const id = await runContainer(d, pod, fx.image);
-  await assert.rejects(execSync(d, id, ['sleep', '5'], 1), (err: CallError) => {
+  await assert.rejects(execSync(d, id, ['sleep', '4321'], 1), (err: CallError) => {
     assert.equal(err.code, 4, err.message);
     assert.match(err.details, /timed out/);
     return true;
   });
+  // Answered only once the command is gone: not even a zombie of it is left
+  // in the container (critest's "execSync with timeout" looks right after).
+  assert.doesNotMatch((await execSync(d, id, ['ps', '-o', 'pid,stat,args'])).stdout, /sleep 4321/);
   const big = await execSync(d, id, ['head', '-c', '100000', '/dev/zero']);
   assert.equal(big.stdout.length, 4096);
   const missing = await execSync(d, id, ['/no/such/binary']);

@@ -1,6 +1,6 @@
 // Registry access paths: an htpasswd registry over TLS with a test CA
 // (per-registry ca_file), credentials from the request and from config, and
-// mirrors tried before the upstream.
+// mirrors tried before the upstream, and a server standing in for a registry.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startRegistry } from '../helpers/registry.js';
@@ -73,6 +73,30 @@ test('mirrors are tried in order before the upstream registry', async () => {
     d.cleanup();
     await mirror.stop();
     await upstream.stop();
+  }
+});
+
+test('a registry\'s `server` replaces its own host: pulls go there, and never to the registry itself', async () => {
+  const server = await startRegistry();
+  const own = await startRegistry();
+  const img = await pushBusybox(server);
+  await pushBusybox(own);
+  // registry.k8s.io is never contacted (tests talk to loopback only); `own`
+  // has the image too, and must not be asked when its server is down.
+  const toml = `[image]\nretries = 0\n[registries."registry.k8s.io"]\nserver = "${server.url}"\n[registries."${own.host}"]\nserver = "http://127.0.0.1:1"\n`;
+  const d = await startDaemon({ toml });
+  try {
+    const res = await d.client.call<{ imageRef: string }>('PullImage', { image: { image: 'registry.k8s.io/test/busybox:latest' } });
+    assert.equal(res.imageRef, img.configDigest);
+    const st = await d.client.call<{ image: { repoTags: string[] } }>('ImageStatus', { image: { image: 'registry.k8s.io/test/busybox:latest' } });
+    assert.deepEqual(st.image.repoTags, ['registry.k8s.io/test/busybox:latest']);
+    const e = await failure(d.client.call('PullImage', { image: { image: `${own.host}/test/busybox:latest` } }));
+    assert.match(e.details, /127\.0\.0\.1:1/, 'the configured server, not the registry\'s own host, was tried');
+  } finally {
+    await d.stop();
+    d.cleanup();
+    await server.stop();
+    await own.stop();
   }
 });
 

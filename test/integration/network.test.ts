@@ -4,7 +4,7 @@
 // and teardown that leaves no link, namespace, IPAM reservation or iptables
 // rule, also across a berthd SIGKILL. Traffic goes only to 127.0.0.1 and to
 // the pods these tests create.
-import { test, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync, readFileSync, existsSync, readdirSync, rmSync } from 'node:fs';
@@ -17,7 +17,6 @@ import { freePort } from '../helpers/registry.js';
 
 let fx: PodFixture;
 let d: PodDaemon;
-const chainsBefore = portmapChains();
 
 function sh(cmd: string, args: string[]): string {
   try {
@@ -27,9 +26,6 @@ function sh(cmd: string, args: string[]): string {
   }
 }
 
-function portmapChains(): string[] {
-  return sh('iptables-save', ['-t', 'nat']).split('\n').filter((l) => /^:CNI-HOSTPORT-/.test(l)).map((l) => l.split(' ')[0]!);
-}
 
 function subnetOf(cfgDir: string): string {
   return /^subnet = "([^"]+)"/m.exec(readFileSync(join(cfgDir, 'berth.toml'), 'utf8'))![1]!;
@@ -88,15 +84,6 @@ podSuite({}, (f, daemon) => {
   d = daemon;
 });
 
-// Registered after podSuite's hook, so it runs once the suite's pods are gone.
-after(() => {
-  // portmap creates its shared chains once per host and never removes them: drop them again when
-  // this file created them and no other pod on the host uses them, so the host looks as before.
-  const dnat = sh('iptables-save', ['-t', 'nat']);
-  if (!/-A CNI-HOSTPORT-DNAT /.test(dnat) && !/^:CNI-DN-/m.test(dnat)) {
-    for (const chain of portmapChains().filter((c) => !chainsBefore.includes(c))) removeChain(chain.slice(1));
-  }
-});
 
 /** Stops a test's own daemon after removing whatever pods a failed assertion left, then checks the host. */
 async function finish(dm: PodDaemon, allow: (l: string) => boolean = () => false): Promise<void> {
@@ -113,14 +100,6 @@ async function finish(dm: PodDaemon, allow: (l: string) => boolean = () => false
   }
 }
 
-function removeChain(chain: string): void {
-  for (const t of ['nat']) {
-    const rules = sh('iptables-save', ['-t', t]).split('\n').filter((l) => l.startsWith('-A ') && l.includes(`-j ${chain}`));
-    for (const r of rules) sh('sh', ['-c', `iptables -t ${t} ${r.replace(/^-A /, '-D ')}`]);
-    sh('iptables', ['-t', t, '-F', chain]);
-    sh('iptables', ['-t', t, '-X', chain]);
-  }
-}
 
 test('two pods reach each other over HTTP on the default bridge network; PodSandboxStatus reports their IPs', async () => {
   const conf = JSON.parse(readFileSync(join(d.dir, 'cni-conf', '10-berth.conflist'), 'utf8'));

@@ -1,6 +1,6 @@
 // Where a registry is reached: its mirrors first, in configured order, then
-// the registry itself; with which scheme and TLS settings, per the
-// [registries."host"] config table.
+// the registry itself (or the server configured in its place); with which
+// scheme and TLS settings, per the [registries."host"] config table.
 import { readFileSync } from 'node:fs';
 import { rootCertificates } from 'node:tls';
 import { HttpAgent } from './http.js';
@@ -26,6 +26,11 @@ export function isLocalRegistry(host: string): boolean {
   return LOCAL.test(host);
 }
 
+/** scheme://host[:port] of a configured endpoint; https when it names none. */
+function endpointBase(endpoint: string): string {
+  return /^https?:\/\//.test(endpoint) ? endpoint.replace(/\/+$/, '') : `https://${endpoint}`;
+}
+
 export class Hosts {
   private readonly agents = new Map<string, HttpAgent>();
 
@@ -41,8 +46,13 @@ export class Hosts {
     const insecure = cfg?.insecure === true || this.opts.insecureRegistries.includes(registry) || isLocalRegistry(registry);
     const out: Endpoint[] = [];
     for (const m of cfg?.mirrors ?? []) {
-      const base = /^https?:\/\//.test(m) ? m.replace(/\/+$/, '') : `https://${m}`;
+      const base = endpointBase(m);
       out.push({ base, registry, mirror: true, agent: this.agent(base, cfg, cfg?.insecure === true) });
+    }
+    if (cfg?.server) {
+      const base = endpointBase(cfg.server);
+      out.push({ base, registry, mirror: false, agent: this.agent(base, cfg, cfg.insecure === true) });
+      return out;
     }
     const host = registry === 'docker.io' ? 'registry-1.docker.io' : registry;
     // With a CA configured the registry speaks TLS even when it is local.
