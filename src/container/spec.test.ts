@@ -1,10 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { processArgs, processEnv, validateResources, resourcesSpec, isNamespacedSysctl } from './spec.js';
+import { processArgs, processEnv, validateResources, resourcesSpec } from './spec.js';
+import { isNamespacedSysctl } from '../sandbox/sysctl.js';
 import { effectiveCapabilities, heldCapabilities, DEFAULT_CAPABILITIES } from './capabilities.js';
 import { resolveUser } from './user.js';
 import { runtimeDefaultProfile } from './seccomp.js';
-import { stopSignalName } from './service.js';
+import { stopSignalName } from './create.js';
 import type { Resources } from './types.js';
 
 test('command and args merge with Entrypoint and Cmd as kubelet expects', () => {

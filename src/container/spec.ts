@@ -8,6 +8,7 @@ import type { ContainerConfig, Resources } from './types.js';
 import type { ResolvedUser } from './user.js';
 import type { SeccompProfile } from './seccomp.js';
 import { invalidArgument } from '../util/errors.js';
+import { containerCgroupPath } from '../cgroup/host.js';
 
 export interface HostDevice {
   containerPath: string;
@@ -74,17 +75,6 @@ export function processEnv(config: Pick<ContainerConfig, 'envs'>, image: OciImag
   if (!env.has('PATH')) env.set('PATH', DEFAULT_PATH);
   if (!env.has('HOME')) env.set('HOME', home || '/');
   return [...env].map(([k, v]) => `${k}=${v}`);
-}
-
-const NAMESPACED_SYSCTL_PREFIXES = ['kernel.shm', 'kernel.msg', 'fs.mqueue.', 'net.'];
-/** A container's cgroup, under its pod's; the stats readers look there too. */
-export function containerCgroupPath(podCgroup: string, containerId: string): string {
-  return `${podCgroup}/${containerId}`;
-}
-
-export function isNamespacedSysctl(name: string): boolean {
-  return name === 'kernel.sem' || name === 'kernel.hostname' || name === 'kernel.domainname'
-    || NAMESPACED_SYSCTL_PREFIXES.some((p) => name.startsWith(p));
 }
 
 export function resourcesSpec(r: Resources | undefined, swapSupported: boolean): Record<string, unknown> {

@@ -12,6 +12,7 @@ import { EventBus } from '../events/bus.js';
 import { ImageService } from '../image/service.js';
 import { SandboxService } from '../sandbox/service.js';
 import { ContainerService } from '../container/service.js';
+import { Pods } from '../pod/pods.js';
 import { ContainerStreaming } from '../container/streaming.js';
 import { AdminServer } from './admin.js';
 import { StreamingServer } from '../streaming/server.js';
@@ -77,10 +78,9 @@ export class Daemon {
     const events = new EventBus();
     const network = new CniNetwork(config, log.child({ component: 'network' }), metrics);
     network.init();
-    const sandboxes = new SandboxService(config, log.child({ component: 'sandbox' }), handlers, metrics, network);
+    const sandboxes = new SandboxService(config, log.child({ component: 'sandbox' }), handlers, metrics, events, network);
     const containers = new ContainerService(config, log.child({ component: 'container' }), handlers, metrics, events, sandboxes, images);
-    sandboxes.containers = containers;
-    sandboxes.events = events;
+    const pods = new Pods(sandboxes, containers);
     const stats = new StatsService({
       listContainers: (f) => containers.list(f),
       listSandboxes: (f) => sandboxes.list(f),
@@ -90,6 +90,7 @@ export class Daemon {
     await sandboxes.restore();
     await network.collect(sandboxes.ids());
     await containers.restore();
+    await sandboxes.sweepCgroups();
     await images.releaseAllBut(containers.ids());
     const streamingTarget = new ContainerStreaming(containers, sandboxes);
     await streamingTarget.killOrphans(log.child({ component: 'streaming' }));
@@ -116,6 +117,7 @@ export class Daemon {
       images,
       sandboxes,
       containers,
+      pods,
       stats,
       streamingTarget,
       streaming,

@@ -71,15 +71,19 @@ export class OciRuntime {
     if (o.tty) args.push('-t');
     if (o.logSizeMax && o.logSizeMax > 0) args.push('--log-size-max', String(o.logSizeMax));
     // fd 3 is conmon's sync pipe: it reports {"data": pid} (or a negative value
-    // and a message); fd 4 its start pipe. --sync keeps conmon our direct child
-    // while berthd lives, so its exit is reaped here instead of lingering as a
-    // zombie under PID 1; detached (own session) so it outlives berthd. It is
-    // spawned without forking the daemon (util/spawn.ts): this runs on every
-    // CreateContainer.
+    // and a message); fd 4 its start pipe. conmon treats a failed write to
+    // the sync pipe as fatal, so a berthd killed between release and report
+    // would take conmon with it and leave the created container unwatched:
+    // conmon gets its own copy of the read ends of its sync and stderr pipes
+    // (fds 5 and 6, never read), so its writes find a reader whatever happens
+    // to berthd. --sync keeps conmon our direct child while berthd lives, so
+    // its exit is reaped here instead of lingering as a zombie under PID 1;
+    // detached (own session) so it outlives berthd. It is spawned without
+    // forking the daemon (util/spawn.ts): this runs on every CreateContainer.
     const { process: child, pipes } = spawnProcess(o.conmon, args, {
       detached: true,
       keepAlive: false,
-      stdio: ['null', 'null', 'pipe-out', 'pipe-out', 'pipe-in'],
+      stdio: ['null', 'null', 'pipe-out', 'pipe-out', 'pipe-in', { ours: 3 }, { ours: 2 }],
       env: { ...process.env, _OCI_SYNCPIPE: '3', _OCI_STARTPIPE: '4' },
       cwd: o.bundle,
     });

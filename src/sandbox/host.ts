@@ -3,12 +3,11 @@
 // (RunPodSandbox runs the two it needs in parallel, each started without
 // forking the daemon); mounts are system calls through the project's native
 // module (src/util/mount.ts).
-import { writeFile, mkdir, readFile, rmdir } from 'node:fs/promises';
+import { writeFile, mkdir, readFile, readdir } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { join } from 'node:path';
 import { run } from '../util/run.js';
 import { spawnProcess } from '../util/spawn.js';
-import { mount, umount, MountError, MS, MNT_DETACH } from '../util/mount.js';
+import { mount, MS } from '../util/mount.js';
 import { isNamespace } from '../util/netns.js';
 
 
@@ -81,32 +80,20 @@ export async function mountShm(dir: string, sizeBytes = 64 * 1024 * 1024): Promi
 }
 
 /**
- * Unmounts whichever of `paths` are mounted. Idempotent: umount2 itself says
- * when a path is not a mount point (EINVAL) or not there (ENOENT), so the
- * mount table is not read.
+ * The infra processes running on this host for pods under `sandboxesDir`
+ * (`<state>/sandboxes`), by pod ID: each is the `unshare` whose command line
+ * names its pod's PID namespace file. A restart finds them this way whether
+ * or not a record kept their PID.
  */
-export async function unmountAll(paths: string[]): Promise<void> {
-  for (const target of paths) {
-    try {
-      await umount(target);
-    } catch (err) {
-      if (!(err instanceof MountError)) throw err;
-      if (err.code === 'EINVAL' || err.code === 'ENOENT') continue;
-      // Busy: detach it now so remove never sticks; the kernel finishes it later.
-      await umount(target, MNT_DETACH).catch(() => undefined);
-    }
+export async function findInfraProcesses(sandboxesDir: string): Promise<Map<string, number>> {
+  const found = new Map<string, number>();
+  const flag = `--pid=${sandboxesDir}/`;
+  for (const pid of await readdir('/proc').catch(() => [] as string[])) {
+    if (!/^\d+$/.test(pid)) continue;
+    const args = (await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '')).split('\0');
+    const ns = args.find((a) => a.startsWith(flag) && a.endsWith('/ns/pid'));
+    if (!ns || !args[0]?.endsWith('unshare')) continue;
+    found.set(ns.slice(flag.length, -'/ns/pid'.length), Number(pid));
   }
-}
-
-/** Cgroup controller roots on this host (v1 hierarchies, or the v2 root). */
-export async function cgroupRoots(base = '/sys/fs/cgroup'): Promise<string[]> {
-  const text = await readFile('/proc/self/mounts', 'utf8');
-  return text.split('\n').map((l) => l.split(' ')).filter((f) => (f[2] === 'cgroup' || f[2] === 'cgroup2') && f[1]?.startsWith(base)).map((f) => f[1]!);
-}
-
-/** Removes an empty cgroup directory in every hierarchy; a busy one is left. */
-export async function removeCgroup(path: string): Promise<void> {
-  for (const root of await cgroupRoots()) {
-    await rmdir(join(root, path)).catch(() => undefined);
-  }
+  return found;
 }

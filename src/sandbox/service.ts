@@ -1,67 +1,46 @@
-import { mkdir, rm, readdir, writeFile } from 'node:fs/promises';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { hostname as osHostname } from 'node:os';
 import { join } from 'node:path';
 import type { Config } from '../config/config.js';
 import type { Logger } from '../log/logger.js';
 import type { Metrics } from '../metrics/metrics.js';
-import type { EventBus, ContainerEventType } from '../events/bus.js';
+import type { EventBus } from '../events/bus.js';
 import type { RuntimeHandlers } from '../runtime/handlers.js';
 import type { PodNetwork, PodNetworkRequest } from '../network/pod-network.js';
-import { alreadyExists, errorMessage, failedPrecondition, invalidArgument, BerthError, unlessNotFound } from '../util/errors.js';
-import { newId, resolveId } from '../util/ids.js';
+import { errorMessage, failedPrecondition, invalidArgument, BerthError } from '../util/errors.js';
+import { newId } from '../util/ids.js';
 import { KeyedLock } from '../util/keyed-lock.js';
-import { readJson, replaceFile } from '../util/atomic-file.js';
-import { isNamespacedSysctl } from '../container/spec.js';
-import type { Sandbox, SandboxConfig, SandboxPaths, SandboxState } from './types.js';
-import { pinNamespaces, mountShm, unmountAll, startInfra, stopInfra, removeCgroup } from './host.js';
+import { RecordError, listDir } from '../store/records.js';
+import { isNamespacedSysctl } from './sysctl.js';
+import type { Sandbox, SandboxConfig, SandboxPaths } from './types.js';
+import { SandboxStore, type SandboxFilter } from './store.js';
+import { pinNamespaces, mountShm, startInfra, stopInfra, findInfraProcesses } from './host.js';
+import { unmountAll } from '../util/mount.js';
+import { removeCgroup, cgroupRoots } from '../cgroup/host.js';
 import { isNamespace } from '../util/netns.js';
 import { hostsFile, resolvConf } from './dns.js';
 import { span } from '../tracing/tracing.js';
 
-/** What the sandbox service needs from the container service (set after both exist). */
-export interface PodContainers {
-  /** Stops every container of the pod, SIGKILL after `timeoutSeconds`. */
-  stopAll(sandboxId: string, timeoutSeconds: number): Promise<void>;
-  /** Removes every container of the pod. */
-  removeAll(sandboxId: string): Promise<void>;
-}
+export type { SandboxFilter } from './store.js';
 
-export interface SandboxFilter {
-  id?: string;
-  state?: SandboxState;
-  labels?: Record<string, string>;
-}
-
-export function sandboxReservedName(c: Pick<SandboxConfig, 'name' | 'namespace' | 'uid' | 'attempt'>): string {
-  return `${c.name}_${c.namespace}_${c.uid}_${c.attempt}`;
-}
-
+/**
+ * Pod sandboxes: the namespaces, /dev/shm, DNS files, infra process and
+ * network a pod's containers share. Stopping and removing a pod's
+ * containers is the caller's (src/pod/), before the calls here.
+ */
 export class SandboxService {
-  private readonly sandboxes = new Map<string, Sandbox>();
-  private readonly names = new Map<string, string>();
+  private readonly store: SandboxStore;
   private readonly locks = new KeyedLock();
-  containers?: PodContainers;
-  /**
-   * Where pod lifecycle events go (set after construction, like `containers`).
-   * As containerd does, a pod's own events carry its ID as the container ID, so
-   * kubelet's evented PLEG learns of sandbox changes without relisting.
-   */
-  events?: EventBus;
 
   constructor(
     private readonly config: Config,
     private readonly log: Logger,
     private readonly handlers: RuntimeHandlers,
     private readonly metrics: Metrics,
+    events: EventBus,
     private readonly network?: PodNetwork,
-  ) {}
-
-  private publish(type: ContainerEventType, sb: Sandbox): void {
-    this.events?.publish({ type, containerId: sb.id, podSandboxId: sb.id, at: Date.now() });
-  }
-
-  private metaPath(id: string): string {
-    return join(this.config.daemon.root, 'sandboxes', id, 'sandbox.json');
+  ) {
+    this.store = new SandboxStore(join(config.daemon.root, 'sandboxes'), events, log);
   }
 
   paths(id: string): SandboxPaths {
@@ -79,20 +58,13 @@ export class SandboxService {
     };
   }
 
-  // Atomic against a daemon crash at any instant; flushed to disk behind the
-  // call (see replaceFile): after a power failure the pod's namespaces,
-  // mounts and processes are gone as well.
-  private save(sb: Sandbox): void {
-    replaceFile(this.metaPath(sb.id), JSON.stringify(sb), (err) => this.log.warn({ sandbox: sb.id, err: err.message }, 'flushing the sandbox record to disk failed'));
-  }
-
   /** Resolves a full ID or unique prefix; NOT_FOUND when unknown. */
   resolve(id: string, field = 'pod_sandbox_id'): Sandbox {
-    return this.sandboxes.get(resolveId('pod sandbox', field, id, this.sandboxes.keys()))!;
+    return this.store.resolve(id, field);
   }
 
   find(id: string): Sandbox | undefined {
-    return this.sandboxes.get(id);
+    return this.store.get(id);
   }
 
   withLock<T>(id: string, fn: () => Promise<T>): Promise<T> {
@@ -100,15 +72,7 @@ export class SandboxService {
   }
 
   list(filter: SandboxFilter = {}): Sandbox[] {
-    const out: Sandbox[] = [];
-    for (const sb of this.sandboxes.values()) {
-      if (sb.phase !== 'created') continue;
-      if (filter.id && !sb.id.startsWith(filter.id)) continue;
-      if (filter.state && sb.state !== filter.state) continue;
-      if (filter.labels && Object.entries(filter.labels).some(([k, v]) => sb.config.labels[k] !== v)) continue;
-      out.push(sb);
-    }
-    return out.sort((a, b) => a.createdAt - b.createdAt);
+    return this.store.list(filter);
   }
 
   private validate(c: SandboxConfig): void {
@@ -147,25 +111,25 @@ export class SandboxService {
     const handler = this.handlers.get(handlerName);
     if (!handler) throw invalidArgument(`runtime_handler "${handlerName}" is not configured (known: ${this.handlers.list().map((h) => h.name).join(', ')})`);
     if (!handler.usable) throw failedPrecondition(`runtime_handler "${handler.name}" cannot run on this host: ${handler.reason}`);
-    const reserved = sandboxReservedName(c);
-    const holder = this.names.get(reserved);
-    if (holder) throw alreadyExists(`pod sandbox name "${reserved}" is reserved by sandbox ${holder}`);
     const id = newId();
-    this.names.set(reserved, id);
     const ownsCgroup = !c.cgroupParent;
     const sb: Sandbox = {
       id, config: c, handler: handler.name, createdAt: Date.now(), state: 'NOTREADY', phase: 'creating',
       cgroupParent: c.cgroupParent || `${this.config.runtime.cgroup_parent.replace(/\/$/, '')}/${id}`,
       ownsCgroup, ips: [],
     };
-    this.sandboxes.set(id, sb);
+    this.store.reserve(sb);
     try {
       await this.withLock(id, async () => {
-        this.save(sb);
+        // Written before anything is made on the host: a restart finds what a
+        // cut-short RunPodSandbox made through this record and removes it.
+        this.store.update(sb, () => undefined);
         await span('sandbox.setup', { 'sandbox.id': sb.id }, () => this.setUp(sb));
-        sb.state = 'READY';
-        sb.phase = 'created';
-        this.save(sb);
+        this.store.update(sb, (x) => {
+          x.state = 'READY';
+          x.phase = 'created';
+          return ['created', 'started'];
+        });
       });
     } catch (err) {
       this.log.warn({ sandbox: id, err: errorMessage(err) }, 'RunPodSandbox failed; undoing');
@@ -173,8 +137,6 @@ export class SandboxService {
       await this.forget(sb);
       throw err;
     }
-    this.publish('created', sb);
-    this.publish('started', sb);
     return id;
   }
 
@@ -225,41 +187,39 @@ export class SandboxService {
     const p = this.paths(sb.id);
     await rm(p.dir, { recursive: true, force: true });
     if (sb.ownsCgroup) await removeCgroup(sb.cgroupParent);
-    await rm(join(this.config.daemon.root, 'sandboxes', sb.id), { recursive: true, force: true });
-    this.sandboxes.delete(sb.id);
-    if (this.names.get(sandboxReservedName(sb.config)) === sb.id) this.names.delete(sandboxReservedName(sb.config));
+    this.store.delete(sb);
   }
 
-  async stop(idOrPrefix: string): Promise<void> {
-    const sb = this.resolve(idOrPrefix);
-    // CRI: StopPodSandbox forcibly terminates what still runs. kubelet has
-    // already given each container its grace period through StopContainer.
-    await this.containers?.stopAll(sb.id, 0);
+  /**
+   * The first step of stopping or removing a pod, before its containers go:
+   * NOTREADY, recorded, under the pod's lock, so no container is created in
+   * it any more (CreateContainer checks READY under the same lock) and a
+   * restart finishes the teardown. Idempotent.
+   */
+  async markNotReady(sb: Sandbox): Promise<void> {
     await this.withLock(sb.id, async () => {
-      await this.tearDown(sb);
-      if (sb.state !== 'NOTREADY') {
-        sb.state = 'NOTREADY';
-        this.save(sb);
-        this.publish('stopped', sb);
-      }
+      if (sb.state === 'NOTREADY' || this.store.get(sb.id) !== sb) return;
+      this.store.update(sb, (x) => {
+        x.state = 'NOTREADY';
+        return 'stopped';
+      });
     });
   }
 
-  /** Idempotent: an unknown ID is not an error (kubelet retries removals). */
-  async remove(idOrPrefix: string): Promise<void> {
-    const sb = unlessNotFound(() => this.resolve(idOrPrefix));
-    if (!sb) return;
-    await this.containers?.stopAll(sb.id, 0);
-    await this.containers?.removeAll(sb.id);
+  /** Tears down a pod whose containers are stopped: network, namespaces, mounts, infra process. */
+  async stop(sb: Sandbox): Promise<void> {
+    await this.markNotReady(sb);
+    await this.withLock(sb.id, () => this.tearDown(sb));
+  }
+
+  /** Removes a pod whose containers are gone. Idempotent. */
+  async remove(sb: Sandbox): Promise<void> {
+    await this.markNotReady(sb);
     await this.withLock(sb.id, async () => {
-      if (!this.sandboxes.has(sb.id)) return;
+      if (this.store.get(sb.id) !== sb) return;
       await this.tearDown(sb);
-      if (sb.state !== 'NOTREADY') {
-        sb.state = 'NOTREADY';
-        this.publish('stopped', sb);
-      }
       // Published while the pod is still known: the event carries its last status.
-      this.publish('deleted', sb);
+      this.store.publish(sb, 'deleted');
       await this.forget(sb);
     });
   }
@@ -279,39 +239,73 @@ export class SandboxService {
     return sb.config.namespaces.network === 'NODE' ? osHostname() : (sb.config.hostname || sb.config.name.slice(0, 63));
   }
 
-  /** Loads every sandbox after a (re)start; finishes or undoes RunPodSandbox calls cut in half. */
+  /**
+   * Loads every pod after a (re)start and matches it against the host: a
+   * RunPodSandbox cut short is undone, a stop cut short finished, a READY pod
+   * whose namespaces or infra process are gone is NOTREADY; namespaces,
+   * mounts and infra processes of pods no record names are removed.
+   */
   async restore(): Promise<void> {
     const dir = join(this.config.daemon.root, 'sandboxes');
-    const ids = await readdir(dir).catch(() => [] as string[]);
-    for (const id of ids) {
-      // A record a power failure left empty or torn counts as absent.
-      const sb = await readJson<Sandbox>(join(dir, id, 'sandbox.json')).catch((err: Error) => {
+    const stateDir = join(this.config.daemon.state, 'sandboxes');
+    const infra = await findInfraProcesses(stateDir);
+    for (const id of await listDir(dir)) {
+      let sb: Sandbox | undefined;
+      try {
+        sb = await this.store.load(id);
+      } catch (err) {
+        // A record a power failure left empty or torn counts as absent.
+        if (!(err instanceof RecordError)) throw err;
         this.log.warn({ sandbox: id, err: err.message }, 'unreadable sandbox record; removing the sandbox\'s files');
-        return undefined;
-      });
+      }
       if (!sb) {
         await rm(join(dir, id), { recursive: true, force: true });
         continue;
       }
-      this.sandboxes.set(id, sb);
-      this.names.set(sandboxReservedName(sb.config), id);
-      if (sb.phase === 'creating') {
-        this.log.info({ sandbox: id }, 'removing a sandbox whose creation was interrupted');
-        await this.tearDown(sb).catch((e) => this.log.warn({ sandbox: id, err: errorMessage(e) }, 'teardown of interrupted sandbox failed'));
-        await this.forget(sb);
-        continue;
-      }
-      if (sb.state === 'READY' && !(await this.stillPinned(sb))) {
-        // The namespaces went away (reboot, manual cleanup): the pod can no longer run containers.
-        sb.state = 'NOTREADY';
-        this.save(sb);
+      // The infra PID is in the record once RunPodSandbox finished; before, the process is found by its namespace file.
+      sb.infraPid ??= infra.get(id);
+      this.store.adopt(sb);
+      try {
+        await this.reconcile(sb, infra.has(id));
+      } catch (err) {
+        this.log.error({ sandbox: id, err: errorMessage(err) }, 'restoring sandbox failed');
       }
     }
+    for (const id of await listDir(stateDir)) {
+      if (this.store.get(id)) continue;
+      this.log.info({ sandbox: id }, 'removing namespaces and mounts of a pod berthd has no record of');
+      const p = this.paths(id);
+      const pid = infra.get(id);
+      if (pid) await stopInfra(pid, p.pidns);
+      await unmountAll([p.netns, p.ipcns, p.utsns, p.pidns, p.shm]);
+      await rm(p.dir, { recursive: true, force: true });
+    }
+  }
+
+  private async reconcile(sb: Sandbox, infraAlive: boolean): Promise<void> {
+    if (sb.phase === 'creating') {
+      this.log.info({ sandbox: sb.id }, 'removing a sandbox whose creation was interrupted');
+      await this.tearDown(sb).catch((e) => this.log.warn({ sandbox: sb.id, err: errorMessage(e) }, 'teardown of interrupted sandbox failed'));
+      await this.forget(sb);
+      return;
+    }
+    if (sb.state === 'READY') {
+      const whole = (await this.stillPinned(sb)) && (sb.config.namespaces.pid !== 'POD' || infraAlive);
+      if (whole) return;
+      // The namespaces or the infra process went away (reboot, manual cleanup): the pod can no longer run containers.
+      this.log.info({ sandbox: sb.id }, 'pod sandbox lost its namespaces or infra process; it is NOTREADY');
+      this.store.update(sb, (x) => {
+        x.state = 'NOTREADY';
+        return 'stopped';
+      });
+    }
+    // A stop cut short leaves part of the teardown: finish it (each step is idempotent).
+    await this.tearDown(sb).catch((e) => this.log.warn({ sandbox: sb.id, err: errorMessage(e) }, 'finishing the teardown of a stopped pod failed'));
   }
 
   /** IDs of every sandbox berthd knows, for cleanups of what belongs to none. */
   ids(): Set<string> {
-    return new Set(this.sandboxes.keys());
+    return this.store.ids();
   }
 
   private async stillPinned(sb: Sandbox): Promise<boolean> {
@@ -319,8 +313,24 @@ export class SandboxService {
     return isNamespace(this.paths(sb.id).netns);
   }
 
+  /**
+   * Pod cgroups under berthd's cgroup parent that no pod owns (a RunPodSandbox
+   * or removal cut short); run after the containers are restored, whose
+   * runtime deletes empty them.
+   */
+  async sweepCgroups(): Promise<void> {
+    const parent = this.config.runtime.cgroup_parent.replace(/\/$/, '');
+    const known = new Set(this.store.all().filter((sb) => sb.ownsCgroup).map((sb) => sb.cgroupParent));
+    for (const root of await cgroupRoots()) {
+      for (const id of await listDir(join(root, parent))) {
+        const path = `${parent}/${id}`;
+        if (/^[0-9a-f]{64}$/.test(id) && !known.has(path)) await removeCgroup(path);
+      }
+    }
+  }
+
   /** Removes the default cgroup parent if no pod uses it any more (daemon shutdown). */
   async cleanupCgroupParent(): Promise<void> {
-    if (this.sandboxes.size === 0) await removeCgroup(this.config.runtime.cgroup_parent);
+    if (this.store.size === 0) await removeCgroup(this.config.runtime.cgroup_parent);
   }
 }

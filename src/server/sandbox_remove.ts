@@ -3,6 +3,6 @@ import type { RemovePodSandboxResponse } from '../cri/generated/runtime/v1/Remov
 import type { Services } from './context.js';
 
 export async function removePodSandbox(svc: Services, req: RemovePodSandboxRequest__Output): Promise<RemovePodSandboxResponse> {
-  await svc.sandboxes.remove(req.podSandboxId);
+  await svc.pods.remove(req.podSandboxId);
   return {};
 }

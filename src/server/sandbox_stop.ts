@@ -3,6 +3,6 @@ import type { StopPodSandboxResponse } from '../cri/generated/runtime/v1/StopPod
 import type { Services } from './context.js';
 
 export async function stopPodSandbox(svc: Services, req: StopPodSandboxRequest__Output): Promise<StopPodSandboxResponse> {
-  await svc.sandboxes.stop(req.podSandboxId);
+  await svc.pods.stop(req.podSandboxId);
   return {};
 }

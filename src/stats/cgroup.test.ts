@@ -2,7 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
-import { cgroupReader, detectCgroupVersion, readCgroupV1, readCgroupV2, CpuRates } from './cgroup.js';
+import { cgroupReader, readCgroupV1, readCgroupV2, CpuRates } from './cgroup.js';
+import { detectCgroupVersion } from '../cgroup/host.js';
 import { parseNetDev, defaultInterface } from './net.js';
 
 // Fixture trees copied in layout (and in content shape) from real hosts: a

@@ -1,11 +1,10 @@
 // Cgroup readers for container and pod stats. Each read is a handful of small
 // pseudo-files read synchronously (see read.ts for why): no process is
 // spawned, so a stats call for 100 pods stays in the low milliseconds.
-import { existsSync } from 'node:fs';
+import { detectCgroupVersion, type CgroupVersion } from '../cgroup/host.js';
 import { readSmall } from './read.js';
 import { join } from 'node:path';
 
-export type CgroupVersion = 'v1' | 'v2';
 
 export interface MemorySample {
   usageBytes: number;
@@ -24,11 +23,6 @@ export interface CgroupSample {
   pids?: number;
   /** When the files were read, nanoseconds since the epoch. */
   atNs: number;
-}
-
-/** cgroup v2 when the root is a unified hierarchy (cgroup.controllers at its top), else v1. */
-export function detectCgroupVersion(base = '/sys/fs/cgroup'): CgroupVersion {
-  return existsSync(join(base, 'cgroup.controllers')) ? 'v2' : 'v1';
 }
 
 function num(path: string): number | undefined {

@@ -3,7 +3,7 @@
 // network from the pod's namespace, process counts from the pids controller.
 import type { Container } from '../container/types.js';
 import type { Sandbox } from '../sandbox/types.js';
-import { containerCgroupPath } from '../container/spec.js';
+import { containerCgroupPath } from '../cgroup/host.js';
 import { diskUsage, mountPointOf } from '../image/store/usage.js';
 import { walkUsage } from './read.js';
 import { cgroupReader, CpuRates, nowNs, type CgroupReader, type CgroupSample, type MemorySample } from './cgroup.js';

@@ -45,3 +45,21 @@ export async function umount(target: string, flags = 0): Promise<void> {
   const errno = await loadNativeModule().umount(target, flags);
   if (errno !== 0) throw new MountError('umount2', errno, target);
 }
+
+/**
+ * Unmounts whichever of `paths` are mounted. Idempotent: umount2 itself says
+ * when a path is not a mount point (EINVAL) or not there (ENOENT), so the
+ * mount table is not read.
+ */
+export async function unmountAll(paths: string[]): Promise<void> {
+  for (const target of paths) {
+    try {
+      await umount(target);
+    } catch (err) {
+      if (!(err instanceof MountError)) throw err;
+      if (err.code === 'EINVAL' || err.code === 'ENOENT') continue;
+      // Busy: detach it now so remove never sticks; the kernel finishes it later.
+      await umount(target, MNT_DETACH).catch(() => undefined);
+    }
+  }
+}

@@ -30,10 +30,13 @@ export interface SpawnOptions {
   keepAlive?: boolean;
   /**
    * The child's descriptors from 0 up: 'null' for /dev/null, 'pipe-in' for a
-   * pipe the daemon writes to, 'pipe-out' for one it reads from. The daemon's
-   * ends come back as sockets, in the same positions.
+   * pipe the daemon writes to, 'pipe-out' for one it reads from, or
+   * `{ ours: i }` for a copy of the daemon's own end of the pipe at position
+   * i (a child that holds a reader of its own output pipe never gets EPIPE
+   * when the daemon is gone). The daemon's ends come back as sockets, in the
+   * positions of their pipes.
    */
-  stdio: ('null' | 'pipe-in' | 'pipe-out')[];
+  stdio: ('null' | 'pipe-in' | 'pipe-out' | { ours: number })[];
 }
 
 export interface Spawned {
@@ -51,6 +54,13 @@ export function spawnProcess(file: string, args: string[], o: SpawnOptions): Spa
   try {
     let devnull: number | undefined;
     for (const kind of o.stdio) {
+      if (typeof kind === 'object') {
+        const mine = ours[kind.ours];
+        if (mine === undefined) throw new Error(`stdio { ours: ${kind.ours} } names no pipe before it`);
+        childFds.push(mine);
+        ours.push(undefined);
+        continue;
+      }
       if (kind === 'null') {
         devnull ??= openSync('/dev/null', 'r+');
         childFds.push(devnull);

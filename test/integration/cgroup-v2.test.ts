@@ -9,7 +9,8 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { detectCgroupVersion, readCgroupV2, CpuRates } from '../../src/stats/cgroup.js';
+import { readCgroupV2, CpuRates } from '../../src/stats/cgroup.js';
+import { detectCgroupVersion } from '../../src/cgroup/host.js';
 
 function v2Base(): string | undefined {
   if (detectCgroupVersion('/sys/fs/cgroup') === 'v2') return '/sys/fs/cgroup';

@@ -1,0 +1,179 @@
+// StartContainer, StopContainer and RemoveContainer, and the removal of
+// every trace of a container (also of one whose creation was cut short).
+// Each runs under the container's lock, which CreateContainer holds until
+// the runtime has created the container.
+import { readFile, rm } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Container } from './types.js';
+import type { ExitWatcher } from './exits.js';
+import type { ContainerParts } from './parts.js';
+import type { OciRuntime } from '../runtime/oci.js';
+import { errorMessage, failedPrecondition, internal, unlessNotFound } from '../util/errors.js';
+import { RunError } from '../util/run.js';
+import { unmountAll } from '../util/mount.js';
+import { startError } from './transitions.js';
+import { span } from '../tracing/tracing.js';
+
+/** How long a container may take to die after SIGKILL before StopContainer fails. */
+const KILL_WAIT_MS = 10_000;
+/** How long conmon gets to flush the log after the container exited before it is killed. */
+const CONMON_FLUSH_MS = 2000;
+
+export interface LifecycleDeps extends ContainerParts {
+  exits: ExitWatcher;
+}
+
+export class ContainerLifecycle {
+  constructor(private readonly d: LifecycleDeps) {}
+
+  runtimeOf(c: Container): OciRuntime {
+    const sb = this.d.sandboxes.find(c.sandboxId);
+    if (!sb) throw internal(`container ${c.id} belongs to unknown pod ${c.sandboxId}`);
+    return this.d.runtimes.of(sb);
+  }
+
+  async start(idOrPrefix: string): Promise<void> {
+    const { store, exits, metrics } = this.d;
+    const c = store.resolve(idOrPrefix);
+    await this.d.locks.with(c.id, async () => {
+      if (c.state === 'EXITED' && c.reason === 'StartError' && !c.startedAt) throw failedPrecondition(`starting container ${c.id}: ${c.message}`);
+      if (c.state !== 'CREATED') throw failedPrecondition(`container ${c.id} is ${c.state}, not CREATED`);
+      metrics.containerStartAttempts.inc();
+      exits.beginStart(c.id);
+      try {
+        await span('runtime.start', { 'container.id': c.id }, () => this.runtimeOf(c).start(c.id, c.pid));
+      } catch (err) {
+        metrics.containerStartFailures.inc({ reason: err instanceof RunError ? 'RuntimeError' : 'Internal' });
+        exits.endStart(c.id);
+        store.update(c, (x) => startError(x, errorMessage(err)));
+        throw failedPrecondition(`starting container ${c.id}: ${errorMessage(err)}`);
+      }
+      const exitedMeanwhile = exits.endStart(c.id);
+      store.update(c, (x) => {
+        x.startedAt = Date.now();
+        // A container that exited at once is already recorded as EXITED.
+        if (x.state === 'CREATED') x.state = 'RUNNING';
+        return exitedMeanwhile ? ['started', 'stopped'] : 'started';
+      });
+      metrics.containerStartSuccesses.inc();
+      metrics.containerStartLatency.observe((c.startedAt - c.createdAt) / 1000);
+    });
+  }
+
+  async stop(idOrPrefix: string, timeoutSeconds: number): Promise<void> {
+    const c = this.d.store.resolve(idOrPrefix);
+    await this.d.locks.with(c.id, () => this.stopLocked(c, timeoutSeconds));
+  }
+
+  private async stopLocked(c: Container, timeoutSeconds: number): Promise<void> {
+    if (c.state === 'EXITED' || c.phase !== 'created') return;
+    const rt = this.runtimeOf(c);
+    if (timeoutSeconds > 0 && c.state === 'RUNNING') {
+      await rt.kill(c.id, c.stopSignal);
+      if (await this.d.exits.wait(c, timeoutSeconds * 1000)) return;
+      this.d.log.info({ container: c.id, timeout: timeoutSeconds }, 'container ignored its stop signal; killing it');
+    }
+    await rt.kill(c.id, 'SIGKILL', true);
+    if (!(await this.d.exits.wait(c, KILL_WAIT_MS))) {
+      throw internal(`container ${c.id} did not exit ${KILL_WAIT_MS / 1000}s after SIGKILL`);
+    }
+  }
+
+  /** SIGKILL for every container of a pod (StopPodSandbox: kubelet gave each its grace period already). */
+  async killPod(sandboxId: string): Promise<void> {
+    await Promise.all(this.d.store.inPod(sandboxId).map((c) => this.d.locks.with(c.id, () => this.stopLocked(c, 0))));
+  }
+
+  /** Removes every container of a pod. */
+  async removePod(sandboxId: string): Promise<void> {
+    await Promise.all(this.d.store.inPod(sandboxId).map((c) => this.remove(c.id)));
+  }
+
+  async remove(idOrPrefix: string): Promise<void> {
+    const c = unlessNotFound(() => this.d.store.resolve(idOrPrefix));
+    if (!c) return;
+    await this.d.locks.with(c.id, async () => {
+      if (this.d.store.get(c.id) !== c) return;
+      if (c.state !== 'EXITED' && c.phase === 'created') await this.stopLocked(c, 0);
+      await this.destroy(c);
+    });
+  }
+
+  /**
+   * Removes every trace of a container, its record first (see
+   * ContainerStore.delete); safe on half-created ones and to repeat.
+   */
+  async destroy(c: Container, publish = true): Promise<void> {
+    const shared = c.sharedMounts.filter((m) => !this.sharedElsewhere(m, c.id));
+    const sb = this.d.sandboxes.find(c.sandboxId);
+    if (this.d.store.get(c.id) === c) this.d.store.delete(c, publish && c.phase !== 'preparing');
+    if (sb) await this.d.runtimes.of(sb).delete(c.id);
+    await this.removeFiles(c.id, shared);
+  }
+
+  /** conmon, mounts, files and image hold of a container, in the order they can go. */
+  async removeFiles(id: string, sharedMounts: string[] = []): Promise<void> {
+    const { paths } = this.d;
+    await this.reapConmon(id);
+    await unmountAll([paths.rootfs(id), ...sharedMounts]);
+    await rm(paths.bundle(id), { recursive: true, force: true });
+    await rm(join(paths.socketDir, id), { force: true });
+    await rm(paths.exitFile(id), { force: true });
+    await rm(paths.persistDir(id), { recursive: true, force: true });
+    await this.d.images.release(id);
+  }
+
+  /**
+   * What is left of a container berthd holds no record of (its creation
+   * was cut before the record, or its removal after it): its conmon is
+   * waited for, whatever a usable runtime made of it is deleted (the handler
+   * is not known, so each is asked), then its files go.
+   */
+  async removeOrphan(id: string): Promise<void> {
+    this.d.log.info({ container: id }, 'removing what is left of a container berthd has no record of');
+    await this.reapConmon(id);
+    for (const rt of this.d.runtimes.usable()) {
+      await rt.delete(id).catch((e) => this.d.log.warn({ container: id, runtime: rt.name, err: errorMessage(e) }, 'runtime delete of an orphaned container failed'));
+    }
+    await this.removeFiles(id);
+  }
+
+  /** The container's conmon, when it still runs (found by the pid berthd wrote, checked against its command line). */
+  async conmonPid(id: string): Promise<number | undefined> {
+    const pid = Number(await readFile(this.d.paths.conmonPidFile(id), 'utf8').catch(() => '0'));
+    return pid > 0 && conmonAlive(pid, this.d.paths.bundle(id)) ? pid : undefined;
+  }
+
+  /** Waits briefly for the container's conmon to finish (it flushes the log after the exit), then kills it. */
+  async reapConmon(id: string, waitMs = CONMON_FLUSH_MS): Promise<void> {
+    const pid = await this.conmonPid(id);
+    if (!pid) return;
+    const bundle = this.d.paths.bundle(id);
+    const deadline = Date.now() + waitMs;
+    while (conmonAlive(pid, bundle) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    if (conmonAlive(pid, bundle)) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // exited meanwhile
+      }
+    }
+  }
+
+  private sharedElsewhere(path: string, except: string): boolean {
+    return this.d.store.all().some((o) => o.id !== except && o.sharedMounts.includes(path));
+  }
+}
+
+/** True while `pid` is a process whose command line names `bundle` (a recycled pid does not). */
+export function conmonAlive(pid: number, bundle: string): boolean {
+  try {
+    process.kill(pid, 0);
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    if (stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) === 'Z') return false;
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(bundle);
+  } catch {
+    return false;
+  }
+}
