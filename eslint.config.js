@@ -1,6 +1,7 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 import globals from 'globals';
+import noFolderCycles from './eslint-rules/no-folder-cycles.js';
 
 export default tseslint.config(
   { ignores: ['dist/**', 'node_modules/**', 'src/cri/generated/**'] },
@@ -13,5 +14,11 @@ export default tseslint.config(
       '@typescript-eslint/no-explicit-any': 'error',
       'no-constant-condition': ['error', { checkLoops: false }],
     },
+  },
+  {
+    // docs/architecture.md: no folder imports from a folder that imports it back.
+    files: ['src/**/*.ts'],
+    plugins: { berth: { rules: { 'no-folder-cycles': noFolderCycles } } },
+    rules: { 'berth/no-folder-cycles': 'error' },
   },
 );

@@ -63,10 +63,11 @@ if (selected.length === 0) {
   console.error('no test files found');
   process.exit(1);
 }
-// Long suites (the real CRI clients against berthd and containerd, minutes
-// each) run after the others on a quiet machine, with room for their length;
+// Long suites (the real CRI clients against berthd and containerd, the chaos
+// rounds; minutes each) run after the others on a quiet machine, with room
+// for their length;
 // a hung test anywhere else still fails after five minutes.
-const isLong = (f) => f.includes('/conformance/');
+const isLong = (f) => f.includes('/conformance/') || f.includes('/chaos/');
 const concurrency = process.env.BERTH_TEST_CONCURRENCY ?? '2';
 let status = 0;
 for (const [group, timeout, conc] of [[selected.filter((f) => !isLong(f)), 300_000, concurrency], [selected.filter(isLong), 3_600_000, '1']]) {

@@ -12,7 +12,7 @@ import { createWriteStream } from 'node:fs';
 import * as tar from 'tar';
 import { invalidArgument, notFound } from '../util/errors.js';
 import { MT, hostPlatform, parseManifest, selectPlatform, type ImageManifest } from './manifest.js';
-import { PullError } from './pull-error.js';
+import { PullError } from './errors/pull-error.js';
 import { parseReference, formatReference, repoName } from './reference.js';
 import type { ImageService, StoredImage } from './service.js';
 import type { ImageRecord } from './store/records.js';

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { MT, parseManifest, selectPlatform, type ImageIndex } from './manifest.js';
-import { PullError } from './pull-error.js';
+import { PullError } from './errors/pull-error.js';
 import { parseChallenge } from './registry/auth.js';
 
 const D = (c: string): string => 'sha256:' + c.repeat(64);

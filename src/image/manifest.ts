@@ -2,7 +2,7 @@
 // schema 2 manifest and manifest list. Schema 1 is refused: it is deprecated,
 // unsigned content-wise and carries no config blob.
 import { arch } from 'node:process';
-import { PullError } from './pull-error.js';
+import { PullError } from './errors/pull-error.js';
 
 export const MT = {
   ociManifest: 'application/vnd.oci.image.manifest.v1+json',

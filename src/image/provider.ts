@@ -1,18 +1,9 @@
 // What the container service needs from the image store. The image service
 // implements it; containers depend only on this.
+import type { OciImageConfig } from './store/records.js';
 
-/** The parts of an OCI image config containers are built from. */
-export interface OciImageConfig {
-  User?: string;
-  Env?: string[];
-  Entrypoint?: string[] | null;
-  Cmd?: string[] | null;
-  WorkingDir?: string;
-  StopSignal?: string;
-  Volumes?: Record<string, unknown>;
-  Labels?: Record<string, string>;
-  ExposedPorts?: Record<string, unknown>;
-}
+export type { OciImageConfig } from './store/records.js';
+
 
 export interface ImageForContainer {
   /** Image ID: the config digest, `sha256:…`. */

@@ -6,7 +6,7 @@ import type { Logger } from '../log/logger.js';
 import type { Metrics } from '../metrics/metrics.js';
 import type { OciImageConfig } from './provider.js';
 import { MANIFEST_ACCEPT, hostPlatform, parseManifest, selectPlatform, type ImageManifest } from './manifest.js';
-import { PullError } from './pull-error.js';
+import { PullError } from './errors/pull-error.js';
 import { classifyNetworkError, type RepoClient } from './registry/client.js';
 import type { ContentStore } from './store/content.js';
 import type { LayerStore } from './store/layers.js';

@@ -14,7 +14,7 @@ import type { Metrics } from '../metrics/metrics.js';
 import { errorMessage, failedPrecondition, notFound } from '../util/errors.js';
 import type { ImageForContainer, ImageProvider } from './provider.js';
 import { pullImage, type LayerProgress, type PullDeps, type PullOutcome } from './pull.js';
-import { PullError } from './pull-error.js';
+import { PullError } from './errors/pull-error.js';
 import { asImageId, formatReference, parseReference, repoName, type Reference } from './reference.js';
 import { RepoClient, classifyNetworkError } from './registry/client.js';
 import { TokenCache, type Credentials } from './registry/auth.js';

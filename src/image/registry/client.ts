@@ -7,7 +7,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { IncomingMessage } from 'node:http';
 import type { HttpResponse } from './http.js';
 import type { Logger } from '../../log/logger.js';
-import { PullError, TRANSIENT, type PullFailure } from '../pull-error.js';
+import { PullError, TRANSIENT, type PullFailure } from '../errors/pull-error.js';
 import { TokenCache, TokenError, parseChallenge, type Credentials } from './auth.js';
 import type { Endpoint, Hosts } from './hosts.js';
 

@@ -8,7 +8,7 @@ import { open, readFile, rename, rm, unlink, type FileHandle } from 'node:fs/pro
 import { join } from 'node:path';
 import { Readable, Transform, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { PullError } from '../pull-error.js';
+import { PullError } from '../errors/pull-error.js';
 
 const WRITE_BATCH = 1 << 20;
 

@@ -6,8 +6,20 @@
 import { mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { OciImageConfig } from '../provider.js';
 import { replaceFileAsync, writeFileAtomic } from '../../util/atomic-file.js';
+
+/** The parts of an OCI image config containers are built from. */
+export interface OciImageConfig {
+  User?: string;
+  Env?: string[];
+  Entrypoint?: string[] | null;
+  Cmd?: string[] | null;
+  WorkingDir?: string;
+  StopSignal?: string;
+  Volumes?: Record<string, unknown>;
+  Labels?: Record<string, string>;
+  ExposedPorts?: Record<string, unknown>;
+}
 
 export interface LayerRef {
   digest: string;

@@ -5,7 +5,7 @@
 import { Worker } from 'node:worker_threads';
 import { Writable, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { PullError } from '../pull-error.js';
+import { PullError } from '../errors/pull-error.js';
 import type { UnpackResult } from './unpack.js';
 import type { FromWorker, ToWorker } from './unpack-worker.js';
 

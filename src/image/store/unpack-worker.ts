@@ -4,7 +4,7 @@
 // ignored.
 import { parentPort } from 'node:worker_threads';
 import { PassThrough } from 'node:stream';
-import { PullError } from '../pull-error.js';
+import { PullError } from '../errors/pull-error.js';
 import { unpackFile, unpackStream, type UnpackResult } from './unpack.js';
 
 export type ToWorker =

@@ -66,7 +66,7 @@ test('unpack refuses escaping entries and wrong diff IDs, accepts a clean layer'
 
 test('worker pool: bad streams fail with a reason, the worker stays usable', async () => {
   const { UnpackPool } = await import('./unpack-pool.js');
-  const { PullError } = await import('../pull-error.js');
+  const { PullError } = await import('../errors/pull-error.js');
   const { Readable } = await import('node:stream');
   const pool = new UnpackPool();
   const dir = mkdtempSync(join(tmpdir(), 'berth-pool-'));

@@ -22,7 +22,7 @@ import { Duplex, PassThrough, Writable, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import { Header, Parser, type ReadEntry } from 'tar';
-import { PullError } from '../pull-error.js';
+import { PullError } from '../errors/pull-error.js';
 
 export interface UnpackResult {
   /** Sum of file sizes in the layer. */

@@ -1,6 +1,6 @@
 // A failed pull: which registry, what went wrong, and a short reason used as
 // the metrics label. The kind maps to the gRPC code kubelet sees.
-import { BerthError, type ErrorKind } from '../util/errors.js';
+import { BerthError, type ErrorKind } from '../../util/errors.js';
 
 export type PullFailure =
   | 'unauthorized'
