@@ -39,6 +39,7 @@ export interface Config {
     infra: string;
     restrict_oom_score_adj: boolean;
     seccomp_default: boolean;
+    seccomp_profile: string;
     exec_sync_max_output: number;
     handlers: Record<string, RuntimeHandlerConfig>;
   };

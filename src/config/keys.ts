@@ -16,6 +16,8 @@ export interface KeySpec {
   oneOf?: readonly string[];
   min?: number;
   max?: number;
+  /** A credential: shown as [redacted] wherever the configuration is printed or logged. */
+  secret?: boolean;
 }
 
 const absolute = (v: string): string | undefined =>
@@ -72,6 +74,8 @@ export const KEYS: readonly KeySpec[] = [
     doc: 'Clamp a requested oom_score_adj below the daemon\'s own to the daemon\'s value instead of failing (hosts without CAP_SYS_RESOURCE).' },
   { path: 'runtime.seccomp_default', type: 'bool', default: false,
     doc: 'Apply the RuntimeDefault seccomp profile to containers whose config asks for none.' },
+  { path: 'runtime.seccomp_profile', type: 'string', default: '/usr/share/containers/seccomp.json', check: absolute,
+    doc: 'The RuntimeDefault seccomp profile, a file in the format containers-common and Docker maintain (CRI-O\'s `seccomp_profile`; Debian\'s golang-github-containers-common installs the default one). Read at start; its rules conditional on the container\'s capabilities, the host architecture and the kernel version are resolved for each container. When the file does not exist, or the key is empty, berthd uses its built-in copy of the same policy (Status and the log say which is in use); a file that exists but does not parse stops start-up.' },
   { path: 'runtime.exec_sync_max_output', type: 'int', default: 16 * 1024 * 1024, min: 1024,
     doc: 'Bytes of stdout and of stderr kept from ExecSync; more is cut off.' },
 
@@ -146,7 +150,7 @@ export const KEYS: readonly KeySpec[] = [
 export interface TableSpec {
   path: string;
   doc: string;
-  fields: Record<string, { type: KeyType; doc: string; default?: string | number | boolean | string[] }>;
+  fields: Record<string, { type: KeyType; doc: string; default?: string | number | boolean | string[]; secret?: boolean }>;
 }
 
 export const TABLES: readonly TableSpec[] = [
@@ -171,7 +175,7 @@ export const TABLES: readonly TableSpec[] = [
       cert_file: { type: 'string', doc: 'PEM client certificate for mutual TLS.', default: '' },
       key_file: { type: 'string', doc: 'PEM client key for mutual TLS.', default: '' },
       username: { type: 'string', doc: 'Credentials used when the pull request carries none.', default: '' },
-      password: { type: 'string', doc: 'Password for `username`. Never logged.', default: '' },
+      password: { type: 'string', doc: 'Password for `username`. Shown as `[redacted]` by `config check`, Status and the log.', default: '', secret: true },
     },
   },
 ];

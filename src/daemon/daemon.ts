@@ -24,6 +24,7 @@ import { writeFileAtomic } from '../util/atomic-file.js';
 import { loadNativeModule } from '../util/native.js';
 import { errorMessage } from '../util/errors.js';
 import { Tracing } from '../tracing/tracing.js';
+import { preflight } from './preflight.js';
 
 /** Counts this start in the state root, so berth_daemon_starts_total survives restarts. */
 async function countStart(root: string): Promise<number> {
@@ -53,6 +54,7 @@ export class Daemon {
   }
 
   static async start(config: Config, log: Logger): Promise<Daemon> {
+    preflight(config, log);
     // Fail here, not at the first mount, when the native module was not built.
     loadNativeModule();
     mkdirSync(config.daemon.root, { recursive: true, mode: 0o711 });
