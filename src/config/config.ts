@@ -27,6 +27,7 @@ export interface Config {
     state_tmpfs: boolean;
     listen: string;
     socket_mode: string;
+    socket_group: string;
     log_level: string;
     max_message_bytes: number;
     shutdown_timeout: number;

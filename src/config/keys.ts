@@ -51,6 +51,8 @@ export const KEYS: readonly KeySpec[] = [
   { path: 'daemon.socket_mode', type: 'string', default: '0660',
     check: (v: string) => (/^0?[0-7]{3}$/.test(v) ? undefined : 'must be an octal mode such as 0660'),
     doc: 'File mode of the CRI socket.' },
+  { path: 'daemon.socket_group', type: 'string', default: '',
+    doc: 'Group (name in /etc/group, or number) given the CRI socket, so that its members reach it under `socket_mode` without being root (crictl, monitoring). Empty: root\'s group. A group that does not exist stops start-up.' },
   { path: 'daemon.log_level', type: 'string', default: 'info',
     oneOf: ['trace', 'debug', 'info', 'warn', 'error', 'fatal'],
     doc: 'Minimum level of the JSON log written to standard error.' },

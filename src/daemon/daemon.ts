@@ -125,6 +125,7 @@ export class Daemon {
     const server = await CriServer.start({
       socketPath: config.daemon.listen,
       socketMode: parseInt(config.daemon.socket_mode, 8),
+      socketGroup: config.daemon.socket_group,
       maxMessageBytes: config.daemon.max_message_bytes,
       handlers: buildHandlers(services),
       log,

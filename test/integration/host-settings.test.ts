@@ -4,7 +4,7 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, execFileSync } from 'node:child_process';
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startDaemon, tempDir, removeTestDir, BERTHD, type TestDaemon } from '../helpers/daemon.js';
 import { initSystem } from '../../src/runtime/cgroup-driver.js';
@@ -55,6 +55,19 @@ test('runtime.cgroup_driver = "systemd" stops berthd at start with the key named
   } finally {
     removeTestDir(dir);
   }
+});
+
+test('daemon.socket_group: the CRI socket belongs to the group, 0660; a group that does not exist stops berthd naming the key', async () => {
+  const { code, out, dir } = await berthdExit('', ['--daemon-socket-group', 'berth-no-such-group']);
+  removeTestDir(dir);
+  assert.notEqual(code, 0);
+  assert.match(out, /key "daemon\.socket_group": group "berth-no-such-group" does not exist/);
+  // Debian's "daemon" group (gid 1) stands in for the group an operator makes for crictl users.
+  const d = await startDaemon({ args: ['--daemon-socket-group', 'daemon'] });
+  daemons.push(d);
+  const st = statSync(d.socket);
+  assert.equal(st.gid, 1);
+  assert.equal(st.mode & 0o777, 0o660);
 });
 
 test('a seccomp_profile file that does not parse stops berthd naming the key; an absent one selects the built-in copy', async () => {

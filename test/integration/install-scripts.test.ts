@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { chmodSync, copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { REPO_ROOT, tempDir } from '../helpers/daemon.js';
+import { BERTHD, REPO_ROOT, tempDir } from '../helpers/daemon.js';
 
 const INSTALL = join(REPO_ROOT, 'scripts/install-deps.sh');
 // dpkg-query -W -f='${Package}\t${Status}\n' PKG…, answering "installed" for the packages `installed` (a shell pattern) matches.
@@ -200,6 +200,50 @@ test('prepare.sh builds only when an input changed', () => {
     rmSync(join(dir, 'dist/src/bin/berthd.js'));
     assert.equal(prepare(), 'gen\nbuild\ngen\nbuild\ngen\nbuild\n', 'the output went missing');
     assert.equal(runScript(join(dir, 'scripts/prepare.sh'), [], env).code, 2);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('deploy/systemd/berthd.service: the directives a runtime needs, flags berthd accepts, a unit systemd accepts; the README installs it', (t) => {
+  const unitFile = join(REPO_ROOT, 'deploy/systemd/berthd.service');
+  const unit = readFileSync(unitFile, 'utf8');
+  const directive = (key: string): string[] => [...unit.matchAll(new RegExp(`^${key}=(.*)$`, 'gm'))].map((m) => m[1]!);
+  assert.deepEqual(directive('Type'), ['simple']);
+  assert.deepEqual(directive('KillMode'), ['process']);
+  assert.deepEqual(directive('Delegate'), ['yes']);
+  assert.deepEqual(directive('Restart'), ['on-failure']);
+  const [binary, ...flags] = directive('ExecStart')[0]!.split(/\s+/);
+  assert.equal(binary, '/opt/berth/dist/src/bin/berthd.js');
+  assert.deepEqual(flags, ['--daemon-socket-group', 'berth']);
+  // The flags parse (config check validates them without starting anything).
+  const checked = spawnSync(process.execPath, [BERTHD, '--config', '/dev/null', ...flags, 'config', 'check'], { encoding: 'utf8' });
+  assert.equal(checked.status, 0, checked.stderr);
+  assert.equal((JSON.parse(checked.stdout) as { daemon: { socket_group: string } }).daemon.socket_group, 'berth');
+
+  const readme = readFileSync(join(REPO_ROOT, 'README.md'), 'utf8');
+  const install = /## Install on a node \(systemd\)\n([\s\S]*?)\n## /.exec(readme)?.[1] ?? '';
+  for (const step of ['cp deploy/systemd/berthd.service /etc/systemd/system/', 'systemctl enable --now berthd', 'groupadd --system berth', 'bash scripts/prepare.sh start']) {
+    assert.ok(install.includes(step), `README install section: ${step}`);
+  }
+  assert.ok(install.includes('/opt/berth/dist/src/bin/berthd.js'), 'the README makes the unit\'s ExecStart executable');
+
+  const analyze = spawnSync('bash', ['-c', 'command -v systemd-analyze'], { encoding: 'utf8' }).stdout.trim();
+  if (!analyze) {
+    t.diagnostic('systemd-analyze is not installed: the unit was not verified by systemd');
+    return;
+  }
+  // systemd checks the unit as it would load it; ExecStart points at a stand-in with the installed binary's name.
+  const dir = tempDir('berth-unit-');
+  try {
+    const stand = join(dir, 'opt/berth/dist/src/bin/berthd.js');
+    mkdirSync(dirname(stand), { recursive: true });
+    writeFileSync(stand, '#!/bin/sh\n');
+    chmodSync(stand, 0o755);
+    writeFileSync(join(dir, 'berthd.service'), unit.replaceAll('/opt/berth/', `${dir}/opt/berth/`));
+    const v = spawnSync(analyze, ['verify', join(dir, 'berthd.service')], { encoding: 'utf8', timeout: 60_000 });
+    assert.equal(v.status, 0, v.stderr);
+    assert.equal(v.stderr.split('\n').filter((l) => l.includes('berthd.service')).join('\n'), '', 'systemd has no complaint about the unit');
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
