@@ -54,7 +54,7 @@ async function cycle(client: CriClient, hostNetwork: boolean): Promise<Cycle> {
 }
 
 try {
-  const berthConf = JSON.parse(readFileSync(join(berth.dir, 'cni-conf', '10-berth.conflist'), 'utf8'));
+  const berthConf = JSON.parse(readFileSync(join(berth.dir, 'cni-conf', '99-berth.conflist'), 'utf8'));
   const conf = structuredClone(berthConf);
   conf.name = 'bench';
   conf.plugins[0].bridge = ctdBridge;

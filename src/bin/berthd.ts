@@ -16,6 +16,7 @@
 import { Command, Option } from 'commander';
 import { ConfigError, DEFAULT_CONFIG_FILE, flagName, loadConfig, renderDefaultToml, renderConfigDocs } from '../config/config.js';
 import { KEYS } from '../config/keys.js';
+import { redactConfig } from '../config/redact.js';
 import { createLogger } from '../log/logger.js';
 import { Daemon } from '../daemon/daemon.js';
 import { PACKAGE_VERSION } from '../util/package-info.js';
@@ -102,7 +103,7 @@ configCmd
     const opts = program.opts();
     try {
       const cfg = loadConfig({ file: opts.config as string, fileRequired: true, overrides: overridesFrom(opts) });
-      process.stdout.write(JSON.stringify(cfg, null, 2) + '\n');
+      process.stdout.write(JSON.stringify(redactConfig(cfg), null, 2) + '\n');
     } catch (err) {
       process.stderr.write(`berthd: ${(err as Error).message}\n`);
       process.exit(2);

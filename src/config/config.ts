@@ -27,6 +27,7 @@ export interface Config {
     state_tmpfs: boolean;
     listen: string;
     socket_mode: string;
+    socket_group: string;
     log_level: string;
     max_message_bytes: number;
     shutdown_timeout: number;
@@ -39,6 +40,7 @@ export interface Config {
     infra: string;
     restrict_oom_score_adj: boolean;
     seccomp_default: boolean;
+    seccomp_profile: string;
     exec_sync_max_output: number;
     handlers: Record<string, RuntimeHandlerConfig>;
   };

@@ -16,6 +16,8 @@ export interface KeySpec {
   oneOf?: readonly string[];
   min?: number;
   max?: number;
+  /** A credential: shown as [redacted] wherever the configuration is printed or logged. */
+  secret?: boolean;
 }
 
 const absolute = (v: string): string | undefined =>
@@ -49,6 +51,8 @@ export const KEYS: readonly KeySpec[] = [
   { path: 'daemon.socket_mode', type: 'string', default: '0660',
     check: (v: string) => (/^0?[0-7]{3}$/.test(v) ? undefined : 'must be an octal mode such as 0660'),
     doc: 'File mode of the CRI socket.' },
+  { path: 'daemon.socket_group', type: 'string', default: '',
+    doc: 'Group (name in /etc/group, or number) given the CRI socket, so that its members reach it under `socket_mode` without being root (crictl, monitoring). Empty: root\'s group. A group that does not exist stops start-up.' },
   { path: 'daemon.log_level', type: 'string', default: 'info',
     oneOf: ['trace', 'debug', 'info', 'warn', 'error', 'fatal'],
     doc: 'Minimum level of the JSON log written to standard error.' },
@@ -72,6 +76,8 @@ export const KEYS: readonly KeySpec[] = [
     doc: 'Clamp a requested oom_score_adj below the daemon\'s own to the daemon\'s value instead of failing (hosts without CAP_SYS_RESOURCE).' },
   { path: 'runtime.seccomp_default', type: 'bool', default: false,
     doc: 'Apply the RuntimeDefault seccomp profile to containers whose config asks for none.' },
+  { path: 'runtime.seccomp_profile', type: 'string', default: '/usr/share/containers/seccomp.json', check: absolute,
+    doc: 'The RuntimeDefault seccomp profile, a file in the format containers-common and Docker maintain (CRI-O\'s `seccomp_profile`; Debian\'s golang-github-containers-common installs the default one). Read at start; its rules conditional on the container\'s capabilities, the host architecture and the kernel version are resolved for each container. When the file does not exist, or the key is empty, berthd uses its built-in copy of the same policy (Status and the log say which is in use); a file that exists but does not parse stops start-up.' },
   { path: 'runtime.exec_sync_max_output', type: 'int', default: 16 * 1024 * 1024, min: 1024,
     doc: 'Bytes of stdout and of stderr kept from ExecSync; more is cut off.' },
 
@@ -89,17 +95,17 @@ export const KEYS: readonly KeySpec[] = [
 
   // [network]
   { path: 'network.cni_conf_dir', type: 'string', default: '/etc/cni/net.d', check: absolute,
-    doc: 'Directory of CNI network configurations; the lexically first valid one is used.' },
+    doc: 'Directory of CNI network configurations; the lexically first valid one is used, re-read whenever the directory changes (new pods get the network in force; NetworkReady follows).' },
   { path: 'network.cni_bin_dirs', type: 'string[]', default: ['/opt/cni/bin', '/usr/lib/cni'],
     doc: 'Directories searched, in order, for CNI plugin binaries.' },
   { path: 'network.cni_cache_dir', type: 'string', default: '', check: absolute,
     doc: 'Where CNI ADD results are cached for DEL. Empty means `<daemon.root>/cni-cache`.' },
   { path: 'network.write_default_config', type: 'bool', default: true,
-    doc: 'When the config directory has no network, write the default bridge network there.' },
+    doc: 'When the config directory holds no network configuration at all, write the default bridge network there as `99-berth.conflist`, which sorts after the files cluster networks install, so one installed later takes over for new pods. Nothing is written into a directory that already has a configuration.' },
   { path: 'network.bridge', type: 'string', default: 'berth0',
     doc: 'Bridge name of the default network.' },
-  { path: 'network.subnet', type: 'string', default: '10.88.0.0/16', check: cidr,
-    doc: 'Pod subnet of the default network, or an IPv4,IPv6 pair for dual-stack pods (UpdateRuntimeConfig\'s pod CIDR replaces it).' },
+  { path: 'network.subnet', type: 'string', default: '10.118.0.0/16', check: cidr,
+    doc: 'Pod subnet of the default network, or an IPv4,IPv6 pair for dual-stack pods (UpdateRuntimeConfig\'s pod CIDR replaces it). The default is outside the ranges common tools default to (see docs/config.md), so berth\'s bridge route shadows none of theirs.' },
   { path: 'network.ip_masq', type: 'bool', default: false,
     doc: 'Masquerade pod traffic leaving the default network.' },
   { path: 'network.plugin_timeout', type: 'seconds', default: 30, min: 1,
@@ -146,7 +152,7 @@ export const KEYS: readonly KeySpec[] = [
 export interface TableSpec {
   path: string;
   doc: string;
-  fields: Record<string, { type: KeyType; doc: string; default?: string | number | boolean | string[] }>;
+  fields: Record<string, { type: KeyType; doc: string; default?: string | number | boolean | string[]; secret?: boolean }>;
 }
 
 export const TABLES: readonly TableSpec[] = [
@@ -171,7 +177,7 @@ export const TABLES: readonly TableSpec[] = [
       cert_file: { type: 'string', doc: 'PEM client certificate for mutual TLS.', default: '' },
       key_file: { type: 'string', doc: 'PEM client key for mutual TLS.', default: '' },
       username: { type: 'string', doc: 'Credentials used when the pull request carries none.', default: '' },
-      password: { type: 'string', doc: 'Password for `username`. Never logged.', default: '' },
+      password: { type: 'string', doc: 'Password for `username`. Shown as `[redacted]` by `config check`, Status and the log.', default: '', secret: true },
     },
   },
 ];

@@ -4,7 +4,6 @@ import { processArgs, processEnv, validateResources, resourcesSpec } from './spe
 import { isNamespacedSysctl } from '../sandbox/sysctl.js';
 import { effectiveCapabilities, heldCapabilities, DEFAULT_CAPABILITIES } from './capabilities.js';
 import { resolveUser } from './user.js';
-import { runtimeDefaultProfile } from './seccomp.js';
 import { stopSignalName } from './create.js';
 import type { Resources } from './types.js';
 
@@ -42,16 +41,6 @@ test('capabilities: defaults, drop ALL then add, unknown names refused, never mo
   assert.deepEqual(effectiveCapabilities(['ALL'], [], all), all);
   assert.ok(!effectiveCapabilities([], ['KILL'], all).includes('CAP_KILL'));
   assert.throws(() => effectiveCapabilities(['BOGUS'], [], all), /BOGUS/);
-});
-
-test('RuntimeDefault seccomp: namespace syscalls only with SYS_ADMIN', () => {
-  const plain = runtimeDefaultProfile(['CAP_CHOWN']);
-  const names = (p: typeof plain) => p.syscalls.filter((r) => r.action === 'SCMP_ACT_ALLOW' && !r.args).flatMap((r) => r.names);
-  assert.equal(plain.defaultAction, 'SCMP_ACT_ERRNO');
-  assert.ok(names(plain).includes('read'));
-  assert.ok(!names(plain).includes('sethostname'));
-  assert.ok(!names(plain).includes('mount'));
-  assert.ok(names(runtimeDefaultProfile(['CAP_SYS_ADMIN'])).includes('sethostname'));
 });
 
 const res = (r: Partial<Resources>): Resources => ({

@@ -1,4 +1,5 @@
-import { mkdirSync, chmodSync, existsSync, unlinkSync, statSync } from 'node:fs';
+import { mkdirSync, chmodSync, chownSync, existsSync, unlinkSync, statSync } from 'node:fs';
+import { groupId } from '../util/group.js';
 import { dirname } from 'node:path';
 import { connect, createServer, type Server as NetServer } from 'node:net';
 import * as grpc from '@grpc/grpc-js';
@@ -30,6 +31,8 @@ export type CallObserver = (method: string, code: string, seconds: number) => vo
 export interface CriServerOptions {
   socketPath: string;
   socketMode: number;
+  /** Group (name or number) given the socket, so its members can reach it under socketMode; empty or absent: unchanged. */
+  socketGroup?: string;
   maxMessageBytes: number;
   handlers: HandlerTable;
   log: Logger;
@@ -115,6 +118,7 @@ export class CriServer {
     listener.on('error', (err) => this.opts.log.error({ err: err.message }, 'CRI socket error'));
     this.listener = listener;
     chmodSync(socketPath, this.opts.socketMode);
+    if (this.opts.socketGroup) chownSync(socketPath, -1, groupId(this.opts.socketGroup));
   }
 
   private implement(service: string, def: grpc.ServiceDefinition): grpc.UntypedServiceImplementation {

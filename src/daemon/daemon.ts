@@ -25,6 +25,7 @@ import { writeFileAtomic } from '../util/atomic-file.js';
 import { loadNativeModule } from '../util/native.js';
 import { errorMessage } from '../util/errors.js';
 import { Tracing } from '../tracing/tracing.js';
+import { preflight } from './preflight.js';
 
 /** Counts this start in the state root, so berth_daemon_starts_total survives restarts. */
 async function countStart(root: string): Promise<number> {
@@ -54,6 +55,7 @@ export class Daemon {
   }
 
   static async start(config: Config, log: Logger): Promise<Daemon> {
+    preflight(config, log);
     // Fail here, not at the first mount, when the native module was not built.
     loadNativeModule();
     mkdirSync(config.daemon.root, { recursive: true, mode: 0o711 });
@@ -125,6 +127,7 @@ export class Daemon {
     const server = await CriServer.start({
       socketPath: config.daemon.listen,
       socketMode: parseInt(config.daemon.socket_mode, 8),
+      socketGroup: config.daemon.socket_group,
       maxMessageBytes: config.daemon.max_message_bytes,
       handlers: buildHandlers(services),
       log,

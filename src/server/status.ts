@@ -2,6 +2,8 @@ import type { StatusRequest__Output } from '../cri/generated/runtime/v1/StatusRe
 import type { StatusResponse } from '../cri/generated/runtime/v1/StatusResponse.js';
 import type { Services } from './context.js';
 import { existsSync } from 'node:fs';
+import { redactConfig } from '../config/redact.js';
+import { runtimeDefaultSource } from '../container/seccomp.js';
 
 export async function status(svc: Services, req: StatusRequest__Output): Promise<StatusResponse> {
   const def = svc.handlers.defaultHandler();
@@ -31,13 +33,11 @@ export async function status(svc: Services, req: StatusRequest__Output): Promise
     features: { supplementalGroupsPolicy: false },
   };
   if (req.verbose) {
-    // Secrets in registry config must not leave the daemon.
-    const redacted = structuredClone(svc.config);
-    for (const r of Object.values(redacted.registries)) if (r.password) r.password = '[redacted]';
     res.info = {
-      config: JSON.stringify(redacted),
+      config: JSON.stringify(redactConfig(svc.config)),
       handlers: JSON.stringify(handlers),
       podCidr: svc.network.podCidr(),
+      seccompProfile: JSON.stringify(runtimeDefaultSource()),
     };
   }
   return res;

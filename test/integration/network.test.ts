@@ -7,12 +7,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, writeFileSync, readFileSync, existsSync, readdirSync, rmSync } from 'node:fs';
+import { mkdirSync, writeFileSync, readFileSync, existsSync, readdirSync, rmSync, renameSync } from 'node:fs';
 import { get } from 'node:http';
 import { join } from 'node:path';
 import { randomInt } from 'node:crypto';
 import { podSuite, startPodDaemon, runPod, runContainer, execSync, leftovers, networkLeftovers, settleZombies, type PodFixture, type PodDaemon } from '../helpers/pods.js';
-import { networkToml, tempDir } from '../helpers/daemon.js';
+import { networkToml, tempDir, testBridgeName, freeSubnet, deleteBridge } from '../helpers/daemon.js';
 import { freePort } from '../helpers/registry.js';
 
 let fx: PodFixture;
@@ -102,7 +102,7 @@ async function finish(dm: PodDaemon, allow: (l: string) => boolean = () => false
 
 
 test('two pods reach each other over HTTP on the default bridge network; PodSandboxStatus reports their IPs', async () => {
-  const conf = JSON.parse(readFileSync(join(d.dir, 'cni-conf', '10-berth.conflist'), 'utf8'));
+  const conf = JSON.parse(readFileSync(join(d.dir, 'cni-conf', '99-berth.conflist'), 'utf8'));
   assert.equal(conf.plugins[0].bridge, d.bridge);
   const subnet = subnetOf(d.dir);
   const a = await runPod(d);
@@ -184,13 +184,90 @@ test('UpdateRuntimeConfig pod CIDR feeds the default network', async () => {
   const taken = sh('ip', ['-o', '-4', 'route']);
   if (taken.includes(cidr.split('/')[0]!)) return; // that range is routed here already: nothing safe to try
   await d.client.call('UpdateRuntimeConfig', { runtimeConfig: { networkConfig: { podCidr: cidr } } });
-  const conf = JSON.parse(readFileSync(join(d.dir, 'cni-conf', '10-berth.conflist'), 'utf8'));
+  const conf = JSON.parse(readFileSync(join(d.dir, 'cni-conf', '99-berth.conflist'), 'utf8'));
   assert.deepEqual(conf.plugins[0].ipam.ranges, [[{ subnet: cidr }]]);
   const pod = await runPod(d);
   assert.ok(inSubnet((await podIp(d, pod.id)).ip, cidr));
   await removePod(d, pod.id);
   const r = await d.client.call<{ info: Record<string, string> }>('Status', { verbose: true });
   assert.equal(r.info.podCidr, cidr);
+});
+
+/** A bridge network of the test's own, as a cluster's CNI installer would drop it in (written whole, then renamed into place). */
+function installNetwork(confDir: string, file: string, name: string, bridge: string, subnet: string, ipamDir: string): void {
+  const tmp = join(confDir, `.${file}.tmp`);
+  writeFileSync(tmp, JSON.stringify({
+    cniVersion: '1.0.0', name,
+    plugins: [{ type: 'bridge', bridge, isGateway: true, ipam: { type: 'host-local', ranges: [[{ subnet }]], dataDir: ipamDir } }],
+  }));
+  renameSync(tmp, join(confDir, file));
+}
+
+/** A /24 no route uses yet and different from `other`. */
+function anotherSubnet(other: string): string {
+  for (;;) {
+    const s = freeSubnet();
+    if (s !== other) return s;
+  }
+}
+
+test('the default network defers to the cluster: 99-berth.conflist only in an empty directory; a network installed later takes over for new pods, its removal brings the default back', async () => {
+  const dir = tempDir();
+  const dn = await startPodDaemon(fx.image, { dir });
+  const confDir = join(dir, 'cni-conf');
+  const other = testBridgeName();
+  try {
+    assert.deepEqual(readdirSync(confDir), ['99-berth.conflist']);
+    const written = readFileSync(join(confDir, '99-berth.conflist'), 'utf8');
+    assert.equal(networkReady(await dn.client.call('Status', {})).status, true);
+    const before = await runPod(dn);
+    assert.ok(inSubnet((await podIp(dn, before.id)).ip, subnetOf(dir)));
+
+    // The cluster's network arrives (sorting first), with a bridge and subnet of its own.
+    const otherSubnet = anotherSubnet(subnetOf(dir));
+    installNetwork(confDir, '10-other.conflist', 'other', other, otherSubnet, join(dn.root, 'cni-ipam'));
+    const s = networkReady(await dn.client.call('Status', {}));
+    assert.equal(s.status, true, s.message);
+    const onOther = await runPod(dn);
+    assert.ok(inSubnet((await podIp(dn, onOther.id)).ip, otherSubnet), 'a new pod gets the network installed later');
+    assert.ok(inSubnet((await podIp(dn, before.id)).ip, subnetOf(dir)), 'a pod already running keeps its own');
+    assert.match(await dn.logsMatching(/CNI network in force changed/), /"file":"[^"]*10-other\.conflist","network":"other".*CNI network in force changed/);
+    assert.ok(sh('ip', ['-o', 'link', 'show', 'master', other]).trim(), 'the pod is on the other bridge');
+    await removePod(dn, onOther.id);
+
+    // Gone again: berth's default, untouched all along, is back for new pods.
+    rmSync(join(confDir, '10-other.conflist'));
+    const back = await runPod(dn);
+    assert.ok(inSubnet((await podIp(dn, back.id)).ip, subnetOf(dir)));
+    assert.deepEqual(readdirSync(confDir), ['99-berth.conflist']);
+    assert.equal(readFileSync(join(confDir, '99-berth.conflist'), 'utf8'), written);
+    await removePod(dn, back.id);
+    await removePod(dn, before.id);
+  } finally {
+    await finish(dn);
+    deleteBridge(other);
+  }
+});
+
+test('nothing is written into a configuration directory that already has a network', async () => {
+  const dir = tempDir();
+  const confDir = join(dir, 'cni-conf');
+  mkdirSync(confDir);
+  const admin = testBridgeName();
+  const adminSubnet = freeSubnet();
+  installNetwork(confDir, '50-admin.conflist', 'admin', admin, adminSubnet, join(dir, 'root', 'cni-ipam'));
+  const dn = await startPodDaemon(fx.image, { dir });
+  try {
+    assert.equal(networkReady(await dn.client.call('Status', {})).status, true);
+    const pod = await runPod(dn);
+    assert.ok(inSubnet((await podIp(dn, pod.id)).ip, adminSubnet));
+    await removePod(dn, pod.id);
+    assert.deepEqual(readdirSync(confDir), ['50-admin.conflist']);
+    assert.doesNotMatch(dn.logs(), /wrote the default CNI network/);
+  } finally {
+    await finish(dn);
+    deleteBridge(admin);
+  }
 });
 
 test('teardown after berthd was SIGKILLed releases the veth, IPAM, netns and host-port rules, also when the namespace is gone', async () => {

@@ -1,8 +1,13 @@
 // The network Berth writes when the config directory has none: a bridge with
 // host-local IPAM and portmap for host ports. Loopback needs no plugin: the
 // sandbox service brings `lo` up when it creates the namespace.
+//
+// The file is named to sort after every network a cluster installs (calico,
+// flannel, kindnet, cilium… write 05- to 10- files): the lexically first file
+// is the one in force, so a cluster network installed later takes over for
+// new pods without anyone removing berth's.
 
-export const DEFAULT_CONF_FILE = '10-berth.conflist';
+export const DEFAULT_CONF_FILE = '99-berth.conflist';
 export const DEFAULT_NETWORK_NAME = 'berth';
 
 export interface DefaultNetworkOptions {

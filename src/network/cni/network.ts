@@ -40,6 +40,8 @@ export class CniNetwork implements PodNetwork {
   private readonly exec: ExecOptions;
   private cidr = '';
   private probe?: Probe;
+  /** The file of the network in force when last looked at, to log when another takes over. */
+  private inForce?: string;
 
   constructor(
     private readonly config: Config,
@@ -80,6 +82,7 @@ export class CniNetwork implements PodNetwork {
       }
       st = this.dir.current();
     }
+    this.noteInForce(st.conf);
     if (!st.conf) {
       const why = st.problems.length ? `: ${st.problems.join('; ')}` : '';
       return { readiness: { ready: false, reason: NOT_READY, message: `no valid CNI network config in ${this.dir.dir}${why}` } };
@@ -98,6 +101,21 @@ export class CniNetwork implements PodNetwork {
     const problem = this.statusProblem(st.conf);
     if (problem) return { conf: st.conf, readiness: { ready: false, reason: NOT_READY, message: problem } };
     return { conf: st.conf, readiness: { ready: true, reason: '', message: '' } };
+  }
+
+  /**
+   * Logs the moment another file's network takes over (a cluster network
+   * installed, berth's default back after it went): from then on new pods
+   * get it, while pods already set up keep theirs until their DEL.
+   */
+  private noteInForce(conf: LoadedConf | undefined): void {
+    const file = conf?.file ?? '';
+    if (this.inForce === undefined || file === this.inForce) {
+      this.inForce = file;
+      return;
+    }
+    this.log.info({ file: file || undefined, network: conf?.list.name, was: this.inForce || undefined }, conf ? 'CNI network in force changed' : 'no CNI network in force');
+    this.inForce = file;
   }
 
   /** The last STATUS answer for this network (1.1.0), refreshed in the background when stale. */
