@@ -75,6 +75,8 @@ export interface Config {
     slo_start_success: string;
     slo_start_latency_p95: number;
     slo_pull_success: string;
+    image_fs_pressure: string;
+    container_fs_pressure: string;
   };
   tracing: {
     otlp_endpoint: string;

@@ -138,6 +138,12 @@ export const KEYS: readonly KeySpec[] = [
   { path: 'metrics.slo_pull_success', type: 'string', default: '0.99',
     check: (v: string) => (Number(v) > 0 && Number(v) <= 1 ? undefined : 'must be a ratio in (0, 1]'),
     doc: 'Target ratio of successful image pulls.' },
+  { path: 'metrics.image_fs_pressure', type: 'string', default: '0.85',
+    check: (v: string) => (Number(v) > 0 && Number(v) <= 1 ? undefined : 'must be a ratio in (0, 1]'),
+    doc: 'Share of the image filesystem (the one holding daemon.root\'s image store) in use above which berthd reports disk pressure (`berth_disk_pressure{fs="image"}`, an event counted, a warning logged); 0.85 matches kubelet\'s default imagefs.available<15% eviction signal.' },
+  { path: 'metrics.container_fs_pressure', type: 'string', default: '0.85',
+    check: (v: string) => (Number(v) > 0 && Number(v) <= 1 ? undefined : 'must be a ratio in (0, 1]'),
+    doc: 'Share of the filesystem holding containers\' writable layers in use above which berthd reports disk pressure (`berth_disk_pressure{fs="container"}`).' },
 
   // [tracing]
   { path: 'tracing.otlp_endpoint', type: 'string', default: '',

@@ -16,7 +16,8 @@ import type { ContainerParts } from './parts.js';
 import type { Sandbox } from '../sandbox/types.js';
 import type { ConmonLaunch, ConmonOptions } from '../runtime/oci.js';
 import type { Container, ContainerConfig } from './types.js';
-import { BerthError, errorMessage, failedPrecondition, invalidArgument, notFound } from '../util/errors.js';
+import { errorMessage, failedPrecondition, invalidArgument, notFound } from '../util/errors.js';
+import { createFailure } from './failures.js';
 import { newId } from '../util/ids.js';
 import { RunError } from '../util/run.js';
 import { buildSpec, validateResources } from './spec.js';
@@ -70,6 +71,15 @@ export class ContainerCreator {
   }
 
   async create(sandboxId: string, cfg: ContainerConfig): Promise<string> {
+    try {
+      return await this.createAnswered(sandboxId, cfg);
+    } catch (err) {
+      this.countFailure(err);
+      throw err;
+    }
+  }
+
+  private async createAnswered(sandboxId: string, cfg: ContainerConfig): Promise<string> {
     const { store, locks, images } = this.d;
     if (!cfg.name) throw invalidArgument('config.metadata.name is required');
     if (!cfg.image) throw invalidArgument('config.image.image is required');
@@ -141,7 +151,6 @@ export class ContainerCreator {
     try {
       await answered;
     } catch (err) {
-      this.countCreateFailure(err);
       this.d.log.warn({ container: id, err: errorMessage(err) }, 'CreateContainer failed; undoing');
       await this.d.destroy(c).catch((e) => this.d.log.error({ container: id, err: errorMessage(e) }, 'cleanup after failed CreateContainer failed'));
       if (err instanceof RunError) throw failedPrecondition(`creating container: ${err.message}`);
@@ -151,11 +160,11 @@ export class ContainerCreator {
     return id;
   }
 
-  // A container that cannot be created never starts: it counts against the
-  // start SLI (validation errors, the caller's fault, do not).
-  private countCreateFailure(err: unknown): void {
+  // A container that cannot be created never starts: a failed attempt, with
+  // whose fault it is (the runtime's start SLI leaves the caller's out).
+  private countFailure(err: unknown): void {
     this.d.metrics.containerStartAttempts.inc();
-    this.d.metrics.containerStartFailures.inc({ reason: err instanceof RunError ? 'CreateError' : err instanceof BerthError ? err.kind : 'Internal' });
+    this.d.metrics.containerStartFailures.inc(createFailure(err));
   }
 
   /**
@@ -165,7 +174,7 @@ export class ContainerCreator {
    * go with RemoveContainer.
    */
   creationFailed(c: Container, err: unknown): void {
-    this.countCreateFailure(err);
+    this.countFailure(err);
     this.d.log.warn({ container: c.id, err: errorMessage(err) }, 'the runtime could not create the container');
     this.d.store.update(c, (x) => {
       x.phase = 'created';

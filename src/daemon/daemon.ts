@@ -17,26 +17,15 @@ import { ContainerStreaming } from '../container/streaming.js';
 import { AdminServer } from './admin.js';
 import { StreamingServer } from '../streaming/server.js';
 import { join } from 'node:path';
-import { readFile, statfs } from 'node:fs/promises';
 import { prepareStateDir } from './state-dir.js';
 import { StatsService } from '../stats/service.js';
 import { MetricsServer } from '../metrics/server.js';
-import { writeFileAtomic } from '../util/atomic-file.js';
+import { recordStart, recordCleanStop } from './run-record.js';
+import { NodeSignals } from './node-signals.js';
 import { loadNativeModule } from '../util/native.js';
 import { errorMessage } from '../util/errors.js';
 import { Tracing } from '../tracing/tracing.js';
 import { preflight } from './preflight.js';
-
-/** Counts this start in the state root, so berth_daemon_starts_total survives restarts. */
-async function countStart(root: string): Promise<number> {
-  const file = join(root, 'daemon-starts');
-  const before = Number((await readFile(file, 'utf8').catch(() => '0')).trim()) || 0;
-  await writeFileAtomic(file, `${before + 1}\n`);
-  return before + 1;
-}
-
-// The image store walk behind the disk-usage gauges is bounded to one per this interval.
-const FS_GAUGE_TTL_MS = 10_000;
 
 /** berthd: owns the services and the CRI server, and their order of start and stop. */
 export class Daemon {
@@ -45,6 +34,7 @@ export class Daemon {
     private readonly server: CriServer,
     private readonly streaming: StreamingServer,
     private readonly admin: AdminServer,
+    private readonly signals: NodeSignals,
     private readonly metricsServer?: MetricsServer,
     private readonly tracing?: Tracing,
   ) {}
@@ -75,7 +65,10 @@ export class Daemon {
     });
     if (tracing) log.info({ endpoint: config.tracing.otlp_endpoint, sampleRatio: config.tracing.sample_ratio }, 'exporting traces over OTLP/HTTP');
     const metrics = new Metrics();
-    metrics.daemonStarts.inc(await countStart(config.daemon.root));
+    const run = await recordStart(config.daemon.root);
+    metrics.daemonStarts.inc(run.starts);
+    metrics.daemonUncleanRestarts.inc(run.uncleanRestarts);
+    if (run.unclean) log.warn({ uncleanRestarts: run.uncleanRestarts }, 'the previous berthd did not shut down cleanly (killed, crashed or power lost); reconciling with the host');
     const images = await ImageService.open(config, log.child({ component: 'image' }), metrics);
     const events = new EventBus();
     const network = new CniNetwork(config, log.child({ component: 'network' }), metrics);
@@ -138,20 +131,14 @@ export class Daemon {
       },
     });
     const admin = await AdminServer.start(join(config.daemon.state, 'admin.sock'), images, log.child({ component: 'admin' }));
+    const signals = new NodeSignals({ config, log, metrics, events, images, sandboxes, containers, stats });
+    signals.start();
     let metricsServer: MetricsServer | undefined;
     if (config.metrics.address) {
-      let fsAt = 0;
-      const refreshFs = async (): Promise<void> => {
-        if (Date.now() - fsAt < FS_GAUGE_TTL_MS) return;
-        fsAt = Date.now();
-        const [, layers, fs] = await Promise.all([images.fsUsage(), stats.writableLayersBytes(), statfs(config.daemon.root)]);
-        metrics.containerFsBytes.set(layers);
-        metrics.imageFsAvailableBytes.set(fs.bavail * fs.bsize);
-        metrics.imageFsSizeBytes.set(fs.blocks * fs.bsize);
-      };
       try {
-        metricsServer = await MetricsServer.start(config.metrics.address, metrics.registry, [refreshFs]);
+        metricsServer = await MetricsServer.start(config.metrics.address, metrics.registry, [() => signals.refresh()]);
       } catch (err) {
+        signals.stop();
         await server.shutdown(0);
         await admin.stop();
         await streaming.stop();
@@ -160,7 +147,7 @@ export class Daemon {
       log.info({ address: config.metrics.address }, 'serving Prometheus metrics on /metrics');
     }
     log.info({ socket: config.daemon.listen, version: PACKAGE_VERSION, root: config.daemon.root, state: config.daemon.state }, 'berthd serving CRI');
-    return new Daemon(services, server, streaming, admin, metricsServer, tracing);
+    return new Daemon(services, server, streaming, admin, signals, metricsServer, tracing);
   }
 
   async stop(): Promise<void> {
@@ -177,6 +164,8 @@ export class Daemon {
     await this.services.sandboxes.cleanupCgroupParent();
     await this.services.images.close();
     await this.tracing?.stop();
+    this.signals.stop();
+    await recordCleanStop(config.daemon.root);
     log.info('shutdown complete');
   }
 }

@@ -14,7 +14,7 @@ import type { Metrics } from '../metrics/metrics.js';
 import { errorMessage, failedPrecondition, notFound } from '../util/errors.js';
 import type { ImageForContainer, ImageProvider } from './provider.js';
 import { pullImage, type LayerProgress, type PullDeps, type PullOutcome } from './pull.js';
-import { PullError } from './errors/pull-error.js';
+import { PullError, PULL_FAULT } from './errors/pull-error.js';
 import { asImageId, formatReference, parseReference, repoName, type Reference } from './reference.js';
 import { RepoClient, classifyNetworkError } from './registry/client.js';
 import { TokenCache, type Credentials } from './registry/auth.js';
@@ -213,7 +213,7 @@ export class ImageService implements ImageProvider {
       return rec;
     } catch (err) {
       const reason = err instanceof PullError ? err.reason : 'other';
-      this.metrics.imagePullFailures.inc({ registry, reason });
+      this.metrics.imagePullFailures.inc({ registry, reason, fault: PULL_FAULT[reason] });
       if (err instanceof PullError) err.message = `pulling ${formatReference(ref)}: ${err.message}`;
       throw err;
     }

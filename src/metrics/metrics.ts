@@ -6,6 +6,15 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 // Naming follows Prometheus conventions: berth_ prefix, base units, _total.
 
 const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
+
+/**
+ * Who a failure is the fault of, on every failure counter: `user` (the
+ * request or what it names: an image that does not exist, bad credentials,
+ * a bad config or command), `registry`, `network` (CNI), or `runtime`
+ * (berthd, the OCI runtime, the host). The runtime's SLIs leave `user`
+ * failures out: a typo in an image name is not a runtime outage.
+ */
+export type Fault = 'user' | 'runtime' | 'registry' | 'network';
 const PULL_BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600];
 
 export class Metrics {
@@ -26,7 +35,7 @@ export class Metrics {
   });
 
   readonly containerStartAttempts = new Counter({
-    name: 'berth_container_start_attempts_total', help: 'StartContainer calls that reached the runtime, plus CreateContainer calls that failed after validation.',
+    name: 'berth_container_start_attempts_total', help: 'StartContainer calls, plus CreateContainer calls that failed (a container that cannot be created never starts).',
     registers: [this.registry],
   });
   readonly containerStartSuccesses = new Counter({
@@ -34,11 +43,15 @@ export class Metrics {
     registers: [this.registry],
   });
   readonly containerStartFailures = new Counter({
-    name: 'berth_container_start_failures_total', help: 'Container starts that failed, by reason.',
-    labelNames: ['reason'] as const, registers: [this.registry],
+    name: 'berth_container_start_failures_total', help: 'Container starts (and creations) that failed, by reason and by whose fault.',
+    labelNames: ['reason', 'fault'] as const, registers: [this.registry],
   });
   readonly containerStartLatency = new Histogram({
-    name: 'berth_container_start_latency_seconds', help: 'From CreateContainer to running.',
+    name: 'berth_container_start_latency_seconds', help: 'From StartContainer\'s arrival to the container\'s process running.',
+    buckets: LATENCY_BUCKETS, registers: [this.registry],
+  });
+  readonly containerCreateToRunning = new Histogram({
+    name: 'berth_container_create_to_running_seconds', help: 'From CreateContainer\'s arrival to the container\'s process running (includes the caller\'s pause between the calls).',
     buckets: LATENCY_BUCKETS, registers: [this.registry],
   });
   readonly containerRestarts = new Counter({
@@ -49,14 +62,18 @@ export class Metrics {
     name: 'berth_container_exits_total', help: 'Container exits by reason (Completed, Error, OOMKilled).',
     labelNames: ['reason'] as const, registers: [this.registry],
   });
+  readonly podOomKills = new Counter({
+    name: 'berth_pod_oom_kills_total', help: 'Processes the kernel\'s OOM killer killed in a pod\'s cgroups (its containers\' and its own), by pod.',
+    labelNames: ['namespace', 'pod'] as const, registers: [this.registry],
+  });
 
   readonly sandboxCreateAttempts = new Counter({
     name: 'berth_sandbox_create_attempts_total', help: 'RunPodSandbox calls.',
     registers: [this.registry],
   });
   readonly sandboxCreateFailures = new Counter({
-    name: 'berth_sandbox_create_failures_total', help: 'RunPodSandbox failures by reason.',
-    labelNames: ['reason'] as const, registers: [this.registry],
+    name: 'berth_sandbox_create_failures_total', help: 'RunPodSandbox failures by reason and by whose fault.',
+    labelNames: ['reason', 'fault'] as const, registers: [this.registry],
   });
   readonly sandboxCreateLatency = new Histogram({
     name: 'berth_sandbox_create_latency_seconds', help: 'RunPodSandbox latency.',
@@ -80,8 +97,8 @@ export class Metrics {
     labelNames: ['registry'] as const, registers: [this.registry],
   });
   readonly imagePullFailures = new Counter({
-    name: 'berth_image_pull_failures_total', help: 'Failed pulls by registry and reason.',
-    labelNames: ['registry', 'reason'] as const, registers: [this.registry],
+    name: 'berth_image_pull_failures_total', help: 'Failed pulls by registry, reason and whose fault.',
+    labelNames: ['registry', 'reason', 'fault'] as const, registers: [this.registry],
   });
   readonly imagePullLatency = new Histogram({
     name: 'berth_image_pull_duration_seconds', help: 'PullImage latency.',
@@ -117,9 +134,21 @@ export class Metrics {
   readonly containerFsBytes = new Gauge({
     name: 'berth_container_fs_used_bytes', help: 'Bytes used by container writable layers.', registers: [this.registry],
   });
+  readonly diskPressure = new Gauge({
+    name: 'berth_disk_pressure', help: '1 while the filesystem (image: the image store\'s; container: the writable layers\') is used above its threshold.',
+    labelNames: ['fs'] as const, registers: [this.registry],
+  });
+  readonly diskPressureEvents = new Counter({
+    name: 'berth_disk_pressure_events_total', help: 'Times a filesystem went above its used-space threshold.',
+    labelNames: ['fs'] as const, registers: [this.registry],
+  });
 
   readonly daemonStarts = new Counter({
     name: 'berth_daemon_starts_total', help: 'berthd starts recorded in this state root (persists across restarts).',
+    registers: [this.registry],
+  });
+  readonly daemonUncleanRestarts = new Counter({
+    name: 'berth_daemon_unclean_restarts_total', help: 'berthd starts that found the previous run had not shut down cleanly (killed, crashed, power lost); persists across restarts.',
     registers: [this.registry],
   });
   readonly daemonStartTime = new Gauge({
@@ -140,7 +169,14 @@ export class Metrics {
     if (withProcessMetrics) collectDefaultMetrics({ register: this.registry, prefix: 'berth_' });
     this.daemonStartTime.set(this.startedAt / 1000);
     // Known failure reasons exist from the start at 0, so rate() sees their first increment.
-    for (const reason of ['CreateError', 'RuntimeError', 'Internal']) this.containerStartFailures.inc({ reason }, 0);
-    for (const reason of ['InvalidArgument', 'FailedPrecondition', 'AlreadyExists', 'Internal', 'Unknown']) this.sandboxCreateFailures.inc({ reason }, 0);
+    for (const [reason, fault] of [['CreateError', 'runtime'], ['RuntimeError', 'runtime'], ['Internal', 'runtime'], ['BadConfig', 'user'], ['ImageNotFound', 'user']] as const) {
+      this.containerStartFailures.inc({ reason, fault }, 0);
+    }
+    for (const [reason, fault] of [['BadConfig', 'user'], ['CNI', 'network'], ['Runtime', 'runtime'], ['Internal', 'runtime']] as const) this.sandboxCreateFailures.inc({ reason, fault }, 0);
+    for (const fs of ['image', 'container']) {
+      this.diskPressure.set({ fs }, 0);
+      this.diskPressureEvents.inc({ fs }, 0);
+    }
+    this.daemonUncleanRestarts.inc(0);
   }
 }

@@ -87,17 +87,23 @@ export function evaluate(now: Reading, baseline: Reading | undefined, targets: T
 
   const latency = quantile(0.95, diffBuckets(now.samples, base, 'berth_container_start_latency_seconds'));
   const latencyCount = d('berth_container_start_latency_seconds_count');
-  const sbAttempts = d('berth_sandbox_create_attempts_total');
+  // The runtime's SLIs leave out failures that are the caller's fault (an
+  // image that does not exist, bad credentials, a bad spec): see docs/metrics.md.
+  const user = { fault: 'user' };
+  const sbAttempts = d('berth_sandbox_create_attempts_total') - d('berth_sandbox_create_failures_total', user);
+  const sbFailures = d('berth_sandbox_create_failures_total') - d('berth_sandbox_create_failures_total', user);
   const results: SliResult[] = [
-    ratio('container start success', d('berth_container_start_successes_total'), d('berth_container_start_attempts_total'), targets.startSuccess),
+    ratio('container start success', d('berth_container_start_successes_total'),
+      d('berth_container_start_attempts_total') - d('berth_container_start_failures_total', user), targets.startSuccess),
     {
       name: 'container start latency p95', value: latencyCount ? latency : undefined, target: targets.startLatencyP95, kind: 'max', unit: 'seconds',
       events: latencyCount, breached: latencyCount > 0 && latency !== undefined && latency > targets.startLatencyP95,
     },
-    ratio('image pull success', d('berth_image_pull_successes_total'), d('berth_image_pull_attempts_total'), targets.pullSuccess),
+    ratio('image pull success', d('berth_image_pull_successes_total'),
+      d('berth_image_pull_attempts_total') - d('berth_image_pull_failures_total', user), targets.pullSuccess),
     {
       name: 'sandbox create success', kind: 'info', unit: 'ratio', events: sbAttempts, breached: false,
-      value: sbAttempts ? 1 - d('berth_sandbox_create_failures_total') / sbAttempts : undefined,
+      value: sbAttempts > 0 ? 1 - sbFailures / sbAttempts : undefined,
     },
     { name: 'container restarts', kind: 'info', unit: 'count', events: d('berth_container_restarts_total'), value: d('berth_container_restarts_total'), breached: false },
   ];

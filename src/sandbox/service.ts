@@ -3,7 +3,8 @@ import { hostname as osHostname } from 'node:os';
 import { join } from 'node:path';
 import type { Config } from '../config/config.js';
 import type { Logger } from '../log/logger.js';
-import type { Metrics } from '../metrics/metrics.js';
+import type { Metrics, Fault } from '../metrics/metrics.js';
+import { RunError } from '../util/run.js';
 import type { EventBus } from '../events/bus.js';
 import type { RuntimeHandlers } from '../runtime/handlers.js';
 import type { PodNetwork, PodNetworkRequest } from '../network/pod-network.js';
@@ -31,6 +32,8 @@ export type { SandboxFilter } from './store.js';
 export class SandboxService {
   private readonly store: SandboxStore;
   private readonly locks = new KeyedLock();
+  // Errors that came from the pod network (CNI), for the failure metric's fault.
+  private readonly networkErrors = new WeakSet<object>();
 
   constructor(
     private readonly config: Config,
@@ -100,8 +103,7 @@ export class SandboxService {
       this.metrics.sandboxCreateLatency.observe((performance.now() - start) / 1000);
       return id;
     } catch (err) {
-      const reason = err instanceof BerthError ? err.kind : 'Internal';
-      this.metrics.sandboxCreateFailures.inc({ reason });
+      this.metrics.sandboxCreateFailures.inc(sandboxFailure(err, this.networkErrors.has(err as object)));
       throw err;
     }
   }
@@ -163,7 +165,10 @@ export class SandboxService {
       writeFile(p.hostname, `${hostname}\n`),
     ]);
     if (!hostNet && this.network) {
-      const res = await span('cni.add', { 'sandbox.id': sb.id }, () => this.network!.setUp(this.networkRequest(sb)));
+      const res = await span('cni.add', { 'sandbox.id': sb.id }, () => this.network!.setUp(this.networkRequest(sb))).catch((err: unknown) => {
+        if (err && typeof err === 'object') this.networkErrors.add(err);
+        throw err;
+      });
       sb.ips = res.ips;
     }
     await writeFile(p.hosts, hostsFile(hostname, sb.ips));
@@ -333,4 +338,18 @@ export class SandboxService {
   async cleanupCgroupParent(): Promise<void> {
     if (this.store.size === 0) await removeCgroup(this.config.runtime.cgroup_parent);
   }
+}
+
+/** Why RunPodSandbox failed and whose fault it is, for berth_sandbox_create_failures_total. */
+export function sandboxFailure(err: unknown, fromNetwork: boolean): { reason: string; fault: Fault } {
+  const kind = err instanceof BerthError ? err.kind : 'Internal';
+  if (fromNetwork) {
+    if (kind === 'InvalidArgument') return { reason: 'BadConfig', fault: 'user' };
+    return { reason: kind === 'DeadlineExceeded' ? 'Timeout' : 'CNI', fault: 'network' };
+  }
+  if (kind === 'InvalidArgument') return { reason: 'BadConfig', fault: 'user' };
+  if (kind === 'AlreadyExists') return { reason: 'NameInUse', fault: 'user' };
+  if (kind === 'FailedPrecondition') return { reason: 'HandlerUnusable', fault: 'runtime' };
+  if (err instanceof RunError) return { reason: 'Runtime', fault: 'runtime' };
+  return { reason: 'Internal', fault: 'runtime' };
 }

@@ -108,10 +108,20 @@ export function nowNs(): number {
 export interface CgroupReader {
   readonly version: CgroupVersion;
   read(path: string): CgroupSample;
+  /**
+   * Processes the OOM killer killed in the cgroup: on v1 those of this
+   * cgroup alone (memory.oom_control), on v2 of it and its descendants
+   * (memory.events); undefined when the cgroup is gone.
+   */
+  oomKills(path: string): number | undefined;
 }
 
 export function cgroupReader(base = '/sys/fs/cgroup', version = detectCgroupVersion(base)): CgroupReader {
-  return { version, read: (p) => (version === 'v2' ? readCgroupV2(base, p) : readCgroupV1(base, p)) };
+  return {
+    version,
+    read: (p) => (version === 'v2' ? readCgroupV2(base, p) : readCgroupV1(base, p)),
+    oomKills: (p) => parseKeyed(readSmall(version === 'v2' ? join(base, p, 'memory.events') : join(base, 'memory', p, 'memory.oom_control'))).get('oom_kill'),
+  };
 }
 
 /**

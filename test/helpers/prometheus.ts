@@ -76,3 +76,14 @@ export async function startPrometheus(targets: string[], ruleFiles: string[]): P
     },
   };
 }
+
+/** berthd's /metrics text. */
+export async function scrapeMetrics(address: string): Promise<string> {
+  return (await fetch(`http://${address}/metrics`)).text();
+}
+
+/** The value of one series (`name{labels}` as exposed) in a scrape; NaN when absent. */
+export function seriesValue(body: string, series: string): number {
+  const line = body.split('\n').find((l) => l.startsWith(`${series} `));
+  return line ? Number(line.slice(series.length + 1)) : NaN;
+}

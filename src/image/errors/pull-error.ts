@@ -1,6 +1,7 @@
 // A failed pull: which registry, what went wrong, and a short reason used as
 // the metrics label. The kind maps to the gRPC code kubelet sees.
 import { BerthError, type ErrorKind } from '../../util/errors.js';
+import type { Fault } from '../../metrics/metrics.js';
 
 export type PullFailure =
   | 'unauthorized'
@@ -39,6 +40,27 @@ const KIND: Record<PullFailure, ErrorKind> = {
   disk_full: 'ResourceExhausted',
   cancelled: 'Aborted',
   other: 'Unknown',
+};
+
+/** Whose fault each failure is, for the metrics: the runtime's pull SLI leaves the user's out. */
+export const PULL_FAULT: Record<PullFailure, Fault> = {
+  unauthorized: 'user',
+  forbidden: 'user',
+  not_found: 'user',
+  no_platform: 'user',
+  unsupported: 'user',
+  cancelled: 'user',
+  rate_limited: 'registry',
+  server_error: 'registry',
+  unreachable: 'registry',
+  tls: 'registry',
+  stalled: 'registry',
+  digest_mismatch: 'registry',
+  truncated: 'registry',
+  malformed_manifest: 'registry',
+  malformed_layer: 'registry',
+  disk_full: 'runtime',
+  other: 'runtime',
 };
 
 /** Failures worth another attempt with backoff. */
