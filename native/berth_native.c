@@ -13,9 +13,11 @@
  * 2.5 ms at 75 MiB) and is paid on the event loop. The child's exit is
  * watched through a pidfd polled by the event loop, and reaped here.
  *
+ * seccomp_notify.c (linked in) receives seccomp notification fds from the
+ * OCI runtime and answers the notifications.
+ *
  * Built by scripts/build-native.sh with the system C compiler against the
- * Node-API headers of the running Node.js; loaded by src/util/native.ts,
- * which falls back to util-linux when the module is not there.
+ * Node-API headers of the running Node.js; loaded by src/util/native.ts.
  */
 #define NAPI_VERSION 8
 #include <node_api.h>
@@ -32,6 +34,9 @@
 #include <unistd.h>
 #include <stdio.h>
 #include <uv.h>
+
+/* native/seccomp_notify.c: the seccomp notifier's listener and notification fds. */
+napi_status seccomp_notify_exports(napi_env env, napi_value exports);
 
 enum op { OP_MOUNT, OP_UMOUNT };
 
@@ -404,6 +409,7 @@ static napi_value init(napi_env env, napi_value exports) {
     { "spawn", NULL, js_spawn, NULL, NULL, NULL, napi_enumerable, NULL },
   };
   if (napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props) != napi_ok) return NULL;
+  if (seccomp_notify_exports(env, exports) != napi_ok) return NULL;
   return exports;
 }
 

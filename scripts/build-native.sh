@@ -1,17 +1,20 @@
 #!/usr/bin/env bash
-# Compiles native/berth_native.c into dist/native/berth_native.node: a Node-API
-# module (mount and umount without a util-linux process), built with the
-# system C compiler against the headers of the Node.js that runs berthd.
-# Rebuilt only when the source or the Node.js version changed.
+# Compiles native/*.c into dist/native/berth_native.node: a Node-API module
+# (mount and umount without a util-linux process, posix_spawn, the seccomp
+# notifier's fds), built with the system C compiler against the headers of
+# the Node.js that runs berthd, linked with libseccomp (installed with the
+# OCI runtimes). Rebuilt only when a source or the Node.js version changed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-src=native/berth_native.c
+srcs=(native/berth_native.c native/seccomp_notify.c)
 out=dist/native/berth_native.node
 stamp=dist/native/.node-version
 node_version=$(node -p process.version)
 
-if [ -f "$out" ] && [ "$out" -nt "$src" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$node_version" ]; then
+fresh=1
+for src in "${srcs[@]}"; do [ -f "$out" ] && [ "$out" -nt "$src" ] || fresh=0; done
+if [ "$fresh" = 1 ] && [ "$(cat "$stamp" 2>/dev/null)" = "$node_version" ]; then
   exit 0
 fi
 
@@ -21,6 +24,6 @@ if [ ! -f "$include/node_api.h" ]; then
   exit 1
 fi
 mkdir -p dist/native
-"${CC:-gcc}" -std=c11 -D_GNU_SOURCE -O2 -Wall -Wextra -Werror -fPIC -shared -I"$include" -o "$out.tmp" "$src"
+"${CC:-gcc}" -std=c11 -D_GNU_SOURCE -O2 -Wall -Wextra -Werror -fPIC -shared -I"$include" -o "$out.tmp" "${srcs[@]}" -l:libseccomp.so.2
 mv "$out.tmp" "$out"
 echo "$node_version" >"$stamp"

@@ -23,6 +23,7 @@ import { RunError } from '../util/run.js';
 import { buildSpec, validateResources } from './spec.js';
 import { effectiveCapabilities, heldCapabilities } from './capabilities.js';
 import { runtimeDefaultProfile, type SeccompProfile } from './seccomp.js';
+import { notifierAction, notifyingProfile } from './seccomp-notifier.js';
 import { readImageFile, resolveUser } from './user.js';
 import { mountRootfs } from './rootfs.js';
 import { hostDevices, loadSeccompFile, ownOomScoreAdj, resolveDevices, resolveMountSources } from './host-inputs.js';
@@ -282,7 +283,14 @@ export class ContainerCreator {
     }, passwd, group);
     c.user = { uid: user.uid, gid: user.gid, additionalGids: user.additionalGids };
     const caps = sec.privileged ? heldCapabilities() : effectiveCapabilities(sec.capabilities.add, sec.capabilities.drop);
-    const seccomp = await this.seccompFor(cfg, caps);
+    let seccomp = await this.seccompFor(cfg, caps);
+    const notify = seccomp ? notifierAction(cfg.annotations, sb.config.annotations) : undefined;
+    if (seccomp && notify) {
+      const n = notifyingProfile(seccomp, this.d.notifier.socketPath, c.id, notify);
+      seccomp = n.profile;
+      c.seccompNotifier = n.plan;
+      this.d.notifier.register({ id: c.id, namespace: sb.config.namespace, pod: sb.config.name, name: cfg.name, plan: n.plan });
+    }
     const handler = this.d.handlers.get(sb.handler);
     if (sec.privileged && !handler?.privilegedWithoutHostDevices) devices.push(...(await hostDevices()));
     let oomScoreAdj = cfg.resources?.oomScoreAdj;

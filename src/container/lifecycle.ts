@@ -84,6 +84,17 @@ export class ContainerLifecycle {
     }
   }
 
+  /** The seccomp notifier saw a denial in a container whose annotation asks to stop it. */
+  async stopAfterDenial(id: string, syscall: string): Promise<void> {
+    const c = this.d.store.get(id);
+    if (!c || c.state !== 'RUNNING') return;
+    this.d.store.update(c, (x) => {
+      x.message = `stopped by the seccomp notifier: the profile denied ${syscall}`;
+    });
+    this.d.log.warn({ container: id, syscall }, 'stopping a container at its first seccomp denial, as its annotation asks');
+    await this.stop(id, 0).catch((err) => this.d.log.error({ container: id, err: errorMessage(err) }, 'stopping after a seccomp denial failed'));
+  }
+
   /** SIGKILL for every container of a pod (StopPodSandbox: kubelet gave each its grace period already). */
   async killPod(sandboxId: string): Promise<void> {
     await Promise.all(this.d.store.inPod(sandboxId).map((c) => this.d.locks.with(c.id, () => this.stopLocked(c, 0))));
@@ -110,6 +121,7 @@ export class ContainerLifecycle {
    */
   async destroy(c: Container, publish = true): Promise<void> {
     const shared = c.sharedMounts.filter((m) => !this.sharedElsewhere(m, c.id));
+    this.d.notifier.unregister(c.id);
     const sb = this.d.sandboxes.find(c.sandboxId);
     if (this.d.store.get(c.id) === c) this.d.store.delete(c, publish && c.phase !== 'preparing');
     if (sb) await this.d.runtimes.of(sb).delete(c.id);

@@ -9,6 +9,7 @@ import type { ContainerStore } from './store.js';
 import type { ContainerPaths } from './paths.js';
 import type { ContainerRuntimes } from './runtimes.js';
 import type { WritableLayerDirs } from './layer-dirs.js';
+import type { SeccompNotifier } from './seccomp-notifier.js';
 
 export interface ContainerParts {
   log: Logger;
@@ -21,4 +22,6 @@ export interface ContainerParts {
   /** One lock per container: creation holds it until the runtime is done. */
   locks: KeyedLock;
   layerDirs: WritableLayerDirs;
+  /** Counts and answers denials of containers that opted into the seccomp notifier. */
+  notifier: SeccompNotifier;
 }

@@ -48,6 +48,9 @@ export class ContainerRestore {
       if (!c) continue;
       store.adopt(c);
       loaded.push(c);
+      const sb = this.d.sandboxes.find(c.sandboxId);
+      // Processes exec'd from now on are counted; the fds of those before went with the last berthd.
+      if (c.seccompNotifier && sb) this.d.notifier.register({ id: c.id, namespace: sb.config.namespace, pod: sb.config.name, name: c.config.name, plan: c.seccompNotifier });
     }
     await Promise.all(loaded.map(async (c) => {
       try {

@@ -34,6 +34,9 @@ export interface SeccompProfile {
   architectures?: string[];
   flags?: string[];
   syscalls: SeccompSyscallRule[];
+  /** Where the runtime sends the notification fd of SCMP_ACT_NOTIFY rules (the seccomp notifier). */
+  listenerPath?: string;
+  listenerMetadata?: string;
 }
 
 /** A condition of the maintained format: every field given must hold. */

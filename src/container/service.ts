@@ -22,6 +22,8 @@ import { ContainerLifecycle } from './lifecycle.js';
 import { ContainerExec, type ExecResult } from './exec.js';
 import { ContainerRestore } from './restore.js';
 import { WritableLayerDirs } from './layer-dirs.js';
+import { SeccompNotifier } from './seccomp-notifier.js';
+import { join } from 'node:path';
 
 export type { ContainerFilter } from './store.js';
 export type { ExecResult } from './exec.js';
@@ -51,7 +53,8 @@ export class ContainerService {
     this.layerDirs = new WritableLayerDirs(this.paths.records);
     const runtimes = new ContainerRuntimes(config, handlers);
     this.exits = new ExitWatcher(this.store, this.paths, metrics, log);
-    const common = { log, metrics, store: this.store, paths: this.paths, runtimes, sandboxes, images, locks: this.locks, layerDirs: this.layerDirs };
+    const notifier = new SeccompNotifier(join(config.daemon.state, 'seccomp.sock'), metrics, log, (id, syscall) => void this.lifecycle.stopAfterDenial(id, syscall));
+    const common = { log, metrics, store: this.store, paths: this.paths, runtimes, sandboxes, images, locks: this.locks, layerDirs: this.layerDirs, notifier };
     this.lifecycle = new ContainerLifecycle({ ...common, exits: this.exits });
     this.creator = new ContainerCreator({ ...common, config, handlers, destroy: (c) => this.lifecycle.destroy(c) });
     this.ops = new ContainerExec({ config, metrics, store: this.store, paths: this.paths, locks: this.locks, runtimeOf: (c) => this.lifecycle.runtimeOf(c) });

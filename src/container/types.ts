@@ -1,5 +1,6 @@
 // Domain shapes of a container. The CRI edge converts to and from these.
 import type { NamespaceMode, SecurityProfile } from '../sandbox/types.js';
+import type { NotifierPlan } from './seccomp-notifier.js';
 
 export type Propagation = 'private' | 'rslave' | 'rshared';
 
@@ -98,4 +99,6 @@ export interface Container {
   resources?: Resources;
   /** Host paths made shared so rshared/rslave mounts propagate; undone on remove. */
   sharedMounts: string[];
+  /** How the seccomp notifier answers this container's denials, when it opted in. */
+  seccompNotifier?: NotifierPlan;
 }

@@ -62,6 +62,10 @@ export class Metrics {
     name: 'berth_container_exits_total', help: 'Container exits by reason (Completed, Error, OOMKilled).',
     labelNames: ['reason'] as const, registers: [this.registry],
   });
+  readonly seccompDenials = new Counter({
+    name: 'berth_seccomp_denials_total', help: 'System calls a container\'s seccomp profile denied, for containers that opted into the notifier, by pod, container and system call.',
+    labelNames: ['namespace', 'pod', 'container', 'syscall'] as const, registers: [this.registry],
+  });
   readonly podOomKills = new Counter({
     name: 'berth_pod_oom_kills_total', help: 'Processes the kernel\'s OOM killer killed in a pod\'s cgroups (its containers\' and its own), by pod.',
     labelNames: ['namespace', 'pod'] as const, registers: [this.registry],

@@ -8,6 +8,13 @@ export interface NativeModule {
   umount(target: string, flags: number): Promise<number>;
   /** A close-on-exec pipe: [read end, write end]. */
   pipe(): [number, number];
+  /** Listens on a unix socket for seccomp notification fds (SCM_RIGHTS) and the container state the runtime sends with each. */
+  seccompListen(path: string, onConnection: (fd: number, state: string) => void): number;
+  /** Answers every notification on `fd` with the errno onNotify returns; takes the fd. */
+  seccompWatch(fd: number, onNotify: (pid: number, arch: number, nr: number, name: string) => number, onClose: () => void): void;
+  seccompClose(fd: number): void;
+  /** The names of the native architecture's system calls, from libseccomp. */
+  syscallNames(): string[];
   spawn(
     file: string, argv: string[], env: string[], cwd: string | null, fds: number[], newSession: boolean, keepAlive: boolean,
     onExit: (code: number | null, signal: number | null) => void,
