@@ -3,12 +3,12 @@ import { hostname as osHostname } from 'node:os';
 import { join } from 'node:path';
 import type { Config } from '../config/config.js';
 import type { Logger } from '../log/logger.js';
-import type { Metrics, Fault } from '../metrics/metrics.js';
-import { RunError } from '../util/run.js';
+import type { Metrics } from '../metrics/metrics.js';
+import { sandboxFailure } from './failures.js';
 import type { EventBus } from '../events/bus.js';
 import type { RuntimeHandlers } from '../runtime/handlers.js';
 import type { PodNetwork, PodNetworkRequest } from '../network/pod-network.js';
-import { errorMessage, failedPrecondition, invalidArgument, BerthError } from '../util/errors.js';
+import { errorMessage, failedPrecondition, invalidArgument } from '../util/errors.js';
 import { newId } from '../util/ids.js';
 import { KeyedLock } from '../util/keyed-lock.js';
 import { RecordError, listDir } from '../store/records.js';
@@ -340,16 +340,3 @@ export class SandboxService {
   }
 }
 
-/** Why RunPodSandbox failed and whose fault it is, for berth_sandbox_create_failures_total. */
-export function sandboxFailure(err: unknown, fromNetwork: boolean): { reason: string; fault: Fault } {
-  const kind = err instanceof BerthError ? err.kind : 'Internal';
-  if (fromNetwork) {
-    if (kind === 'InvalidArgument') return { reason: 'BadConfig', fault: 'user' };
-    return { reason: kind === 'DeadlineExceeded' ? 'Timeout' : 'CNI', fault: 'network' };
-  }
-  if (kind === 'InvalidArgument') return { reason: 'BadConfig', fault: 'user' };
-  if (kind === 'AlreadyExists') return { reason: 'NameInUse', fault: 'user' };
-  if (kind === 'FailedPrecondition') return { reason: 'HandlerUnusable', fault: 'runtime' };
-  if (err instanceof RunError) return { reason: 'Runtime', fault: 'runtime' };
-  return { reason: 'Internal', fault: 'runtime' };
-}
