@@ -272,6 +272,7 @@ function summaryText(at: Date, endpoint: string, reachable: string | undefined, 
     daemons.length
       ? daemons.map((d) => `berthd process ${d.pid}${d.serves ? ' (serves this endpoint)' : ''}: ${d.args} (stderr: ${d.stderr})`).join('\n')
       : 'berthd process: none running',
+    ...(daemons.some((d) => d.serves) ? [] : [`no berthd process holds ${endpoint.replace(/^unix:\/\//, '')}`]),
     '',
     ...outcomes.map((x) => `${x.status.padEnd(7)}  ${x.part}${x.detail ? `: ${x.detail}` : ''}`),
   ];
