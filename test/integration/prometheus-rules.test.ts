@@ -1,10 +1,13 @@
 // deploy/prometheus and deploy/grafana are checked here: promtool validates
-// and unit-tests the rules, every PromQL expression (rules and dashboards) is
-// parsed by promtool, and every metric it names must be one Berth exports.
+// and unit-tests the rules and the sample scrape configuration, every PromQL
+// expression (rules, dashboards and their variables) is parsed by promtool,
+// and every metric it names must be one Berth exports. The dashboards are
+// read the way Grafana's file provisioning reads them, and every alert has
+// its runbook.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { readFileSync, readdirSync, writeFileSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, writeFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
 import { Metrics } from '../../src/metrics/metrics.js';
@@ -13,7 +16,7 @@ import { REPO_ROOT, tempDir } from '../helpers/daemon.js';
 const PROM = join(REPO_ROOT, 'deploy/prometheus');
 const GRAFANA = join(REPO_ROOT, 'deploy/grafana');
 
-interface RuleFile { groups: { name: string; rules: { record?: string; alert?: string; expr: string }[] }[] }
+interface RuleFile { groups: { name: string; rules: { record?: string; alert?: string; expr: string; annotations?: Record<string, string> }[] }[] }
 const rules = parse(readFileSync(join(PROM, 'berth-rules.yml'), 'utf8')) as RuleFile;
 
 function promtool(args: string[], cwd = PROM): string {
@@ -30,17 +33,52 @@ test('promtool check rules and promtool test rules pass', () => {
   assert.match(promtool(['test', 'rules', 'berth-rules.test.yml']), /SUCCESS/);
 });
 
-/** Every expr of the three dashboards, with its dashboard and panel for messages. */
+interface Target { refId: string; expr: string; datasource?: unknown }
+interface Panel { id: number; type: string; title: string; datasource?: unknown; gridPos?: Record<string, number>; targets?: Target[]; panels?: Panel[] }
+interface Variable { name: string; type: string; query?: unknown; datasource?: unknown; definition?: string }
+interface Dashboard { uid?: unknown; title?: unknown; id?: unknown; schemaVersion?: unknown; templating?: { list?: Variable[] }; panels?: Panel[] }
+
+/**
+ * The dashboards as Grafana's file provisioning finds them: every `.json`
+ * file under the provider's folder, subfolders included, folders whose name
+ * starts with a dot skipped.
+ */
+function provisionedFiles(dir = GRAFANA): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
+    if (e.isDirectory()) return e.name.startsWith('.') ? [] : provisionedFiles(join(dir, e.name));
+    return e.name.endsWith('.json') ? [join(dir, e.name)] : [];
+  }).sort();
+}
+
+function dashboards(): { file: string; d: Dashboard }[] {
+  return provisionedFiles().map((f) => ({ file: f.slice(GRAFANA.length + 1), d: JSON.parse(readFileSync(f, 'utf8')) as Dashboard }));
+}
+
+/** Panels, rows' panels included. */
+function panelsOf(d: Dashboard): Panel[] {
+  return (d.panels ?? []).flatMap((p) => (p.type === 'row' ? p.panels ?? [] : [p]));
+}
+
+/** Every expr of the dashboards, and the query of each query variable, with where it is for messages. */
 function dashboardExprs(): { where: string; expr: string }[] {
   const out: { where: string; expr: string }[] = [];
-  const files = readdirSync(GRAFANA).filter((f) => f.endsWith('.json')).sort();
-  assert.deepEqual(files, ['debug.json', 'executive.json', 'oncall.json']);
-  for (const f of files) {
-    const d = JSON.parse(readFileSync(join(GRAFANA, f), 'utf8')) as { panels: { title: string; targets: { expr: string }[] }[] };
-    assert.ok(d.panels.length > 0, `${f} has panels`);
-    for (const p of d.panels) for (const t of p.targets) out.push({ where: `${f}: ${p.title}`, expr: t.expr });
+  const all = dashboards();
+  assert.deepEqual(all.map((x) => x.file), ['debug.json', 'executive.json', 'oncall.json']);
+  for (const { file, d } of all) {
+    assert.ok(panelsOf(d).length > 0, `${file} has panels`);
+    for (const p of panelsOf(d)) for (const t of p.targets ?? []) out.push({ where: `${file}: ${p.title}`, expr: t.expr });
+    for (const v of d.templating?.list ?? []) {
+      const q = typeof v.query === 'string' ? v.query : (v.query as { query?: string } | undefined)?.query;
+      const m = q ? /^label_values\((.+),\s*\w+\)$/.exec(q) : null;
+      if (m) out.push({ where: `${file}: variable ${v.name}`, expr: m[1]! });
+    }
   }
   return out;
+}
+
+/** A dashboard query as plain PromQL: template variables in matchers match anything, Grafana's intervals are 5m. */
+function withoutVariables(expr: string): string {
+  return expr.replace(/\$__(rate_)?interval|\$__range/g, '5m').replace(/\$\{?\w+\}?/g, '.+');
 }
 
 const KEYWORDS = new Set(['by', 'without', 'on', 'ignoring', 'group_left', 'group_right', 'and', 'or', 'unless', 'offset', 'bool', 'inf', 'nan', 'Inf', 'NaN', 'le']);
@@ -83,7 +121,7 @@ test('every expression in the rules and dashboards parses and names only metrics
   // promtool parses the dashboard queries with Prometheus's own parser, as recording rules of a scratch file.
   const dir = tempDir('berth-dash-');
   try {
-    const scratch = { groups: [{ name: 'dashboards', rules: exprs.map((e, i) => ({ record: `dashboard:q${i}`, expr: e.expr.replace(/\$instance/g, '.*') })) }] };
+    const scratch = { groups: [{ name: 'dashboards', rules: exprs.map((e, i) => ({ record: `dashboard:q${i}`, expr: withoutVariables(e.expr) })) }] };
     writeFileSync(join(dir, 'dash.yml'), JSON.stringify(scratch));
     assert.match(promtool(['check', 'rules', join(dir, 'dash.yml')]), /SUCCESS/);
   } finally {
@@ -106,4 +144,100 @@ test('every expression in the rules and dashboards parses and names only metrics
   }
   assert.deepEqual(unknown, []);
   assert.ok(berthRefs > 40, `dashboards and rules reference berth metrics (${berthRefs})`);
+});
+
+const DATASOURCE = { type: 'prometheus', uid: '${datasource}' };
+
+test('the dashboards provision: found and parsed as Grafana\'s file provider does, every panel on the datasource variable, every query on the job and node selection', () => {
+  // The provider configuration, as Grafana's config reader takes it: *.yaml and *.yml of the folder, apiVersion 1.
+  const provDir = join(GRAFANA, 'provisioning', 'dashboards');
+  const providers = readdirSync(provDir).filter((f) => /\.ya?ml$/.test(f))
+    .flatMap((f) => (parse(readFileSync(join(provDir, f), 'utf8')) as { apiVersion: number; providers: { name: string; type?: string; options: { path: string } }[] }).providers
+      .map((p) => ({ ...p, apiVersion: (parse(readFileSync(join(provDir, f), 'utf8')) as { apiVersion: number }).apiVersion })));
+  assert.equal(providers.length, 1);
+  assert.equal(providers[0]!.apiVersion, 1);
+  assert.equal(providers[0]!.type ?? 'file', 'file');
+  assert.match(providers[0]!.options.path, /^\//);
+  const ds = parse(readFileSync(join(GRAFANA, 'provisioning', 'datasources', 'prometheus.yml'), 'utf8')) as { apiVersion: number; datasources: { type: string }[] };
+  assert.equal(ds.apiVersion, 1);
+  assert.equal(ds.datasources[0]!.type, 'prometheus');
+
+  const uids = new Set<string>();
+  const titles = new Set<string>();
+  for (const { file, d } of dashboards()) {
+    const text = readFileSync(join(GRAFANA, file), 'utf8');
+    // Provisioning does not substitute an import's inputs: such a reference would stay unresolved.
+    assert.ok(!('__inputs' in d) && !('__requires' in d), `${file}: no import-only sections`);
+    assert.ok(!/\$\{DS_/.test(text), `${file}: no \${DS_…} data source references`);
+    assert.ok(typeof d.title === 'string' && d.title.length > 0, `${file}: a title`);
+    assert.match(String(d.uid), /^[A-Za-z0-9_-]{1,40}$/, `${file}: a uid Grafana accepts`);
+    assert.ok(!uids.has(d.uid as string) && !titles.has(d.title), `${file}: uid and title unique among the provisioned`);
+    uids.add(d.uid as string);
+    titles.add(d.title);
+    assert.ok(d.id === undefined || d.id === null, `${file}: no fixed database id`);
+    assert.equal(typeof d.schemaVersion, 'number', `${file}: schemaVersion`);
+
+    const vars = d.templating?.list ?? [];
+    assert.ok(Array.isArray(d.templating?.list), `${file}: templating.list`);
+    const dsVar = vars.find((v) => v.name === 'datasource');
+    assert.deepEqual(dsVar && { type: dsVar.type, query: dsVar.query }, { type: 'datasource', query: 'prometheus' }, `${file}: a Prometheus datasource variable`);
+    for (const name of ['job', 'instance']) {
+      const v = vars.find((x) => x.name === name);
+      assert.equal(v?.type, 'query', `${file}: variable ${name}`);
+      assert.deepEqual(v!.datasource, DATASOURCE, `${file}: variable ${name} queries the chosen datasource`);
+    }
+    for (const v of vars.filter((x) => x.type === 'query')) assert.deepEqual(v.datasource, DATASOURCE, `${file}: variable ${v.name}`);
+
+    const ids = new Set<number>();
+    for (const p of panelsOf(d)) {
+      const where = `${file}: ${p.title}`;
+      assert.ok(!ids.has(p.id), `${where}: unique panel id`);
+      ids.add(p.id);
+      assert.deepEqual(p.datasource, DATASOURCE, `${where}: panel datasource is the variable`);
+      for (const k of ['x', 'y', 'w', 'h']) assert.equal(typeof p.gridPos?.[k], 'number', `${where}: gridPos.${k}`);
+      assert.ok((p.targets ?? []).length > 0, `${where}: queries`);
+      const refIds = new Set<string>();
+      for (const t of p.targets!) {
+        assert.ok(t.refId && !refIds.has(t.refId), `${where}: unique refId`);
+        refIds.add(t.refId);
+        assert.deepEqual(t.datasource, DATASOURCE, `${where} ${t.refId}: query datasource is the variable`);
+        assert.doesNotMatch(t.expr, /\bjob\s*=\s*"/, `${where}: no hard-coded job`);
+        // Every series the query selects is narrowed to the chosen jobs and nodes.
+        for (const name of metricNames(withoutVariables(t.expr))) {
+          const uses = [...t.expr.matchAll(new RegExp(`(?<![A-Za-z0-9_:])${name}(?![A-Za-z0-9_:])(\\{[^}]*\\})?`, 'g'))];
+          for (const u of uses) {
+            assert.ok(u[1]?.includes('job=~"$job"') && u[1].includes('instance=~"$instance"'), `${where}: ${name} without the job and node selection in ${t.expr}`);
+          }
+        }
+      }
+    }
+  }
+});
+
+test('every alert links its runbook, and every runbook says how to confirm and mitigate with berth', () => {
+  const alerts = rules.groups.flatMap((g) => g.rules.filter((r) => r.alert));
+  assert.ok(alerts.length >= 5);
+  const dir = join(REPO_ROOT, 'docs/runbooks');
+  const index = readFileSync(join(dir, 'README.md'), 'utf8');
+  for (const a of alerts) {
+    const name = a.alert!;
+    assert.equal(a.annotations?.runbook_url, `{{ with $externalLabels.berth_runbooks_url }}{{ . }}{{ else }}docs/runbooks{{ end }}/${name}.md`, `${name}: runbook_url`);
+    const page = join(dir, `${name}.md`);
+    assert.ok(existsSync(page), `${name}: docs/runbooks/${name}.md`);
+    const text = readFileSync(page, 'utf8');
+    assert.match(text, new RegExp(`^# ${name}\n`), `${name}: titled`);
+    for (const section of ['Meaning', 'Confirm', 'Mitigate', 'Escalate']) assert.match(text, new RegExp(`^## ${section}$`, 'm'), `${name}: ${section}`);
+    const confirm = text.slice(text.indexOf('## Confirm'), text.indexOf('## Mitigate'));
+    assert.match(confirm, /^berth \S+/m, `${name}: berth commands to confirm`);
+    assert.ok(index.includes(`[${name}.md](${name}.md)`), `${name}: listed in docs/runbooks/README.md`);
+  }
+  const pages = readdirSync(dir).filter((f) => f !== 'README.md').map((f) => f.replace(/\.md$/, '')).sort();
+  assert.deepEqual(pages, alerts.map((a) => a.alert!).sort(), 'a page for each alert and none for an alert that does not exist');
+});
+
+test('the sample scrape configuration is valid and loads the rules', () => {
+  assert.match(promtool(['check', 'config', 'prometheus.yml']), /SUCCESS: prometheus\.yml is valid/);
+  const cfg = parse(readFileSync(join(PROM, 'prometheus.yml'), 'utf8')) as { rule_files: string[]; scrape_configs: { job_name: string; static_configs: { targets: string[] }[] }[] };
+  assert.deepEqual(cfg.rule_files, ['berth-rules.yml']);
+  assert.ok(cfg.scrape_configs.some((j) => j.static_configs.some((s) => s.targets.some((t) => t.endsWith(':9847')))), 'scrapes berthd\'s default metrics port');
 });
