@@ -11,7 +11,9 @@ import { existsSync, readFileSync, readdirSync, writeFileSync, rmSync } from 'no
 import { join } from 'node:path';
 import { parse } from 'yaml';
 import { Metrics } from '../../src/metrics/metrics.js';
-import { REPO_ROOT, tempDir } from '../helpers/daemon.js';
+import { REPO_ROOT, startDaemon, tempDir } from '../helpers/daemon.js';
+import { freePort } from '../helpers/registry.js';
+import { startPrometheus } from '../helpers/prometheus.js';
 
 const PROM = join(REPO_ROOT, 'deploy/prometheus');
 const GRAFANA = join(REPO_ROOT, 'deploy/grafana');
@@ -240,4 +242,41 @@ test('the sample scrape configuration is valid and loads the rules', () => {
   const cfg = parse(readFileSync(join(PROM, 'prometheus.yml'), 'utf8')) as { rule_files: string[]; scrape_configs: { job_name: string; static_configs: { targets: string[] }[] }[] };
   assert.deepEqual(cfg.rule_files, ['berth-rules.yml']);
   assert.ok(cfg.scrape_configs.some((j) => j.static_configs.some((s) => s.targets.some((t) => t.endsWith(':9847')))), 'scrapes berthd\'s default metrics port');
+});
+
+test('every dashboard query runs on a real Prometheus scraping berthd under a job of another name, and the node selection narrows each one', async () => {
+  const address = `127.0.0.1:${await freePort()}`;
+  const d = await startDaemon({ metrics: address });
+  // A CRI call, so the per-method series exist before the scrapes.
+  await d.client.call('Version', {});
+  let prom: Awaited<ReturnType<typeof startPrometheus>> | undefined;
+  try {
+    prom = await startPrometheus([address], [join(PROM, 'berth-rules.yml')], 'node-runtime');
+    // Enough scrapes for rate() over 5m windows to have two samples.
+    const deadline = Date.now() + 60_000;
+    while (((await prom.query('count_over_time(berth_daemon_uptime_seconds{job="node-runtime"}[5m])'))[0]?.value ?? 0) < 3) {
+      assert.ok(Date.now() < deadline, 'Prometheus never scraped berthd three times');
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    // What Grafana asks for label_values(berth_daemon_start_time_seconds, job) over the dashboard's time range.
+    const range = `start=${Math.floor(Date.now() / 1000) - 3600}&end=${Math.ceil(Date.now() / 1000)}`;
+    const jobs = await (await fetch(`${prom.url}/api/v1/label/job/values?match[]=berth_daemon_start_time_seconds&${range}`)).json() as { data: string[] };
+    assert.deepEqual(jobs.data, ['node-runtime'], 'the job variable offers the job that exports berthd\'s metrics');
+    const fill = (expr: string, instance: string): string => expr.replace(/\$job\b/g, 'node-runtime').replace(/\$instance\b/g, instance);
+    const answered = new Map<string, number>();
+    // The panels' queries (the variables' own queries list every job and node by design).
+    for (const { where, expr } of dashboardExprs().filter((e) => !e.where.includes(': variable '))) {
+      const mine = await prom.query(fill(expr, address));
+      answered.set(where, (answered.get(where) ?? 0) + mine.length);
+      assert.deepEqual(await prom.query(fill(expr, 'no-such-node:1')), [], `${where}: another node's selection must leave nothing of this one: ${expr}`);
+    }
+    // Panels on series berthd always exports show this node.
+    for (const where of ['executive.json: Runtime up', 'executive.json: Uptime', 'debug.json: berthd memory', 'debug.json: CRI calls by method', 'oncall.json: Image filesystem free']) {
+      assert.ok((answered.get(where) ?? 0) > 0, `${where} shows the node`);
+    }
+  } finally {
+    await prom?.stop();
+    await d.stop();
+    d.cleanup();
+  }
 });
