@@ -135,6 +135,20 @@ export async function psScenario(ep: string, c: { id: string; name: string; pod:
   assert.equal((await cli(ep, ['ps', '-q', '--namespace', 'elsewhere'])).stdout, '');
 }
 
+/**
+ * A document with what moves between two calls (counters, ages, times)
+ * zeroed, and what a Go runtime gives in any order (map keys, list items)
+ * sorted.
+ */
+function stable(v: unknown, key = ''): string {
+  const norm = (x: unknown, k: string): unknown => {
+    if (Array.isArray(x)) return x.map((e) => norm(e, '')).sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b)));
+    if (x && typeof x === 'object') return Object.fromEntries(Object.entries(x).sort(([a], [b]) => a.localeCompare(b)).map(([kk, e]) => [kk, norm(e, kk)]));
+    return /(usage|bytes|timestamp|At$|nano|value|inodes)/i.test(k) ? 0 : x;
+  };
+  return JSON.stringify(norm(v, key));
+}
+
 /** Every command with -o json gives the same document with -o yaml. */
 export async function yamlScenario(ep: string, commands: string[][]): Promise<void> {
   for (const args of commands) {
@@ -142,13 +156,6 @@ export async function yamlScenario(ep: string, commands: string[][]): Promise<vo
     const y = await cli(ep, [...args, '-o', 'yaml']);
     assert.equal(j.code, 0, `${args.join(' ')}: ${j.stderr}`);
     assert.equal(y.code, 0, `${args.join(' ')}: ${y.stderr}`);
-    // Counters, ages and times move between two calls, and a Go runtime's
-    // maps come in any order: compare everything else, keys sorted.
-    const stable = (v: unknown): string => JSON.stringify(v, (k, x: unknown) => {
-      if (/(usage|bytes|timestamp|At$|nano|value|inodes)/i.test(k) && typeof x !== 'object') return 0;
-      if (x && typeof x === 'object' && !Array.isArray(x)) return Object.fromEntries(Object.entries(x).sort(([a], [b]) => a.localeCompare(b)));
-      return x;
-    });
     assert.equal(stable(parseYaml(y.stdout)), stable(JSON.parse(j.stdout)), args.join(' '));
   }
   const bad = await cli(ep, ['ps', '-o', 'xml']);
