@@ -27,7 +27,7 @@ import { notifierAction, notifyingProfile } from './seccomp-notifier.js';
 import { readImageFile, resolveUser } from './user.js';
 import { mountRootfs } from './rootfs.js';
 import { hostDevices, loadSeccompFile, ownOomScoreAdj, resolveDevices, resolveMountSources } from './host-inputs.js';
-import { ensurePropagation } from './propagation.js';
+import { checkPropagationSource } from './propagation.js';
 import { startError } from './transitions.js';
 import { detectCgroupVersion, swapAccounted } from '../cgroup/host.js';
 import { span } from '../tracing/tracing.js';
@@ -298,8 +298,10 @@ export class ContainerCreator {
       this.d.log.info({ container: c.id, requested: oomScoreAdj, applied: oomOwn }, 'oom_score_adj below the daemon\'s own clamped (runtime.restrict_oom_score_adj)');
       oomScoreAdj = oomOwn;
     }
+    // A propagating mount needs a host source that propagates already
+    // (containerd's rule): berthd never changes the host's propagation.
     for (const [i, m] of cfg.mounts.entries()) {
-      if (m.propagation !== 'private' && await ensurePropagation(mountSources[i]!, m.propagation)) c.sharedMounts.push(mountSources[i]!);
+      if (m.propagation !== 'private') await checkPropagationSource(mountSources[i]!, m.propagation, `config.mounts[${i}].host_path`);
     }
     return buildSpec({
       id: c.id, config: cfg, sandbox: sb, sandboxPaths: this.d.sandboxes.paths(sb.id), image: image.config, rootfs, user,

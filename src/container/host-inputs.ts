@@ -1,9 +1,11 @@
 // Host facts a container spec depends on: device numbers, resolved mount
 // sources, seccomp profiles, the daemon's own oom_score_adj.
 import { readFileSync } from 'node:fs';
-import { stat, realpath, readdir, readFile } from 'node:fs/promises';
+import { stat, realpath, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { failedPrecondition, invalidArgument, notFound } from '../util/errors.js';
+import { echo } from '../util/echo.js';
+import { readRegularFile, UnreadableFile } from '../util/bounded-read.js';
 import type { DeviceRequest, MountRequest } from './types.js';
 import type { HostDevice } from './spec.js';
 import type { SeccompProfile } from './seccomp.js';
@@ -74,20 +76,37 @@ export async function resolveMountSources(mounts: MountRequest[]): Promise<strin
   }));
 }
 
-/** Loads a Localhost seccomp profile; only absolute paths are accepted. */
+/** Largest Localhost seccomp profile read (runtime default profiles are about 30 KiB). */
+export const MAX_SECCOMP_PROFILE = 1024 * 1024;
+
+/**
+ * Loads a Localhost seccomp profile; only an absolute path to a regular file
+ * of at most MAX_SECCOMP_PROFILE is read (a FIFO or a device is refused
+ * without blocking), and it must be a JSON object runc can take as a profile.
+ */
 export async function loadSeccompFile(path: string, field: string): Promise<SeccompProfile> {
-  if (!path.startsWith('/')) throw invalidArgument(`${field} "${path}" must be an absolute path to a profile on this host`);
+  const what = `${field}: seccomp profile ${echo(path)}`;
+  if (!path.startsWith('/')) throw invalidArgument(`${field} ${echo(path)} must be an absolute path to a profile on this host`);
   let text: string;
   try {
-    text = await readFile(path, 'utf8');
-  } catch {
-    throw notFound(`${field}: seccomp profile "${path}" not found`);
-  }
-  try {
-    return JSON.parse(text) as SeccompProfile;
+    text = (await readRegularFile(path, MAX_SECCOMP_PROFILE)).toString('utf8');
   } catch (err) {
-    throw failedPrecondition(`${field}: seccomp profile "${path}" is not valid JSON: ${(err as Error).message}`);
+    if (err instanceof UnreadableFile && err.reason === 'missing') throw notFound(`${what} not found`);
+    if (err instanceof UnreadableFile) throw invalidArgument(`${what} ${err.message}`);
+    throw failedPrecondition(`${what} cannot be read: ${(err as Error).message}`);
   }
+  let profile: unknown;
+  try {
+    profile = JSON.parse(text);
+  } catch (err) {
+    throw failedPrecondition(`${what} is not valid JSON: ${echo((err as Error).message)}`);
+  }
+  const p = profile as Partial<SeccompProfile> | null;
+  if (!p || typeof p !== 'object' || Array.isArray(p) || typeof p.defaultAction !== 'string'
+    || (p.syscalls !== undefined && !Array.isArray(p.syscalls)) || (p.architectures !== undefined && !Array.isArray(p.architectures))) {
+    throw failedPrecondition(`${what} is not a seccomp profile (an object with defaultAction, and syscalls and architectures as lists)`);
+  }
+  return p as SeccompProfile;
 }
 
 /** berthd's own oom_score_adj (read each time: an operator may change it; a procfs read takes microseconds). */

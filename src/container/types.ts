@@ -97,7 +97,7 @@ export interface Container {
   stopSignal: string;
   user: { uid: number; gid: number; additionalGids: number[] };
   resources?: Resources;
-  /** Host paths made shared so rshared/rslave mounts propagate; undone on remove. */
+  /** Host paths a berthd before 0.2 made shared for rshared/rslave mounts; undone on remove (berthd no longer changes host propagation). */
   sharedMounts: string[];
   /** How the seccomp notifier answers this container's denials, when it opted in. */
   seccompNotifier?: NotifierPlan;

@@ -124,9 +124,10 @@ export class Daemon {
       maxMessageBytes: config.daemon.max_message_bytes,
       handlers: buildHandlers(services),
       log,
-      observe: (method, code, seconds) => {
+      observe: (method, code, seconds, unexpected) => {
         metrics.criRequests.inc({ method, code });
         if (code !== 'OK') metrics.criErrors.inc({ method, code });
+        if (unexpected) metrics.criHandlerErrors.inc({ method });
         metrics.criDuration.observe({ method }, seconds);
       },
     });
