@@ -192,7 +192,7 @@ export class ContainerCreator {
     if (cfg.security.privileged) return undefined;
     if (!p) return this.d.config.runtime.seccomp_default ? runtimeDefaultProfile(caps) : undefined;
     if (p.type === 'Unconfined') return undefined;
-    if (p.type === 'Localhost') return loadSeccompFile(p.localhostRef, `${field}.localhost_ref`);
+    if (p.type === 'Localhost') return loadSeccompFile(p.localhostRef, `${field}.localhost_ref`, caps);
     return runtimeDefaultProfile(caps);
   }
 

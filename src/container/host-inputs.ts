@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { failedPrecondition, invalidArgument, notFound } from '../util/errors.js';
 import type { DeviceRequest, MountRequest } from './types.js';
 import type { HostDevice } from './spec.js';
-import type { SeccompProfile } from './seccomp.js';
+import { parseMaintainedProfile, resolveProfile, type SeccompProfile } from './seccomp.js';
 
 function devNumbers(rdev: number): { major: number; minor: number } {
   return { major: Number((BigInt(rdev) >> 8n) & 0xfffn), minor: (rdev & 0xff) | ((rdev >> 12) & 0xfff00) };
@@ -74,8 +74,14 @@ export async function resolveMountSources(mounts: MountRequest[]): Promise<strin
   }));
 }
 
-/** Loads a Localhost seccomp profile; only absolute paths are accepted. */
-export async function loadSeccompFile(path: string, field: string): Promise<SeccompProfile> {
+/**
+ * Loads a Localhost seccomp profile for a container holding `capabilities`;
+ * only absolute paths are accepted. Profiles are often written in the
+ * maintained format (a copy of the default, edited), whose capability,
+ * architecture and kernel conditions runc would ignore: they are resolved
+ * as for RuntimeDefault. A plain OCI profile has none and passes unchanged.
+ */
+export async function loadSeccompFile(path: string, field: string, capabilities: readonly string[]): Promise<SeccompProfile> {
   if (!path.startsWith('/')) throw invalidArgument(`${field} "${path}" must be an absolute path to a profile on this host`);
   let text: string;
   try {
@@ -84,9 +90,9 @@ export async function loadSeccompFile(path: string, field: string): Promise<Secc
     throw notFound(`${field}: seccomp profile "${path}" not found`);
   }
   try {
-    return JSON.parse(text) as SeccompProfile;
+    return resolveProfile(parseMaintainedProfile(text), capabilities);
   } catch (err) {
-    throw failedPrecondition(`${field}: seccomp profile "${path}" is not valid JSON: ${(err as Error).message}`);
+    throw failedPrecondition(`${field}: seccomp profile "${path}" is not valid: ${(err as Error).message}`);
   }
 }
 

@@ -33,6 +33,9 @@ export interface SeccompProfile {
   defaultErrnoRet?: number;
   architectures?: string[];
   flags?: string[];
+  /** Seccomp notify: where the runtime hands the filter's listener. */
+  listenerPath?: string;
+  listenerMetadata?: string;
   syscalls: SeccompSyscallRule[];
 }
 
@@ -64,6 +67,8 @@ export interface MaintainedProfile {
   architectures?: string[];
   archMap?: { architecture: string; subArchitectures?: string[] }[];
   flags?: string[];
+  listenerPath?: string;
+  listenerMetadata?: string;
   syscalls?: ProfileRule[];
 }
 
@@ -155,6 +160,8 @@ export function resolveProfile(p: MaintainedProfile, capabilities: readonly stri
   const arches = architectures(p, host);
   if (arches) out.architectures = arches;
   if (p.flags?.length) out.flags = [...p.flags];
+  if (p.listenerPath) out.listenerPath = p.listenerPath;
+  if (p.listenerMetadata) out.listenerMetadata = p.listenerMetadata;
   return out;
 }
 
