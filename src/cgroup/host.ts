@@ -4,7 +4,8 @@
 // sandbox and container services, which make and remove cgroups, and by the
 // stats readers, which read them.
 import { existsSync } from 'node:fs';
-import { readFile, rmdir } from 'node:fs/promises';
+import { mkdir, readFile, rmdir, writeFile } from 'node:fs/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { join } from 'node:path';
 
 export type CgroupVersion = 'v1' | 'v2';
@@ -25,10 +26,68 @@ export async function cgroupRoots(base = '/sys/fs/cgroup'): Promise<string[]> {
   return text.split('\n').map((l) => l.split(' ')).filter((f) => (f[2] === 'cgroup' || f[2] === 'cgroup2') && f[1]?.startsWith(base)).map((f) => f[1]!);
 }
 
-/** Removes an empty cgroup directory in every hierarchy; a busy one is left. */
-export async function removeCgroup(path: string): Promise<void> {
-  for (const root of await cgroupRoots()) {
-    await rmdir(join(root, path)).catch(() => undefined);
+let roots: Promise<string[]> | undefined;
+/** cgroupRoots() of this host, read once: hierarchies are not mounted or unmounted under a running berthd. */
+function hostRoots(): Promise<string[]> {
+  roots ??= cgroupRoots();
+  return roots;
+}
+
+/**
+ * Removes an empty cgroup directory in every hierarchy; a busy one is left.
+ * With `busyWaitMs`, a cgroup whose last processes were just killed (they
+ * leave it only once they have exited) gets that long to empty.
+ */
+export async function removeCgroup(path: string, busyWaitMs = 0): Promise<void> {
+  const deadline = Date.now() + busyWaitMs;
+  for (const root of await hostRoots()) {
+    for (;;) {
+      const err = await rmdir(join(root, path)).then(() => undefined, (e: NodeJS.ErrnoException) => e);
+      if (err?.code !== 'EBUSY' || Date.now() >= deadline) break;
+      await sleep(10);
+    }
+  }
+}
+
+/**
+ * Moves process `pid` (all its threads) into cgroup `path` in every
+ * hierarchy, making the cgroup where it is missing. Its children from then
+ * on are born there.
+ */
+export async function joinCgroup(path: string, pid: number): Promise<void> {
+  await Promise.all((await hostRoots()).map(async (root) => {
+    const procs = join(root, path, 'cgroup.procs');
+    try {
+      await writeFile(procs, String(pid));
+      return;
+    } catch (err) {
+      // ENOSPC: a v1 cpuset cgroup made without CPUs or memory nodes.
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code !== 'ENOENT' && code !== 'ENOSPC') throw err;
+    }
+    await makeCgroup(root, path);
+    await writeFile(procs, String(pid));
+  }));
+}
+
+/**
+ * Makes cgroup `path` under one hierarchy's root, each missing level in
+ * turn. A new v1 cpuset cgroup has no CPUs and no memory nodes, and refuses
+ * processes until it is given some: it gets its parent's, as runc does.
+ */
+async function makeCgroup(root: string, path: string): Promise<void> {
+  let dir = root;
+  for (const part of path.split('/').filter(Boolean)) {
+    const parent = dir;
+    dir = join(dir, part);
+    await mkdir(dir).catch((err: NodeJS.ErrnoException) => {
+      if (err.code !== 'EEXIST') throw err;
+    });
+    for (const file of ['cpuset.cpus', 'cpuset.mems']) {
+      const own = await readFile(join(dir, file), 'utf8').catch(() => undefined);
+      if (own === undefined || own.trim() !== '') continue;
+      await writeFile(join(dir, file), await readFile(join(parent, file), 'utf8'));
+    }
   }
 }
 

@@ -69,6 +69,10 @@ test('bad values are refused naming the key', () => {
     ['[network]\nsubnet = "10.88.0.0"\n', /network\.subnet.*CIDR/],
     ['[metrics]\naddress = "nope"\n', /metrics\.address/],
     ['[runtime]\ndefault_handler = "kata"\n', /runtime\.default_handler.*kata/],
+    ['[runtime]\nconmon_cgroup = "berth.conmon"\n', /runtime\.conmon_cgroup.*"pod" or an absolute/],
+    ['[runtime]\nconmon_cgroup = "/"\n', /runtime\.conmon_cgroup.*root cgroup/],
+    ['[runtime]\nconmon_cgroup = "/berth/"\n', /runtime\.conmon_cgroup.*cgroup_parent/],
+    ['[runtime]\ncgroup_parent = "/kube/berth"\nconmon_cgroup = "/kube"\n', /runtime\.conmon_cgroup.*nor above it/],
     ['[runtime.handlers.x]\npath = "x"\n', /runtime\.handlers\.x\.path.*absolute/],
     ['[runtime.handlers.x]\nbogus = 1\npath = "/x"\n', /runtime\.handlers\.x\.bogus.*unknown/],
     ['[registries."r.example:5000"]\nmirrors = "http://m"\n', /registries\.r\.example:5000\.mirrors.*array/],
@@ -76,6 +80,13 @@ test('bad values are refused naming the key', () => {
   ];
   for (const [text, re] of cases) {
     withFile(text, (p) => assert.throws(() => loadConfig({ file: p }), re, text));
+  }
+});
+
+test('runtime.conmon_cgroup: pod, or a cgroup of its own beside or below the pods\' parent', () => {
+  assert.equal(loadConfig().runtime.conmon_cgroup, 'pod');
+  for (const v of ['/berth.conmon', '/berth/conmon', '/system.slice/berth-conmon']) {
+    assert.equal(loadConfig({ overrides: { 'runtime.conmon_cgroup': v } }).runtime.conmon_cgroup, v);
   }
 });
 

@@ -185,6 +185,31 @@ export class ContainerCreator {
     };
   }
 
+  /**
+   * Launches the container's conmon, held, and moves it out of berthd's
+   * cgroup before it may run the runtime (see cgroup/monitors.ts); `placed`
+   * settles once it is moved. `create()` waits for that.
+   */
+  launchConmon(c: Container, sb: Sandbox): ConmonLaunch & { placed: Promise<void> } {
+    const launch = this.d.runtimes.of(sb).launchConmon(this.conmonOptions(c));
+    const placed = this.d.sandboxes.placeMonitor(launch.pid, sb);
+    placed.catch(() => undefined);
+    return {
+      pid: launch.pid,
+      placed,
+      abort: () => launch.abort(),
+      create: async () => {
+        try {
+          await placed;
+        } catch (err) {
+          launch.abort();
+          throw err;
+        }
+        return launch.create();
+      },
+    };
+  }
+
   private async seccompFor(cfg: ContainerConfig, caps: string[]): Promise<SeccompProfile | undefined> {
     const p = cfg.security.seccomp;
     const field = 'config.linux.security_context.seccomp';
@@ -227,10 +252,11 @@ export class ContainerCreator {
     // spec (which validates the rest of the request) overlap; conmon runs
     // `runtime create` only when released.
     const mounting = layerDirs.make(c.id).then(() => mountRootfs(image.layerDirs, layerDirs.upper(c.id), layerDirs.work(c.id), rootfs));
-    const conmon = this.d.runtimes.of(sb).launchConmon(this.conmonOptions(c));
+    const conmon = this.launchConmon(c, sb);
     try {
       const spec = await this.buildSpecFor(c, sb, image, rootfs);
       await mounting;
+      await conmon.placed;
       // A few kilobytes, no fsync: written in place rather than queued on the
       // thread pool.
       writeFileSync(join(bundle, 'config.json'), JSON.stringify(spec));
