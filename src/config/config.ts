@@ -39,6 +39,7 @@ export interface Config {
     conmon: string;
     infra: string;
     conmon_cgroup: string;
+    log_size_max: number;
     restrict_oom_score_adj: boolean;
     seccomp_default: boolean;
     seccomp_profile: string;

@@ -177,11 +177,10 @@ export class ContainerCreator {
   /** How conmon supervises a container: the same at creation and when a restart makes it again. */
   conmonOptions(c: Container): ConmonOptions {
     const { paths } = this.d;
-    const bundle = paths.bundle(c.id);
     return {
-      conmon: this.d.config.runtime.conmon, id: c.id, name: c.reservedName, bundle, exitDir: paths.exitDir,
-      socketDir: paths.socketDir, persistDir: paths.persistDir(c.id), logPath: c.logPath || join(bundle, 'console.log'),
-      stdin: c.config.stdin, stdinOnce: c.config.stdinOnce, tty: c.config.tty,
+      conmon: this.d.config.runtime.conmon, id: c.id, name: c.reservedName, bundle: paths.bundle(c.id), exitDir: paths.exitDir,
+      socketDir: paths.socketDir, persistDir: paths.persistDir(c.id), logPath: paths.logFile(c),
+      stdin: c.config.stdin, stdinOnce: c.config.stdinOnce, tty: c.config.tty, logSizeMax: this.d.config.runtime.log_size_max,
     };
   }
 
@@ -244,14 +243,18 @@ export class ContainerCreator {
     const { paths, layerDirs } = this.d;
     const bundle = paths.bundle(c.id);
     const rootfs = paths.rootfs(c.id);
-    // conmon opens the log when it starts. (In place: on the state tmpfs,
-    // microseconds, where a trip through the thread pool can take more.)
+    // conmon opens the log when it starts, before it waits to be released.
+    // (In place: on the state tmpfs, microseconds, where a trip through the
+    // thread pool can take more.)
     mkdirSync(bundle, { recursive: true, mode: 0o700 });
     if (c.logPath) mkdirSync(join(c.logPath, '..'), { recursive: true });
+    const made = layerDirs.make(c.id);
+    // Without a log path the log is in the container's directory on the root, which this makes.
+    if (!c.logPath) await made;
     // The mount (a system call on the thread pool), conmon's start-up and the
     // spec (which validates the rest of the request) overlap; conmon runs
     // `runtime create` only when released.
-    const mounting = layerDirs.make(c.id).then(() => mountRootfs(image.layerDirs, layerDirs.upper(c.id), layerDirs.work(c.id), rootfs));
+    const mounting = made.then(() => mountRootfs(image.layerDirs, layerDirs.upper(c.id), layerDirs.work(c.id), rootfs));
     const conmon = this.launchConmon(c, sb);
     try {
       const spec = await this.buildSpecFor(c, sb, image, rootfs);
