@@ -84,7 +84,7 @@ export function makeTestCgroup(path: string): TestCgroup {
             rmdirSync(dir);
           } catch (err) {
             // Processes just killed leave the cgroup once they have exited.
-            if ((err as NodeJS.ErrnoException).code !== 'EBUSY' || i > 500) throw err;
+            if ((err as NodeJS.ErrnoException).code !== 'EBUSY' || i > 3000) throw err;
             await sleep(10);
           }
         }
