@@ -30,11 +30,11 @@ export class MonitorCgroups {
     return this.perPod ? `${podCgroup.replace(/\/+$/, '')}/${POD_MONITOR_CGROUP}` : this.setting.replace(/\/+$/, '');
   }
 
-  /** Moves `pid` into the monitors' cgroup of a pod; the error names the setting. */
-  async place(pid: number, podCgroup: string): Promise<void> {
+  /** Moves `pid` into the monitors' cgroup of a pod, at once (see joinCgroup); the error names the setting. */
+  place(pid: number, podCgroup: string): void {
     const path = this.of(podCgroup);
     try {
-      await joinCgroup(path, pid);
+      joinCgroup(path, pid);
     } catch (err) {
       throw internal(`moving process ${pid} into cgroup ${path} (runtime.conmon_cgroup = "${this.setting}"): ${(err as Error).message}`, err);
     }

@@ -184,29 +184,16 @@ export class ContainerCreator {
     };
   }
 
-  /**
-   * Launches the container's conmon, held, and moves it out of berthd's
-   * cgroup before it may run the runtime (see cgroup/monitors.ts); `placed`
-   * settles once it is moved. `create()` waits for that.
-   */
-  launchConmon(c: Container, sb: Sandbox): ConmonLaunch & { placed: Promise<void> } {
+  /** Launches the container's conmon, held, and moves it out of berthd's cgroup while it cannot run anything yet (see cgroup/monitors.ts). */
+  launchConmon(c: Container, sb: Sandbox): ConmonLaunch {
     const launch = this.d.runtimes.of(sb).launchConmon(this.conmonOptions(c));
-    const placed = this.d.sandboxes.placeMonitor(launch.pid, sb);
-    placed.catch(() => undefined);
-    return {
-      pid: launch.pid,
-      placed,
-      abort: () => launch.abort(),
-      create: async () => {
-        try {
-          await placed;
-        } catch (err) {
-          launch.abort();
-          throw err;
-        }
-        return launch.create();
-      },
-    };
+    try {
+      this.d.sandboxes.placeMonitor(launch.pid, sb);
+    } catch (err) {
+      launch.abort();
+      throw err;
+    }
+    return launch;
   }
 
   private async seccompFor(cfg: ContainerConfig, caps: string[]): Promise<SeccompProfile | undefined> {
@@ -255,16 +242,16 @@ export class ContainerCreator {
     // spec (which validates the rest of the request) overlap; conmon runs
     // `runtime create` only when released.
     const mounting = made.then(() => mountRootfs(image.layerDirs, layerDirs.upper(c.id), layerDirs.work(c.id), rootfs));
-    const conmon = this.launchConmon(c, sb);
+    let conmon: ConmonLaunch | undefined;
     try {
+      conmon = this.launchConmon(c, sb);
       const spec = await this.buildSpecFor(c, sb, image, rootfs);
       await mounting;
-      await conmon.placed;
       // A few kilobytes, no fsync: written in place rather than queued on the
       // thread pool.
       writeFileSync(join(bundle, 'config.json'), JSON.stringify(spec));
     } catch (err) {
-      conmon.abort();
+      conmon?.abort();
       await mounting.catch(() => undefined);
       throw err;
     }

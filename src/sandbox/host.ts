@@ -35,25 +35,23 @@ export async function pinNamespaces(files: { net?: string; ipc?: string; uts?: s
  * (see cgroup/monitors.ts). Resolves with the PID of the `unshare` holding
  * it (killing that one kills catatonit too).
  */
-export async function startInfra(infra: string, file: string, place: (pid: number) => Promise<void>): Promise<number> {
+export async function startInfra(infra: string, file: string, place: (pid: number) => void): Promise<number> {
   await writeFile(file, '', { flag: 'a' });
   const { process: child } = spawnProcess('unshare', ['--fork', `--pid=${file}`, '--kill-child', infra, '-P'], {
     detached: true, keepAlive: false, env: process.env, stdio: ['null', 'null', 'null'],
   });
-  // Moved at once, so catatonit is usually born where it belongs.
-  const placing = place(child.pid);
-  placing.catch(() => undefined);
   try {
+    // Moved at once, so catatonit is normally born where it belongs.
+    place(child.pid);
     const deadline = Date.now() + 10_000;
     while (Date.now() < deadline) {
       if (await isNamespace(file)) {
-        await placing;
         // `unshare` forks catatonit before it pins the namespace, so the
         // child exists now; one forked before the move above is moved too.
         const where = await readFile(`/proc/${child.pid}/cgroup`, 'utf8');
         const children = await readFile(`/proc/${child.pid}/task/${child.pid}/children`, 'utf8').catch(() => '');
         for (const c of children.split(' ').filter(Boolean)) {
-          if ((await readFile(`/proc/${c}/cgroup`, 'utf8').catch(() => where)) !== where) await place(Number(c));
+          if ((await readFile(`/proc/${c}/cgroup`, 'utf8').catch(() => where)) !== where) place(Number(c));
         }
         return child.pid;
       }

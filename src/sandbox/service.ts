@@ -47,8 +47,8 @@ export class SandboxService {
   }
 
   /** Moves a monitor of the pod (its infra process, a container's conmon) out of berthd's cgroup. */
-  placeMonitor(pid: number, sb: Sandbox): Promise<void> {
-    return this.monitors.place(pid, sb.cgroupParent);
+  placeMonitor(pid: number, sb: Sandbox): void {
+    this.monitors.place(pid, sb.cgroupParent);
   }
 
   paths(id: string): SandboxPaths {
