@@ -23,6 +23,15 @@ export interface KeySpec {
 const absolute = (v: string): string | undefined =>
   v === '' || v.startsWith('/') ? undefined : 'must be an absolute path';
 
+const conmonCgroup = (v: string): string | undefined => {
+  if (v === 'pod') return undefined;
+  if (!v.startsWith('/') || v.split('/').includes('..')) return 'must be "pod" or an absolute cgroupfs path';
+  return v.replace(/\/+$/, '') === '' ? 'must not be the root cgroup' : undefined;
+};
+
+const logSizeMax = (v: number): string | undefined =>
+  v > 0 && v < 8192 ? 'must be -1 or 0 (no limit) or at least 8192' : undefined;
+
 const hostPort = (v: string): string | undefined => {
   if (v === '') return undefined;
   const m = /^(\[[0-9a-fA-F:]+\]|[^:]+):(\d{1,5})$/.exec(v);
@@ -72,6 +81,10 @@ export const KEYS: readonly KeySpec[] = [
     doc: 'Path of the conmon monitor that supervises every container.' },
   { path: 'runtime.infra', type: 'string', default: '/usr/bin/catatonit', check: absolute,
     doc: 'Init binary run as a pod\'s infra process when the pod needs one (shared PID namespace).' },
+  { path: 'runtime.conmon_cgroup', type: 'string', default: 'pod', check: conmonCgroup,
+    doc: 'Cgroup each container\'s conmon and each pod\'s infra process are moved into, out of berthd\'s own, before they run anything, so that stopping berthd\'s cgroup (systemd\'s default KillMode) leaves them running. `pod`: `<pod cgroup>/berth-conmon`, charged to the pod (CRI-O\'s only choice with cgroupfs); an absolute cgroupfs path: that one cgroup for all, made when first needed and removed at shutdown when empty (see docs/config.md).' },
+  { path: 'runtime.log_size_max', type: 'int', default: -1, min: -1, check: logSizeMax,
+    doc: 'Most bytes a container\'s log file holds (conmon\'s --log-size-max, CRI-O\'s `log_size_max`); the line that would pass it goes into an emptied file (see docs/config.md). -1 or 0: no limit (the default, as CRI-O\'s: kubelet rotates the logs it names, and conmon\'s count does not restart at a rotation, so a limit would empty a rotated file now and then); otherwise at least 8192 (conmon reads 8 KiB at a time). A container created without log_path logs to `<daemon.root>/containers/<id>/console.log`, which nobody rotates: it is always bounded, by this limit when set, else by 64 MiB.' },
   { path: 'runtime.restrict_oom_score_adj', type: 'bool', default: true,
     doc: 'Clamp a requested oom_score_adj below the daemon\'s own to the daemon\'s value instead of failing (hosts without CAP_SYS_RESOURCE).' },
   { path: 'runtime.seccomp_default', type: 'bool', default: false,

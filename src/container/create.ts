@@ -43,6 +43,15 @@ export function stopSignalName(s: string | undefined): string {
   return SIGNALS.has(name) || /^SIGRTM(IN|AX)/.test(name) ? name : 'SIGTERM';
 }
 
+/** Bound of a log nobody rotates (a container created without a log path) when runtime.log_size_max sets none. */
+const UNROTATED_LOG_MAX = 64 * 1024 * 1024;
+
+/** conmon's log limit: runtime.log_size_max; a log without a path (rotated by nobody) is bounded regardless. */
+export function logLimit(logPath: string, configured: number): number {
+  if (configured > 0) return configured;
+  return logPath ? -1 : UNROTATED_LOG_MAX;
+}
+
 export function containerReservedName(c: Pick<ContainerConfig, 'name' | 'attempt'>, sb: Sandbox): string {
   return `${c.name}_${sb.config.name}_${sb.config.namespace}_${sb.config.uid}_${c.attempt}`;
 }
@@ -187,12 +196,23 @@ export class ContainerCreator {
   /** How conmon supervises a container: the same at creation and when a restart makes it again. */
   conmonOptions(c: Container): ConmonOptions {
     const { paths } = this.d;
-    const bundle = paths.bundle(c.id);
     return {
-      conmon: this.d.config.runtime.conmon, id: c.id, name: c.reservedName, bundle, exitDir: paths.exitDir,
-      socketDir: paths.socketDir, persistDir: paths.persistDir(c.id), logPath: c.logPath || join(bundle, 'console.log'),
-      stdin: c.config.stdin, stdinOnce: c.config.stdinOnce, tty: c.config.tty,
+      conmon: this.d.config.runtime.conmon, id: c.id, name: c.reservedName, bundle: paths.bundle(c.id), exitDir: paths.exitDir,
+      socketDir: paths.socketDir, persistDir: paths.persistDir(c.id), logPath: paths.logFile(c),
+      stdin: c.config.stdin, stdinOnce: c.config.stdinOnce, tty: c.config.tty, logSizeMax: logLimit(c.logPath, this.d.config.runtime.log_size_max),
     };
+  }
+
+  /** Launches the container's conmon, held, and moves it out of berthd's cgroup while it cannot run anything yet (see cgroup/monitors.ts). */
+  launchConmon(c: Container, sb: Sandbox): ConmonLaunch {
+    const launch = this.d.runtimes.of(sb).launchConmon(this.conmonOptions(c));
+    try {
+      this.d.sandboxes.placeMonitor(launch.pid, sb);
+    } catch (err) {
+      launch.abort();
+      throw err;
+    }
+    return launch;
   }
 
   private async seccompFor(cfg: ContainerConfig, caps: string[]): Promise<SeccompProfile | undefined> {
@@ -202,7 +222,7 @@ export class ContainerCreator {
     if (cfg.security.privileged) return undefined;
     if (!p) return this.d.config.runtime.seccomp_default ? runtimeDefaultProfile(caps) : undefined;
     if (p.type === 'Unconfined') return undefined;
-    if (p.type === 'Localhost') return loadSeccompFile(p.localhostRef, `${field}.localhost_ref`);
+    if (p.type === 'Localhost') return loadSeccompFile(p.localhostRef, `${field}.localhost_ref`, caps);
     return runtimeDefaultProfile(caps);
   }
 
@@ -229,23 +249,28 @@ export class ContainerCreator {
     const { paths, layerDirs } = this.d;
     const bundle = paths.bundle(c.id);
     const rootfs = paths.rootfs(c.id);
-    // conmon opens the log when it starts. (In place: on the state tmpfs,
-    // microseconds, where a trip through the thread pool can take more.)
+    // conmon opens the log when it starts, before it waits to be released.
+    // (In place: on the state tmpfs, microseconds, where a trip through the
+    // thread pool can take more.)
     mkdirSync(bundle, { recursive: true, mode: 0o700 });
     if (c.logPath) mkdirSync(join(c.logPath, '..'), { recursive: true });
+    const made = layerDirs.make(c.id);
+    // Without a log path the log is in the container's directory on the root, which this makes.
+    if (!c.logPath) await made;
     // The mount (a system call on the thread pool), conmon's start-up and the
     // spec (which validates the rest of the request) overlap; conmon runs
     // `runtime create` only when released.
-    const mounting = layerDirs.make(c.id).then(() => mountRootfs(image.layerDirs, layerDirs.upper(c.id), layerDirs.work(c.id), rootfs));
-    const conmon = this.d.runtimes.of(sb).launchConmon(this.conmonOptions(c));
+    const mounting = made.then(() => mountRootfs(image.layerDirs, layerDirs.upper(c.id), layerDirs.work(c.id), rootfs));
+    let conmon: ConmonLaunch | undefined;
     try {
+      conmon = this.launchConmon(c, sb);
       const spec = await this.buildSpecFor(c, sb, image, rootfs);
       await mounting;
       // A few kilobytes, no fsync: written in place rather than queued on the
       // thread pool.
       writeFileSync(join(bundle, 'config.json'), JSON.stringify(spec));
     } catch (err) {
-      conmon.abort();
+      conmon?.abort();
       await mounting.catch(() => undefined);
       throw err;
     }

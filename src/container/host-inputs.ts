@@ -8,7 +8,7 @@ import { echo } from '../util/echo.js';
 import { readRegularFile, UnreadableFile } from '../util/bounded-read.js';
 import type { DeviceRequest, MountRequest } from './types.js';
 import type { HostDevice } from './spec.js';
-import type { SeccompProfile } from './seccomp.js';
+import { parseMaintainedProfile, resolveProfile, type SeccompProfile } from './seccomp.js';
 
 function devNumbers(rdev: number): { major: number; minor: number } {
   return { major: Number((BigInt(rdev) >> 8n) & 0xfffn), minor: (rdev & 0xff) | ((rdev >> 12) & 0xfff00) };
@@ -80,11 +80,15 @@ export async function resolveMountSources(mounts: MountRequest[]): Promise<strin
 export const MAX_SECCOMP_PROFILE = 1024 * 1024;
 
 /**
- * Loads a Localhost seccomp profile; only an absolute path to a regular file
- * of at most MAX_SECCOMP_PROFILE is read (a FIFO or a device is refused
- * without blocking), and it must be a JSON object runc can take as a profile.
+ * Loads a Localhost seccomp profile for a container holding `capabilities`:
+ * only an absolute path to a regular file of at most MAX_SECCOMP_PROFILE is
+ * read (a FIFO or a device is refused without blocking). Profiles are often
+ * written in the maintained format (a copy of the default, edited), whose
+ * capability, architecture and kernel conditions runc would ignore: they are
+ * resolved as for RuntimeDefault. A plain OCI profile has none and passes
+ * unchanged.
  */
-export async function loadSeccompFile(path: string, field: string): Promise<SeccompProfile> {
+export async function loadSeccompFile(path: string, field: string, capabilities: readonly string[]): Promise<SeccompProfile> {
   const what = `${field}: seccomp profile ${echo(path)}`;
   if (!path.startsWith('/')) throw invalidArgument(`${field} ${echo(path)} must be an absolute path to a profile on this host`);
   let text: string;
@@ -95,18 +99,11 @@ export async function loadSeccompFile(path: string, field: string): Promise<Secc
     if (err instanceof UnreadableFile) throw invalidArgument(`${what} ${err.message}`);
     throw failedPrecondition(`${what} cannot be read: ${(err as Error).message}`);
   }
-  let profile: unknown;
   try {
-    profile = JSON.parse(text);
+    return resolveProfile(parseMaintainedProfile(text), capabilities);
   } catch (err) {
-    throw failedPrecondition(`${what} is not valid JSON: ${echo((err as Error).message)}`);
+    throw failedPrecondition(`${what} is not valid: ${echo((err as Error).message)}`);
   }
-  const p = profile as Partial<SeccompProfile> | null;
-  if (!p || typeof p !== 'object' || Array.isArray(p) || typeof p.defaultAction !== 'string'
-    || (p.syscalls !== undefined && !Array.isArray(p.syscalls)) || (p.architectures !== undefined && !Array.isArray(p.architectures))) {
-    throw failedPrecondition(`${what} is not a seccomp profile (an object with defaultAction, and syscalls and architectures as lists)`);
-  }
-  return p as SeccompProfile;
 }
 
 /** berthd's own oom_score_adj (read each time: an operator may change it; a procfs read takes microseconds). */

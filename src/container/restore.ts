@@ -85,7 +85,7 @@ export class ContainerRestore {
     if (c.state === 'EXITED') return;
     const [st, conmon] = await Promise.all([rt.state(c.id), this.d.lifecycle.conmonPid(c.id)]);
     if (st?.status === 'created' && c.state === 'CREATED') {
-      if (!conmon) await this.remake(c, rt, 'its conmon was gone');
+      if (!conmon) await this.remake(c, sb, rt, 'its conmon was gone');
       return;
     }
     if (st?.status === 'running' && conmon) {
@@ -143,18 +143,18 @@ export class ContainerRestore {
       });
       return;
     }
-    await this.remake(c, rt, 'its creation was cut short by a restart');
+    await this.remake(c, sb, rt, 'its creation was cut short by a restart');
   }
 
   /** Makes the container again from its bundle (config.json and rootfs are there): conmon, then `runtime create`. */
-  private async remake(c: Container, rt: OciRuntime, why: string): Promise<void> {
+  private async remake(c: Container, sb: Sandbox, rt: OciRuntime, why: string): Promise<void> {
     this.d.log.info({ container: c.id, why }, 'making the container again from its bundle');
     await this.d.lifecycle.reapConmon(c.id, 0);
     await rt.delete(c.id);
     await rm(this.d.paths.exitFile(c.id), { force: true });
     try {
       await this.ensureRootfs(c);
-      const pid = await rt.launchConmon(this.d.creator.conmonOptions(c)).create();
+      const pid = await this.d.creator.launchConmon(c, sb).create();
       this.d.store.update(c, (x) => {
         x.pid = pid;
         x.phase = 'created';

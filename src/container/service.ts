@@ -115,6 +115,10 @@ export class ContainerService {
   bundle(id: string): string {
     return this.paths.bundle(id);
   }
+  /** The file conmon writes the container's log to. */
+  logFile(c: Container): string {
+    return this.paths.logFile(c);
+  }
   /** The container's writable layer (overlay upper directory). */
   upperDir(id: string): string {
     return this.layerDirs.upper(id);

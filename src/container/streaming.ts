@@ -178,7 +178,7 @@ export class ContainerStreaming implements StreamingTarget {
     const { c } = this.containers.running(containerId);
     if (opts.stdin && !c.config.stdin) throw failedPrecondition(`container ${c.id} was not created with stdin open`);
     const bundle = this.containers.bundle(c.id);
-    const logPath = c.logPath || join(bundle, 'console.log');
+    const logPath = this.containers.logFile(c);
     const stdout = new PassThrough();
     const stderr = new PassThrough();
     let offset = (await stat(logPath).catch(() => ({ size: 0 }))).size;

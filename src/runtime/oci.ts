@@ -29,6 +29,8 @@ export interface ConmonOptions {
 
 /** A conmon started by launchConmon, waiting to be released. */
 export interface ConmonLaunch {
+  /** conmon's PID: it runs nothing until released, so it can still be moved (another cgroup). */
+  readonly pid: number;
   /** Lets conmon run `runtime create`; resolves with the container's PID. */
   create(): Promise<number>;
   /** Kills conmon before it created anything (a failed CreateContainer). */
@@ -133,6 +135,7 @@ export class OciRuntime {
     syncPipe.on('error', () => undefined);
     startPipe.on('error', () => undefined);
     return {
+      pid: child.pid,
       create: () => {
         released = true;
         // runc renames the container's pid file into place as the last step

@@ -18,6 +18,7 @@ import { SandboxStore, type SandboxFilter } from './store.js';
 import { pinNamespaces, mountShm, startInfra, stopInfra, findInfraProcesses } from './host.js';
 import { unmountAll } from '../util/mount.js';
 import { removeCgroup, cgroupRoots } from '../cgroup/host.js';
+import { MonitorCgroups } from '../cgroup/monitors.js';
 import { isNamespace } from '../util/netns.js';
 import { hostsFile, resolvConf } from './dns.js';
 import { span } from '../tracing/tracing.js';
@@ -34,6 +35,7 @@ export class SandboxService {
   private readonly locks = new KeyedLock();
   // Errors that came from the pod network (CNI), for the failure metric's fault.
   private readonly networkErrors = new WeakSet<object>();
+  private readonly monitors: MonitorCgroups;
 
   constructor(
     private readonly config: Config,
@@ -44,6 +46,12 @@ export class SandboxService {
     private readonly network?: PodNetwork,
   ) {
     this.store = new SandboxStore(join(config.daemon.root, 'sandboxes'), events, log);
+    this.monitors = new MonitorCgroups(config.runtime.conmon_cgroup);
+  }
+
+  /** Moves a monitor of the pod (its infra process, a container's conmon) out of berthd's cgroup. */
+  placeMonitor(pid: number, sb: Sandbox): void {
+    this.monitors.place(pid, sb.cgroupParent);
   }
 
   paths(id: string): SandboxPaths {
@@ -160,7 +168,7 @@ export class SandboxService {
     await Promise.all([
       pinNamespaces({ net: hostNet ? undefined : p.netns, ipc: hostIpc ? undefined : p.ipcns, uts: hostNet ? undefined : p.utsns }),
       hostIpc ? Promise.resolve() : mountShm(p.shm),
-      ns.pid === 'POD' ? startInfra(this.config.runtime.infra, p.pidns).then((pid) => { sb.infraPid = pid; }) : Promise.resolve(),
+      ns.pid === 'POD' ? startInfra(this.config.runtime.infra, p.pidns, (pid) => this.placeMonitor(pid, sb)).then((pid) => { sb.infraPid = pid; }) : Promise.resolve(),
       writeFile(p.resolvConf, await resolvConf(sb.config.dns)),
       writeFile(p.hostname, `${hostname}\n`),
     ]);
@@ -191,6 +199,7 @@ export class SandboxService {
   private async forget(sb: Sandbox): Promise<void> {
     const p = this.paths(sb.id);
     await rm(p.dir, { recursive: true, force: true });
+    await this.monitors.forgetPod(sb.cgroupParent);
     if (sb.ownsCgroup) await removeCgroup(sb.cgroupParent);
     this.store.delete(sb);
   }
@@ -329,13 +338,16 @@ export class SandboxService {
     for (const root of await cgroupRoots()) {
       for (const id of await listDir(join(root, parent))) {
         const path = `${parent}/${id}`;
-        if (/^[0-9a-f]{64}$/.test(id) && !known.has(path)) await removeCgroup(path);
+        if (!/^[0-9a-f]{64}$/.test(id) || known.has(path)) continue;
+        await this.monitors.forgetPod(path);
+        await removeCgroup(path);
       }
     }
   }
 
-  /** Removes the default cgroup parent if no pod uses it any more (daemon shutdown). */
+  /** Removes the default cgroup parent if no pod uses it any more, and a dedicated monitors' cgroup left empty (daemon shutdown). */
   async cleanupCgroupParent(): Promise<void> {
+    await this.monitors.close();
     if (this.store.size === 0) await removeCgroup(this.config.runtime.cgroup_parent);
   }
 }
