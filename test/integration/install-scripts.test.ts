@@ -181,6 +181,7 @@ test('prepare.sh builds only when an input changed', () => {
     // The native module is built already for this Node.js, so build-native.sh has nothing to do.
     mkdirSync(join(dir, 'native'));
     writeFileSync(join(dir, 'native/berth_native.c'), '');
+    writeFileSync(join(dir, 'native/seccomp_notify.c'), '');
     mkdirSync(join(dir, 'dist/native'), { recursive: true });
     writeFileSync(join(dir, 'dist/native/berth_native.node'), '');
     writeFileSync(join(dir, 'dist/native/.node-version'), `${process.version}\n`);
