@@ -29,6 +29,7 @@ import { ensurePropagation } from './propagation.js';
 import { startError } from './transitions.js';
 import { detectCgroupVersion, swapAccounted } from '../cgroup/host.js';
 import { span } from '../tracing/tracing.js';
+import { CdiRegistry, applyCdi, requestedCdiDevices } from './cdi.js';
 
 const SIGNALS = new Set(['SIGABRT', 'SIGALRM', 'SIGBUS', 'SIGCHLD', 'SIGCONT', 'SIGFPE', 'SIGHUP', 'SIGILL', 'SIGINT', 'SIGIO', 'SIGKILL', 'SIGPIPE', 'SIGPROF', 'SIGPWR', 'SIGQUIT', 'SIGSEGV', 'SIGSTKFLT', 'SIGSTOP', 'SIGSYS', 'SIGTERM', 'SIGTRAP', 'SIGTSTP', 'SIGTTIN', 'SIGTTOU', 'SIGURG', 'SIGUSR1', 'SIGUSR2', 'SIGVTALRM', 'SIGWINCH', 'SIGXCPU', 'SIGXFSZ']);
 
@@ -56,8 +57,11 @@ export class ContainerCreator {
   private readonly accounts = new Map<string, Promise<{ passwd?: string; group?: string }>>();
   // Host facts that do not change while berthd runs.
   private readonly cgroupV2 = detectCgroupVersion() === 'v2';
+  private readonly cdi: CdiRegistry;
 
-  constructor(private readonly d: CreatorDeps) {}
+  constructor(private readonly d: CreatorDeps) {
+    this.cdi = new CdiRegistry(d.config.runtime.cdi_spec_dirs);
+  }
 
   private logPathFor(sb: Sandbox, cfg: ContainerConfig): string {
     if (!cfg.logPath) return '';
@@ -258,13 +262,14 @@ export class ContainerCreator {
   }
 
   /** The OCI runtime spec of a container: image config, security context, mounts and resources resolved. */
-  private async buildSpecFor(c: Container, sb: Sandbox, image: ImageForContainer, rootfs: string): Promise<object> {
+  private async buildSpecFor(c: Container, sb: Sandbox, image: ImageForContainer, rootfs: string): Promise<Record<string, unknown>> {
     const cfg = c.config;
     const sec = cfg.security;
-    const [{ passwd, group }, mountSources, devices] = await Promise.all([
+    const [{ passwd, group }, mountSources, devices, cdi] = await Promise.all([
       this.imageAccounts(image),
       resolveMountSources(cfg.mounts),
       resolveDevices(cfg.devices),
+      this.cdi.resolve(requestedCdiDevices(cfg.cdiDevices ?? [], cfg.annotations)),
     ]);
     const oomOwn = ownOomScoreAdj();
     const user = resolveUser({
@@ -284,10 +289,12 @@ export class ContainerCreator {
     for (const [i, m] of cfg.mounts.entries()) {
       if (m.propagation !== 'private' && await ensurePropagation(mountSources[i]!, m.propagation)) c.sharedMounts.push(mountSources[i]!);
     }
-    return buildSpec({
+    const spec = buildSpec({
       id: c.id, config: cfg, sandbox: sb, sandboxPaths: this.d.sandboxes.paths(sb.id), image: image.config, rootfs, user,
       capabilities: caps, seccomp, devices, mountSources, pidNamespace: await this.pidNamespace(c, sb), oomScoreAdj,
       hostHostname: osHostname(), swapSupported: swapAccounted(),
     });
+    applyCdi(spec, cdi);
+    return spec;
   }
 }

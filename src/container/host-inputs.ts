@@ -8,7 +8,7 @@ import type { DeviceRequest, MountRequest } from './types.js';
 import type { HostDevice } from './spec.js';
 import type { SeccompProfile } from './seccomp.js';
 
-function devNumbers(rdev: number): { major: number; minor: number } {
+export function devNumbers(rdev: number): { major: number; minor: number } {
   return { major: Number((BigInt(rdev) >> 8n) & 0xfffn), minor: (rdev & 0xff) | ((rdev >> 12) & 0xfff00) };
 }
 

@@ -55,6 +55,8 @@ export interface ContainerConfig {
   envs: { key: string; value: string }[];
   mounts: MountRequest[];
   devices: DeviceRequest[];
+  /** CDI devices by qualified name (CDI_devices); `cdi.k8s.io/` annotations add more. Absent in records before CDI. */
+  cdiDevices?: string[];
   labels: Record<string, string>;
   annotations: Record<string, string>;
   logPath: string;

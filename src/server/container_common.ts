@@ -66,6 +66,7 @@ export function containerConfig(c: ContainerConfig__Output | null): ContainerCon
       return { containerPath: m.containerPath, hostPath: m.hostPath, readonly: m.readonly, propagation: PROPAGATION[m.propagation] ?? 'private' };
     }),
     devices: c.devices.map((d) => ({ containerPath: d.containerPath, hostPath: d.hostPath, permissions: d.permissions })),
+    cdiDevices: c.CDIDevices.map((d) => d.name),
     labels: c.labels,
     annotations: c.annotations,
     logPath: c.logPath,
