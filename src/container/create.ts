@@ -30,6 +30,7 @@ import { startError } from './transitions.js';
 import { detectCgroupVersion, swapAccounted } from '../cgroup/host.js';
 import { span } from '../tracing/tracing.js';
 import { CdiRegistry, applyCdi, requestedCdiDevices } from './cdi.js';
+import { mountImageVolume, resolveImageVolumes } from './image-volumes.js';
 
 const SIGNALS = new Set(['SIGABRT', 'SIGALRM', 'SIGBUS', 'SIGCHLD', 'SIGCONT', 'SIGFPE', 'SIGHUP', 'SIGILL', 'SIGINT', 'SIGIO', 'SIGKILL', 'SIGPIPE', 'SIGPROF', 'SIGPWR', 'SIGQUIT', 'SIGSEGV', 'SIGSTKFLT', 'SIGSTOP', 'SIGSYS', 'SIGTERM', 'SIGTRAP', 'SIGTSTP', 'SIGTTIN', 'SIGTTOU', 'SIGURG', 'SIGUSR1', 'SIGUSR2', 'SIGVTALRM', 'SIGWINCH', 'SIGXCPU', 'SIGXFSZ']);
 
@@ -92,11 +93,13 @@ export class ContainerCreator {
     const image = await images.get(cfg.image);
     if (!image) throw notFound(`config.image: image "${cfg.image}" not found; pull it first`);
     const id = newId();
+    const volumes = await resolveImageVolumes(images, id, cfg.mounts);
     const c: Container = {
       id, sandboxId: sb.id, reservedName: containerReservedName(cfg, sb), config: cfg, imageId: image.id, imageRef: image.ref, logPath,
       state: 'CREATED', phase: 'preparing', createdAt: Date.now(), startedAt: 0, finishedAt: 0, exitCode: 0,
       reason: '', message: '', pid: 0, stopSignal: stopSignalName(cfg.stopSignal || image.config.StopSignal),
       user: { uid: 0, gid: 0, additionalGids: [] }, resources: cfg.resources, sharedMounts: [],
+      ...(volumes.length ? { imageVolumes: volumes.map((v) => v.volume) } : {}),
     };
     // Under the pod's lock: a pod being stopped or removed is marked
     // NOTREADY under it first, so a container is either seen by the pod's
@@ -111,9 +114,9 @@ export class ContainerCreator {
       let launch: ConmonLaunch;
       try {
         // The hold is in effect from here; its file is written meanwhile.
-        const hold = images.hold(image.id, id);
-        launch = await this.prepare(c, sb, image);
-        await hold.persisted;
+        const holds = [images.hold(image.id, id), ...volumes.map((v) => images.hold(v.image.id, v.volume.holder))];
+        launch = await this.prepare(c, sb, image, volumes);
+        await Promise.all(holds.map((h) => h.persisted));
         // From here the container survives a crash: its record (on the state
         // tmpfs) is what a restart finishes the creation from.
         store.update(c, (x) => {
@@ -219,7 +222,7 @@ export class ContainerCreator {
   }
 
   /** Mounts the rootfs, writes the spec and launches conmon, held: `create()` on the result lets it run the runtime. */
-  private async prepare(c: Container, sb: Sandbox, image: ImageForContainer): Promise<ConmonLaunch> {
+  private async prepare(c: Container, sb: Sandbox, image: ImageForContainer, volumes: { volume: { mount: number }; image: ImageForContainer }[]): Promise<ConmonLaunch> {
     const { paths, layerDirs } = this.d;
     const bundle = paths.bundle(c.id);
     const rootfs = paths.rootfs(c.id);
@@ -232,15 +235,17 @@ export class ContainerCreator {
     // `runtime create` only when released.
     const mounting = layerDirs.make(c.id).then(() => mountRootfs(image.layerDirs, layerDirs.upper(c.id), layerDirs.work(c.id), rootfs));
     const conmon = this.d.runtimes.of(sb).launchConmon(this.conmonOptions(c));
+    const volumeSources = Promise.all(volumes.map(({ volume: { mount: i }, image: vi }) =>
+      mountImageVolume(bundle, i, vi.layerDirs, c.config.mounts[i]!.imageSubPath ?? '', `config.mounts[${i}]`).then((source) => ({ i, source }))));
     try {
-      const spec = await this.buildSpecFor(c, sb, image, rootfs);
+      const spec = await this.buildSpecFor(c, sb, image, rootfs, volumeSources);
       await mounting;
       // A few kilobytes, no fsync: written in place rather than queued on the
       // thread pool.
       writeFileSync(join(bundle, 'config.json'), JSON.stringify(spec));
     } catch (err) {
       conmon.abort();
-      await mounting.catch(() => undefined);
+      await Promise.all([mounting.catch(() => undefined), volumeSources.catch(() => undefined)]);
       throw err;
     }
     return conmon;
@@ -262,15 +267,17 @@ export class ContainerCreator {
   }
 
   /** The OCI runtime spec of a container: image config, security context, mounts and resources resolved. */
-  private async buildSpecFor(c: Container, sb: Sandbox, image: ImageForContainer, rootfs: string): Promise<Record<string, unknown>> {
+  private async buildSpecFor(c: Container, sb: Sandbox, image: ImageForContainer, rootfs: string, volumeSources: Promise<{ i: number; source: string }[]>): Promise<Record<string, unknown>> {
     const cfg = c.config;
     const sec = cfg.security;
-    const [{ passwd, group }, mountSources, devices, cdi] = await Promise.all([
+    const [{ passwd, group }, mountSources, devices, cdi, volumes] = await Promise.all([
       this.imageAccounts(image),
       resolveMountSources(cfg.mounts),
       resolveDevices(cfg.devices),
       this.cdi.resolve(requestedCdiDevices(cfg.cdiDevices ?? [], cfg.annotations)),
+      volumeSources,
     ]);
+    for (const { i, source } of volumes) mountSources[i] = source;
     const oomOwn = ownOomScoreAdj();
     const user = resolveUser({
       runAsUser: sec.runAsUser, runAsUsername: sec.runAsUsername, runAsGroup: sec.runAsGroup,

@@ -64,6 +64,8 @@ export async function hostDevices(dir = '/dev'): Promise<HostDevice[]> {
 /** Resolves host paths (symlinks followed), failing on a missing one with its index. */
 export async function resolveMountSources(mounts: MountRequest[]): Promise<string[]> {
   return Promise.all(mounts.map(async (m, i) => {
+    // An image volume's source is mounted by the container's creation (image-volumes.ts).
+    if (m.image) return '';
     if (!m.containerPath.startsWith('/')) throw invalidArgument(`config.mounts[${i}].container_path "${m.containerPath}" must be absolute`);
     if (!m.hostPath.startsWith('/')) throw invalidArgument(`config.mounts[${i}].host_path "${m.hostPath}" must be absolute`);
     try {

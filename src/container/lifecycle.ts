@@ -13,6 +13,7 @@ import { errorMessage, failedPrecondition, internal, unlessNotFound } from '../u
 import { RunError } from '../util/run.js';
 import { unmountAll } from '../util/mount.js';
 import { startError } from './transitions.js';
+import { unmountImageVolumes } from './image-volumes.js';
 import { span } from '../tracing/tracing.js';
 
 /** How long a container may take to die after SIGKILL before StopContainer fails. */
@@ -110,6 +111,7 @@ export class ContainerLifecycle {
     if (this.d.store.get(c.id) === c) this.d.store.delete(c, publish && c.phase !== 'preparing');
     if (sb) await this.d.runtimes.of(sb).delete(c.id);
     await this.removeFiles(c.id, shared);
+    for (const v of c.imageVolumes ?? []) await this.d.images.release(v.holder);
   }
 
   /** conmon, mounts, files and image hold of a container, in the order they can go. */
@@ -117,6 +119,7 @@ export class ContainerLifecycle {
     const { paths } = this.d;
     await this.reapConmon(id);
     await unmountAll([paths.rootfs(id), ...sharedMounts]);
+    await unmountImageVolumes(paths.bundle(id));
     await rm(paths.bundle(id), { recursive: true, force: true });
     await rm(join(paths.socketDir, id), { force: true });
     await rm(paths.exitFile(id), { force: true });

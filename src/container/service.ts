@@ -88,9 +88,15 @@ export class ContainerService {
   inPod(sandboxId: string): Container[] {
     return this.store.inPod(sandboxId).filter((c) => c.phase !== 'preparing');
   }
-  /** IDs of every container berthd knows (image holds of any other holder are stale). */
+  /** IDs of every container berthd knows. */
   ids(): Set<string> {
     return this.store.ids();
+  }
+  /** The image holders of every container berthd knows: itself and its image volumes (holds of any other holder are stale). */
+  imageHolders(): Set<string> {
+    const out = this.store.ids();
+    for (const c of this.store.all()) for (const v of c.imageVolumes ?? []) out.add(v.holder);
+    return out;
   }
 
   running(idOrPrefix: string): { c: Container; rt: OciRuntime } {

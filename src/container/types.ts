@@ -8,6 +8,9 @@ export interface MountRequest {
   hostPath: string;
   readonly: boolean;
   propagation: Propagation;
+  /** An image volume: the image reference (kubelet's image_ref), its root or `imageSubPath` mounted read-only. */
+  image?: string;
+  imageSubPath?: string;
 }
 
 export interface DeviceRequest {
@@ -100,4 +103,6 @@ export interface Container {
   resources?: Resources;
   /** Host paths made shared so rshared/rslave mounts propagate; undone on remove. */
   sharedMounts: string[];
+  /** The images of image-volume mounts, each held under a holder of its own. */
+  imageVolumes?: { mount: number; imageId: string; holder: string }[];
 }

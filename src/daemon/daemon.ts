@@ -93,7 +93,7 @@ export class Daemon {
     await network.collect(sandboxes.ids());
     await containers.restore();
     await sandboxes.sweepCgroups();
-    await images.releaseAllBut(containers.ids());
+    await images.releaseAllBut(containers.imageHolders());
     const streamingTarget = new ContainerStreaming(containers, sandboxes);
     await streamingTarget.killOrphans(log.child({ component: 'streaming' }));
     const streaming = await StreamingServer.start({

@@ -61,8 +61,9 @@ export function containerConfig(c: ContainerConfig__Output | null): ContainerCon
     args: c.args,
     workingDir: c.workingDir,
     envs: c.envs.map((e) => ({ key: e.key, value: Buffer.from(e.value).toString('utf8') })),
-    mounts: c.mounts.map((m, i) => {
-      if (m.image && m.image.image) throw invalidArgument(`config.mounts[${i}].image: image volumes are not supported`);
+    mounts: c.mounts.map((m) => {
+      // Image volumes are read-only by definition (KEP-4639), whatever the request says.
+      if (m.image?.image) return { containerPath: m.containerPath, hostPath: m.hostPath, readonly: true, propagation: 'private', image: m.image.image, imageSubPath: m.imageSubPath };
       return { containerPath: m.containerPath, hostPath: m.hostPath, readonly: m.readonly, propagation: PROPAGATION[m.propagation] ?? 'private' };
     }),
     devices: c.devices.map((d) => ({ containerPath: d.containerPath, hostPath: d.hostPath, permissions: d.permissions })),
@@ -133,7 +134,10 @@ export function containerStatus(c: Container): ContainerStatus {
     message: c.message,
     labels: c.config.labels,
     annotations: c.config.annotations,
-    mounts: c.config.mounts.map((m) => ({ containerPath: m.containerPath, hostPath: m.hostPath, readonly: m.readonly, propagation: PROPAGATION_BACK[m.propagation] })),
+    mounts: c.config.mounts.map((m) => ({
+      containerPath: m.containerPath, hostPath: m.hostPath, readonly: m.readonly, propagation: PROPAGATION_BACK[m.propagation],
+      ...(m.image ? { image: { image: m.image }, imageSubPath: m.imageSubPath ?? '' } : {}),
+    })),
     logPath: c.logPath,
     resources: c.resources ? { linux: criResources(c.resources) } : undefined,
     user: { linux: { uid: String(c.user.uid), gid: String(c.user.gid), supplementalGroups: c.user.additionalGids.map(String) } },
