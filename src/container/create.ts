@@ -31,6 +31,8 @@ import { detectCgroupVersion, swapAccounted } from '../cgroup/host.js';
 import { span } from '../tracing/tracing.js';
 import { CdiRegistry, applyCdi, requestedCdiDevices } from './cdi.js';
 import { mountImageVolume, resolveImageVolumes } from './image-volumes.js';
+import { namesArchive } from './checkpoint.js';
+import type { ContainerCheckpointer } from './checkpointer.js';
 
 const SIGNALS = new Set(['SIGABRT', 'SIGALRM', 'SIGBUS', 'SIGCHLD', 'SIGCONT', 'SIGFPE', 'SIGHUP', 'SIGILL', 'SIGINT', 'SIGIO', 'SIGKILL', 'SIGPIPE', 'SIGPROF', 'SIGPWR', 'SIGQUIT', 'SIGSEGV', 'SIGSTKFLT', 'SIGSTOP', 'SIGSYS', 'SIGTERM', 'SIGTRAP', 'SIGTSTP', 'SIGTTIN', 'SIGTTOU', 'SIGURG', 'SIGUSR1', 'SIGUSR2', 'SIGVTALRM', 'SIGWINCH', 'SIGXCPU', 'SIGXFSZ']);
 
@@ -52,6 +54,7 @@ export interface CreatorDeps extends ContainerParts {
   handlers: RuntimeHandlers;
   /** Undoes a container that will not exist: runtime state, conmon, mounts, files, hold. */
   destroy(c: Container): Promise<void>;
+  checkpoints: ContainerCheckpointer;
 }
 
 export class ContainerCreator {
@@ -90,16 +93,19 @@ export class ContainerCreator {
     }
     const sb = this.d.sandboxes.resolve(sandboxId);
     const logPath = this.logPathFor(sb, cfg);
-    const image = await images.get(cfg.image);
-    if (!image) throw notFound(`config.image: image "${cfg.image}" not found; pull it first`);
     const id = newId();
     const volumes = await resolveImageVolumes(images, id, cfg.mounts);
+    // A checkpoint archive stands for the image it was taken from (restore.ts of the archive: checkpoint.ts).
+    const restoring = namesArchive(cfg.image);
+    const image = restoring ? await this.d.checkpoints.open(cfg.image, id, cfg) : await images.get(cfg.image);
+    if (!image) throw notFound(`config.image: image "${cfg.image}" not found; pull it first`);
     const c: Container = {
       id, sandboxId: sb.id, reservedName: containerReservedName(cfg, sb), config: cfg, imageId: image.id, imageRef: image.ref, logPath,
       state: 'CREATED', phase: 'preparing', createdAt: Date.now(), startedAt: 0, finishedAt: 0, exitCode: 0,
       reason: '', message: '', pid: 0, stopSignal: stopSignalName(cfg.stopSignal || image.config.StopSignal),
       user: { uid: 0, gid: 0, additionalGids: [] }, resources: cfg.resources, sharedMounts: [],
       ...(volumes.length ? { imageVolumes: volumes.map((v) => v.volume) } : {}),
+      ...(restoring ? { restoreFrom: cfg.image } : {}),
     };
     // Under the pod's lock: a pod being stopped or removed is marked
     // NOTREADY under it first, so a container is either seen by the pod's
@@ -107,16 +113,28 @@ export class ContainerCreator {
     await this.d.sandboxes.withLock(sb.id, async () => {
       if (sb.state !== 'READY') throw failedPrecondition(`pod sandbox ${sb.id} is not ready (state ${sb.state})`);
       store.reserve(c);
+    }).catch(async (err: unknown) => {
+      if (restoring) await this.d.destroy(c);
+      throw err;
     });
     let answer!: (err?: unknown) => void;
     const answered = new Promise<void>((resolve, reject) => (answer = (err) => (err === undefined ? resolve() : reject(err))));
     void locks.with(id, async () => {
-      let launch: ConmonLaunch;
+      let launch: ConmonLaunch | undefined;
       try {
         // The hold is in effect from here; its file is written meanwhile.
         const holds = [images.hold(image.id, id), ...volumes.map((v) => images.hold(v.image.id, v.volume.holder))];
         launch = await this.prepare(c, sb, image, volumes);
         await Promise.all(holds.map((h) => h.persisted));
+        if (!launch) {
+          // Restored: nothing runs until StartContainer restores it.
+          store.update(c, (x) => {
+            x.phase = 'created';
+            return 'created';
+          });
+          answer();
+          return;
+        }
         // From here the container survives a crash: its record (on the state
         // tmpfs) is what a restart finishes the creation from.
         store.update(c, (x) => {
@@ -127,7 +145,7 @@ export class ContainerCreator {
         answer(err);
         return;
       }
-      const created = launch.create();
+      const created = launch!.create();
       answer();
       let pid: number;
       try {
@@ -222,7 +240,7 @@ export class ContainerCreator {
   }
 
   /** Mounts the rootfs, writes the spec and launches conmon, held: `create()` on the result lets it run the runtime. */
-  private async prepare(c: Container, sb: Sandbox, image: ImageForContainer, volumes: { volume: { mount: number }; image: ImageForContainer }[]): Promise<ConmonLaunch> {
+  private async prepare(c: Container, sb: Sandbox, image: ImageForContainer, volumes: { volume: { mount: number }; image: ImageForContainer }[]): Promise<ConmonLaunch | undefined> {
     const { paths, layerDirs } = this.d;
     const bundle = paths.bundle(c.id);
     const rootfs = paths.rootfs(c.id);
@@ -234,17 +252,18 @@ export class ContainerCreator {
     // spec (which validates the rest of the request) overlap; conmon runs
     // `runtime create` only when released.
     const mounting = layerDirs.make(c.id).then(() => mountRootfs(image.layerDirs, layerDirs.upper(c.id), layerDirs.work(c.id), rootfs));
-    const conmon = this.d.runtimes.of(sb).launchConmon(this.conmonOptions(c));
+    const conmon = c.restoreFrom ? undefined : this.d.runtimes.of(sb).launchConmon(this.conmonOptions(c));
     const volumeSources = Promise.all(volumes.map(({ volume: { mount: i }, image: vi }) =>
       mountImageVolume(bundle, i, vi.layerDirs, c.config.mounts[i]!.imageSubPath ?? '', `config.mounts[${i}]`).then((source) => ({ i, source }))));
     try {
       const spec = await this.buildSpecFor(c, sb, image, rootfs, volumeSources);
       await mounting;
+      if (c.restoreFrom) await this.d.checkpoints.prepare(c, spec, rootfs);
       // A few kilobytes, no fsync: written in place rather than queued on the
       // thread pool.
       writeFileSync(join(bundle, 'config.json'), JSON.stringify(spec));
     } catch (err) {
-      conmon.abort();
+      conmon?.abort();
       await Promise.all([mounting.catch(() => undefined), volumeSources.catch(() => undefined)]);
       throw err;
     }

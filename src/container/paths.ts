@@ -45,6 +45,10 @@ export class ContainerPaths {
   creation(id: string): string {
     return join(this.bundle(id), 'creation.json');
   }
+  /** The checkpoint archive a container is restored from, unpacked (on disk: a restart may come before StartContainer). */
+  checkpoint(id: string): string {
+    return join(this.config.daemon.root, 'checkpoints', id);
+  }
   conmonPidFile(id: string): string {
     return join(this.bundle(id), 'conmon.pid');
   }

@@ -82,6 +82,8 @@ export class ContainerRestore {
     await this.d.exits.check(c.id);
     if (c.state === 'EXITED') return;
     const [st, conmon] = await Promise.all([rt.state(c.id), this.d.lifecycle.conmonPid(c.id)]);
+    // Created from a checkpoint: nothing runs before StartContainer restores it.
+    if (c.restoreFrom && c.state === 'CREATED' && !st && !conmon) return;
     if (st?.status === 'created' && c.state === 'CREATED') {
       if (!conmon) await this.remake(c, rt, 'its conmon was gone');
       return;
@@ -92,6 +94,7 @@ export class ContainerRestore {
         const startedAt = await this.startTime(rt, c.id);
         this.d.store.update(c, (x) => {
           x.state = 'RUNNING';
+          x.pid ||= st.pid;
           x.startedAt ||= startedAt;
           return 'started';
         });

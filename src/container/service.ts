@@ -22,6 +22,7 @@ import { ContainerLifecycle } from './lifecycle.js';
 import { ContainerExec, type ExecResult } from './exec.js';
 import { ContainerRestore } from './restore.js';
 import { WritableLayerDirs } from './layer-dirs.js';
+import { ContainerCheckpointer } from './checkpointer.js';
 
 export type { ContainerFilter } from './store.js';
 export type { ExecResult } from './exec.js';
@@ -36,6 +37,7 @@ export class ContainerService {
   private readonly ops: ContainerExec;
   private readonly restorer: ContainerRestore;
   private readonly layerDirs: WritableLayerDirs;
+  private readonly checkpointer: ContainerCheckpointer;
 
   constructor(
     config: Config,
@@ -52,8 +54,11 @@ export class ContainerService {
     const runtimes = new ContainerRuntimes(config, handlers);
     this.exits = new ExitWatcher(this.store, this.paths, metrics, log);
     const common = { log, metrics, store: this.store, paths: this.paths, runtimes, sandboxes, images, locks: this.locks, layerDirs: this.layerDirs };
-    this.lifecycle = new ContainerLifecycle({ ...common, exits: this.exits });
-    this.creator = new ContainerCreator({ ...common, config, handlers, destroy: (c) => this.lifecycle.destroy(c) });
+    this.checkpointer = new ContainerCheckpointer({
+      ...common, config, runtimeOf: (c) => this.lifecycle.runtimeOf(c), conmonOptions: (c) => this.creator.conmonOptions(c),
+    });
+    this.lifecycle = new ContainerLifecycle({ ...common, exits: this.exits, restoreStart: (c) => this.checkpointer.start(c) });
+    this.creator = new ContainerCreator({ ...common, config, handlers, destroy: (c) => this.lifecycle.destroy(c), checkpoints: this.checkpointer });
     this.ops = new ContainerExec({ config, metrics, store: this.store, paths: this.paths, locks: this.locks, runtimeOf: (c) => this.lifecycle.runtimeOf(c) });
     this.restorer = new ContainerRestore({ ...common, exits: this.exits, lifecycle: this.lifecycle, creator: this.creator });
   }
@@ -123,9 +128,15 @@ export class ContainerService {
     return this.layerDirs.upper(id);
   }
 
+  /** CheckpointContainer: a CRIU dump of a running container, written as an archive at `location`. */
+  checkpoint(idOrPrefix: string, location: string, timeoutSeconds: number): Promise<void> {
+    return this.checkpointer.checkpoint(idOrPrefix, location, timeoutSeconds);
+  }
+
   /** Loads every container after a (re)start and reconciles it with the host. */
-  restore(): Promise<void> {
-    return this.restorer.run();
+  async restore(): Promise<void> {
+    await this.restorer.run();
+    await this.checkpointer.removeStale(this.store.ids());
   }
 
   /** Waits for the runtime to finish creating containers already answered (a graceful shutdown). */

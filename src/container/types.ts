@@ -103,6 +103,8 @@ export interface Container {
   resources?: Resources;
   /** Host paths made shared so rshared/rslave mounts propagate; undone on remove. */
   sharedMounts: string[];
+  /** The checkpoint archive the container is restored from (StartContainer restores instead of starting). */
+  restoreFrom?: string;
   /** The images of image-volume mounts, each held under a holder of its own. */
   imageVolumes?: { mount: number; imageId: string; holder: string }[];
 }

@@ -36,6 +36,8 @@ import { exec } from './container_exec.js';
 import { attach } from './container_attach.js';
 import { portForward } from './sandbox_port_forward.js';
 import { updatePodSandboxResources } from './sandbox_update_resources.js';
+import { checkpointContainer } from './container_checkpoint.js';
+import { checkpointPod, restorePod } from './sandbox_checkpoint.js';
 
 type Unary = (svc: Services, req: never, ctx: CallContext) => Promise<unknown>;
 type Stream = (svc: Services, req: never, send: (m: unknown) => Promise<void>, ctx: CallContext) => Promise<void>;
@@ -74,6 +76,9 @@ const UNARY: Record<string, Unary> = {
   Attach: attach,
   PortForward: portForward,
   UpdatePodSandboxResources: updatePodSandboxResources,
+  CheckpointContainer: checkpointContainer,
+  CheckpointPod: checkpointPod,
+  RestorePod: restorePod,
 };
 
 const STREAM: Record<string, Stream> = {
