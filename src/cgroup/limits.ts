@@ -53,14 +53,17 @@ const unlimited = (n: number | undefined): boolean => n === undefined || n <= 0;
 /**
  * Makes `path` (and its missing ancestors) in one hierarchy. A new v1 cpuset
  * cgroup starts with no CPUs and no memory nodes, in which no task can run:
- * each level made gets its parent's.
+ * each level made gets its parent's. On v2 a controller's files appear only
+ * where every ancestor enables it for its children, as runc does for the
+ * cgroups it makes.
  */
-function ensureDir(root: string, path: string, cpuset: boolean): string {
+function ensureDir(root: string, path: string, cpuset: boolean, v2controller?: string): string {
   const parts = path.split('/').filter(Boolean);
   let dir = root;
   for (const p of parts) {
     const parent = dir;
     dir = join(dir, p);
+    if (v2controller) enableController(parent, v2controller);
     if (existsSync(dir)) continue;
     mkdirSync(dir);
     if (cpuset) {
@@ -70,6 +73,14 @@ function ensureDir(root: string, path: string, cpuset: boolean): string {
     }
   }
   return dir;
+}
+
+function enableController(dir: string, controller: string): void {
+  const offered = join(dir, 'cgroup.controllers');
+  const enabled = join(dir, 'cgroup.subtree_control');
+  if (!existsSync(offered) || !existsSync(enabled)) return;
+  if (!readValue(offered).split(' ').includes(controller) || readValue(enabled).split(' ').includes(controller)) return;
+  writeFileSync(enabled, `+${controller}`);
 }
 
 function readValue(file: string): string {
@@ -84,7 +95,7 @@ function plan(host: CgroupHost, path: string, l: CgroupLimits, fields: LimitFiel
   const dir = (controller: string, field: string): string => {
     const root = v1 ? join(host.base, controller) : host.base;
     if (!existsSync(root)) throw failedPrecondition(`${field}: this host has no ${controller} controller (${root} is not mounted)`);
-    return ensureDir(root, path, v1 && controller === 'cpuset');
+    return ensureDir(root, path, v1 && controller === 'cpuset', v1 ? undefined : controller);
   };
   const file = (d: string, name: string, field: string): string => {
     const f = join(d, name);

@@ -201,38 +201,69 @@ export async function openArchive(archive: string, dir: string): Promise<OpenedC
     } catch (err) {
       throw invalidArgument(`${field} cannot be unpacked: ${err instanceof RunError ? err.stderr.trim() || err.message : (err as Error).message}`);
     }
-    const json = async <T>(name: string): Promise<T> => {
-      let text: string;
-      try {
-        text = await readFile(join(dir, name), 'utf8');
-      } catch {
-        throw invalidArgument(`${field} has no ${name}; it is not a container checkpoint`);
-      }
-      try {
-        return JSON.parse(text) as T;
-      } catch (err) {
-        throw invalidArgument(`${field}: ${name} is not valid JSON (${(err as Error).message})`);
-      }
-    };
-    const config = await json<CheckpointConfigDump>(CONFIG_DUMP);
-    const spec = await json<Record<string, unknown>>(SPEC_DUMP);
-    if (typeof config.id !== 'string' || typeof config.rootfsImage !== 'string') throw invalidArgument(`${field}: ${CONFIG_DUMP} names no container or image`);
-    if (typeof spec.process !== 'object' || spec.process === null) throw invalidArgument(`${field}: ${SPEC_DUMP} has no process`);
-    const images = join(dir, CHECKPOINT_IMAGES_DIR);
-    if (!(await stat(images).then((s) => s.isDirectory(), () => false))) throw invalidArgument(`${field} has no ${CHECKPOINT_IMAGES_DIR}/ directory of CRIU images`);
-    let dumped: string | undefined;
-    try {
-      dumped = config.arch ?? (await criuArch(images));
-    } catch (err) {
-      throw invalidArgument(`${field}: CRIU core image unreadable: ${(err as Error).message}`);
-    }
-    if (!dumped) throw invalidArgument(`${field}: ${CHECKPOINT_IMAGES_DIR}/ holds no CRIU core image`);
-    if (dumped !== hostArch()) throw failedPrecondition(`${field} was taken on ${dumped}; this host is ${hostArch()}`);
-    return { dir, config, spec };
+    return await checkUnpacked(dir, field);
   } catch (err) {
     await rm(dir, { recursive: true, force: true });
     throw err;
   }
+}
+
+/** Annotations by which the peers mark an OCI image built from a checkpoint archive (CRI-O, Podman, checkpointctl, containerd). */
+export const CHECKPOINT_IMAGE_ANNOTATIONS = [
+  'io.kubernetes.cri-o.annotations.checkpoint.name', 'io.podman.annotations.checkpoint.name',
+  'checkpointctl.annotation.checkpoint.name', 'org.criu.checkpoint.container.name',
+];
+
+export function isCheckpointImage(annotations: Record<string, string>): boolean {
+  return CHECKPOINT_IMAGE_ANNOTATIONS.some((a) => a in annotations);
+}
+
+/**
+ * A checkpoint image's layers hold the archive's files: they are copied
+ * (lowest layer first) into `dir` and checked as an archive is. The image
+ * can then go without taking the restored container's files with it.
+ */
+export async function openCheckpointImage(ref: string, layerDirs: readonly string[], dir: string): Promise<OpenedCheckpoint> {
+  const field = `config.image: checkpoint image "${ref}"`;
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  try {
+    for (const layer of layerDirs) await run('cp', ['-a', '--', `${layer}/.`, dir], { timeoutMs: 600_000 });
+    return await checkUnpacked(dir, field);
+  } catch (err) {
+    await rm(dir, { recursive: true, force: true });
+    throw err;
+  }
+}
+
+async function checkUnpacked(dir: string, field: string): Promise<OpenedCheckpoint> {
+  const json = async <T>(name: string): Promise<T> => {
+    let text: string;
+    try {
+      text = await readFile(join(dir, name), 'utf8');
+    } catch {
+      throw invalidArgument(`${field} has no ${name}; it is not a container checkpoint`);
+    }
+    try {
+      return JSON.parse(text) as T;
+    } catch (err) {
+      throw invalidArgument(`${field}: ${name} is not valid JSON (${(err as Error).message})`);
+    }
+  };
+  const config = await json<CheckpointConfigDump>(CONFIG_DUMP);
+  const spec = await json<Record<string, unknown>>(SPEC_DUMP);
+  if (typeof config.id !== 'string' || typeof config.rootfsImage !== 'string') throw invalidArgument(`${field}: ${CONFIG_DUMP} names no container or image`);
+  if (typeof spec.process !== 'object' || spec.process === null) throw invalidArgument(`${field}: ${SPEC_DUMP} has no process`);
+  const images = join(dir, CHECKPOINT_IMAGES_DIR);
+  if (!(await stat(images).then((s) => s.isDirectory(), () => false))) throw invalidArgument(`${field} has no ${CHECKPOINT_IMAGES_DIR}/ directory of CRIU images`);
+  let dumped: string | undefined;
+  try {
+    dumped = config.arch ?? (await criuArch(images));
+  } catch (err) {
+    throw invalidArgument(`${field}: CRIU core image unreadable: ${(err as Error).message}`);
+  }
+  if (!dumped) throw invalidArgument(`${field}: ${CHECKPOINT_IMAGES_DIR}/ holds no CRIU core image`);
+  if (dumped !== hostArch()) throw failedPrecondition(`${field} was taken on ${dumped}; this host is ${hostArch()}`);
+  return { dir, config, spec };
 }
 
 /** The images a restore may take its root filesystem from, most exact first. */

@@ -14,7 +14,7 @@ import type { ContainerParts } from './parts.js';
 import { failedPrecondition, notFound } from '../util/errors.js';
 import {
   CHECKPOINT_IMAGES_DIR, DEFAULT_CHECKPOINT_TIMEOUT_S, SPEC_DUMP, applyRootfsDiff, baseImageCandidates, checkLocation, criuFailure,
-  openArchive, restoredSpec, writeArchive,
+  openArchive, openCheckpointImage, restoredSpec, writeArchive, type OpenedCheckpoint,
 } from './checkpoint.js';
 
 export interface CheckpointerDeps extends ContainerParts {
@@ -77,7 +77,15 @@ export class ContainerCheckpointer {
    * gets the dumped process's (the spec's process is the dumped one anyway).
    */
   async open(archive: string, id: string, cfg: ContainerConfig): Promise<ImageForContainer> {
-    const opened = await openArchive(archive, this.restoreDir(id));
+    return this.baseImage(await openArchive(archive, this.restoreDir(id)), cfg, `checkpoint archive "${archive}"`);
+  }
+
+  /** The same for an OCI image built from a checkpoint archive (its layers hold the archive's files). */
+  async openImage(image: ImageForContainer, id: string, cfg: ContainerConfig): Promise<ImageForContainer> {
+    return this.baseImage(await openCheckpointImage(cfg.image, image.layerDirs, this.restoreDir(id)), cfg, `checkpoint image "${cfg.image}"`);
+  }
+
+  private async baseImage(opened: OpenedCheckpoint, cfg: ContainerConfig, what: string): Promise<ImageForContainer> {
     const args = (opened.spec.process as { args?: unknown }).args;
     if (!cfg.command.length && !cfg.args.length && Array.isArray(args)) cfg.command = args.map(String);
     for (const ref of baseImageCandidates(opened.config)) {
@@ -85,7 +93,7 @@ export class ContainerCheckpointer {
       if (image) return image;
     }
     await rm(opened.dir, { recursive: true, force: true });
-    throw notFound(`config.image: checkpoint archive "${archive}" was taken from image "${opened.config.rootfsImage}", which is not on this host; pull it first`);
+    throw notFound(`config.image: ${what} was taken from image "${opened.config.rootfsImage}", which is not on this host; pull it first`);
   }
 
   /** The restored container's root filesystem and spec: the archive's rootfs diff applied, the dumped process kept. */

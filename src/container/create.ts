@@ -31,7 +31,7 @@ import { detectCgroupVersion, swapAccounted } from '../cgroup/host.js';
 import { span } from '../tracing/tracing.js';
 import { CdiRegistry, applyCdi, requestedCdiDevices } from './cdi.js';
 import { mountImageVolume, resolveImageVolumes } from './image-volumes.js';
-import { namesArchive } from './checkpoint.js';
+import { isCheckpointImage, namesArchive } from './checkpoint.js';
 import type { ContainerCheckpointer } from './checkpointer.js';
 
 const SIGNALS = new Set(['SIGABRT', 'SIGALRM', 'SIGBUS', 'SIGCHLD', 'SIGCONT', 'SIGFPE', 'SIGHUP', 'SIGILL', 'SIGINT', 'SIGIO', 'SIGKILL', 'SIGPIPE', 'SIGPROF', 'SIGPWR', 'SIGQUIT', 'SIGSEGV', 'SIGSTKFLT', 'SIGSTOP', 'SIGSYS', 'SIGTERM', 'SIGTRAP', 'SIGTSTP', 'SIGTTIN', 'SIGTTOU', 'SIGURG', 'SIGUSR1', 'SIGUSR2', 'SIGVTALRM', 'SIGWINCH', 'SIGXCPU', 'SIGXFSZ']);
@@ -96,9 +96,13 @@ export class ContainerCreator {
     const id = newId();
     const volumes = await resolveImageVolumes(images, id, cfg.mounts);
     // A checkpoint archive stands for the image it was taken from (restore.ts of the archive: checkpoint.ts).
-    const restoring = namesArchive(cfg.image);
-    const image = restoring ? await this.d.checkpoints.open(cfg.image, id, cfg) : await images.get(cfg.image);
+    let restoring = namesArchive(cfg.image);
+    let image = restoring ? await this.d.checkpoints.open(cfg.image, id, cfg) : await images.get(cfg.image);
     if (!image) throw notFound(`config.image: image "${cfg.image}" not found; pull it first`);
+    if (!restoring && isCheckpointImage(await images.annotations(image.id))) {
+      image = await this.d.checkpoints.openImage(image, id, cfg);
+      restoring = true;
+    }
     const c: Container = {
       id, sandboxId: sb.id, reservedName: containerReservedName(cfg, sb), config: cfg, imageId: image.id, imageRef: image.ref, logPath,
       state: 'CREATED', phase: 'preparing', createdAt: Date.now(), startedAt: 0, finishedAt: 0, exitCode: 0,

@@ -36,6 +36,7 @@ function fakeV2(): { base: string; pod: string; file: (n: string) => string } {
   };
   for (const [n, v] of Object.entries(files)) writeFileSync(join(pod, n), `${v}\n`);
   writeFileSync(join(base, 'cgroup.controllers'), 'cpu memory cpuset hugetlb\n');
+  writeFileSync(join(base, 'cgroup.subtree_control'), 'memory\n');
   return { base, pod: '/kubepods/pod1', file: (n) => readFileSync(join(pod, n), 'utf8').trim() };
 }
 
@@ -56,6 +57,9 @@ test('cgroup v2: weight, cpu.max, memory.max, swap counted alone, cpuset, hugetl
     assert.equal(file('cpuset.cpus'), '0');
     assert.equal(file('hugetlb.2MB.max'), String(8 << 20));
     assert.equal(file('memory.high'), String(200 << 20));
+    // The controllers the pod's limits need are enabled below the root (a real
+    // cgroupfs adds "+cpu" to the list; the fake file keeps the last write).
+    assert.match(readFileSync(join(base, 'cgroup.subtree_control'), 'utf8'), /^\+(cpu|cpuset|hugetlb)$/);
     // Limits dropped: "max"; the period kept from the file when the request names none.
     resizePodCgroup(host, pod, { resources: { cpuShares: 2 } });
     assert.equal(file('cpu.max'), 'max 100000');

@@ -15,6 +15,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync, rmSync
 import { join } from 'node:path';
 import type { CallError } from '../../src/cli/client.js';
 import { startDaemon, tempDir } from '../helpers/daemon.js';
+import { buildAndPush } from '../helpers/images.js';
 import { podSuite, startPodDaemon, leftovers, settleZombies, runPod, runContainer, createContainer, execSync, status, waitState, type PodFixture, type PodDaemon } from '../helpers/pods.js';
 
 const criuWorks = spawnSync('criu', ['check'], { stdio: 'ignore' }).status === 0;
@@ -109,12 +110,14 @@ test('checkpoint of a running counter: an archive in the peers\' layout, the con
   await d.client.call('RemovePodSandbox', { podSandboxId: pod.id });
 });
 
-/** A checkpoint archive made by hand, as another engine would lay it out. */
-function handMadeArchive(name: string, o: { arch?: number; image: string; imageId: string; files?: Record<string, string>; omit?: string[] }): string {
-  const root = join(dir, `${name}.d`);
-  mkdirSync(join(root, 'checkpoint'), { recursive: true });
-  mkdirSync(join(root, 'diff', 'srv'), { recursive: true });
-  writeFileSync(join(root, 'diff', 'srv', 'restored.txt'), 'from the archive\n');
+interface ArchiveSpec { arch?: number; image: string; imageId: string; files?: Record<string, string>; omit?: string[] }
+
+/** The files of a checkpoint archive made by hand, as another engine would lay them out. */
+function archiveFiles(name: string, o: ArchiveSpec): Record<string, string | Buffer> {
+  const diff = join(dir, `${name}.diff`);
+  mkdirSync(join(diff, 'srv'), { recursive: true });
+  writeFileSync(join(diff, 'srv', 'restored.txt'), 'from the archive\n');
+  execFileSync('tar', ['-cf', `${diff}.tar`, '-C', diff, '.']);
   // A CRIU core image: two magics, a size, a CoreEntry whose field 1 (mtype) is the machine.
   const core = Buffer.alloc(14);
   core.writeUInt32LE(0x54564319, 0);
@@ -122,15 +125,28 @@ function handMadeArchive(name: string, o: { arch?: number; image: string; imageI
   core.writeUInt32LE(2, 8);
   core[12] = 0x08;
   core[13] = o.arch ?? 1;
-  writeFileSync(join(root, 'checkpoint', 'core-1.img'), core);
-  writeFileSync(join(root, 'config.dump'), JSON.stringify({ id: 'f'.repeat(64), name: 'orig', rootfsImage: o.image, rootfsImageRef: o.imageId, rootfsImageName: o.image, runtime: 'runc', createdTime: new Date().toISOString() }));
-  writeFileSync(join(root, 'spec.dump'), JSON.stringify({ ociVersion: '1.0.2', process: { args: ['sleep', '4242'], env: ['PATH=/bin', 'RESTORED=1'], cwd: '/srv', user: { uid: 0, gid: 0 }, terminal: false } }));
-  writeFileSync(join(root, 'deleted.files'), JSON.stringify(['/bin/httpd']));
-  execFileSync('tar', ['-cf', join(root, 'rootfs-diff.tar'), '-C', join(root, 'diff'), '.']);
-  for (const [f, content] of Object.entries(o.files ?? {})) writeFileSync(join(root, f), content);
-  const members = ['checkpoint', 'config.dump', 'spec.dump', 'deleted.files', 'rootfs-diff.tar'].filter((m) => !o.omit?.includes(m));
+  const files: Record<string, string | Buffer> = {
+    'checkpoint/core-1.img': core,
+    'config.dump': JSON.stringify({ id: 'f'.repeat(64), name: 'orig', rootfsImage: o.image, rootfsImageRef: o.imageId, rootfsImageName: o.image, runtime: 'runc', createdTime: new Date().toISOString() }),
+    'spec.dump': JSON.stringify({ ociVersion: '1.0.2', process: { args: ['sleep', '4242'], env: ['PATH=/bin', 'RESTORED=1'], cwd: '/srv', user: { uid: 0, gid: 0 }, terminal: false } }),
+    'deleted.files': JSON.stringify(['/bin/httpd']),
+    'rootfs-diff.tar': readFileSync(`${diff}.tar`),
+    ...o.files,
+  };
+  for (const m of o.omit ?? []) delete files[m];
+  return files;
+}
+
+/** A checkpoint archive made by hand. */
+function handMadeArchive(name: string, o: ArchiveSpec): string {
+  const root = join(dir, `${name}.d`);
+  const files = archiveFiles(name, o);
+  for (const [f, content] of Object.entries(files)) {
+    mkdirSync(join(root, f, '..'), { recursive: true });
+    writeFileSync(join(root, f), content);
+  }
   const archive = join(dir, `${name}.tar`);
-  execFileSync('tar', ['-cf', archive, '-C', root, ...members]);
+  execFileSync('tar', ['-cf', archive, '-C', root, ...new Set(Object.keys(files).map((f) => f.split('/')[0]!))]);
   return archive;
 }
 
@@ -168,7 +184,24 @@ test('restore: CreateContainer from an archive applies its rootfs diff and dumpe
   assert.deepEqual(leftInStore(), [], 'nothing unpacked is left');
   const list = await d.client.call<{ containers: unknown[] }>('ListContainers', { filter: { podSandboxId: pod.id } });
   assert.equal(list.containers.length, 0);
+
+  // An OCI image built from an archive, marked with CRI-O's checkpoint annotation.
+  const ckptImage = async (name: string, arch?: number): Promise<string> => {
+    const files = archiveFiles(name, { image: fx.image, imageId: img.id, arch });
+    const built = await buildAndPush(fx.registry, `test/${name}`, 'v1', {
+      base: false, annotations: { 'io.kubernetes.cri-o.annotations.checkpoint.name': 'web' },
+      layers: [{ files: Object.entries(files).map(([path, content]) => ({ path, content })) }],
+    });
+    await d.client.call('PullImage', { image: { image: built.ref } });
+    return built.ref;
+  };
+  const fromImage = await createContainer(d, pod, await ckptImage('ckptimg'));
+  assert.equal((await status(d, fromImage)).state, 'CONTAINER_CREATED');
+  assert.equal(readFileSync(join(d.state, 'containers', fromImage, 'rootfs', 'srv', 'restored.txt'), 'utf8'), 'from the archive\n');
+  assert.deepEqual(JSON.parse(readFileSync(join(d.state, 'containers', fromImage, 'config.json'), 'utf8')).process.args, ['sleep', '4242']);
+  await refused(await ckptImage('ckptarm', 3), 9, /checkpoint image ".*ckptarm:v1" was taken on arm64/);
   await d.client.call('RemovePodSandbox', { podSandboxId: pod.id });
+  assert.deepEqual(leftInStore(), []);
 });
 
 test('CheckpointPod: options, containers and output directory checked, naming what is wrong; the dump leaves nothing behind when CRIU fails', async () => {
