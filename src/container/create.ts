@@ -95,7 +95,7 @@ export class ContainerCreator {
     const logPath = this.logPathFor(sb, cfg);
     const id = newId();
     const volumes = await resolveImageVolumes(images, id, cfg.mounts);
-    // A checkpoint archive stands for the image it was taken from (restore.ts of the archive: checkpoint.ts).
+    // A checkpoint (an archive on this host, or an image built from one) stands for the image it was taken from.
     let restoring = namesArchive(cfg.image);
     let image = restoring ? await this.d.checkpoints.open(cfg.image, id, cfg) : await images.get(cfg.image);
     if (!image) throw notFound(`config.image: image "${cfg.image}" not found; pull it first`);
