@@ -6,8 +6,9 @@
 // does not (this project's VM: CRIU 3.17 fails on its kernel's vDSO
 // layout), the checkpoint must fail naming CRIU's error, leave nothing
 // behind and the container running, and a restore must get as far as
-// `runc restore` (container CREATED from a hand-made archive, its rootfs
-// diff applied) and fail there with the container recorded as StartError.
+// CRIU under `runc restore` (container CREATED from a hand-made archive,
+// its rootfs diff applied) and fail there, naming CRIU's error, with the
+// container recorded as StartError.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -127,6 +128,8 @@ function archiveFiles(name: string, o: ArchiveSpec): Record<string, string | Buf
   core[13] = o.arch ?? 1;
   const files: Record<string, string | Buffer> = {
     'checkpoint/core-1.img': core,
+    // runc's own record of the dumped init's standard streams, read before CRIU runs.
+    'checkpoint/descriptors.json': JSON.stringify(['/dev/null', '/dev/null', '/dev/null']),
     'config.dump': JSON.stringify({ id: 'f'.repeat(64), name: 'orig', rootfsImage: o.image, rootfsImageRef: o.imageId, rootfsImageName: o.image, runtime: 'runc', createdTime: new Date().toISOString() }),
     'spec.dump': JSON.stringify({ ociVersion: '1.0.2', process: { args: ['sleep', '4242'], env: ['PATH=/bin', 'RESTORED=1'], cwd: '/srv', user: { uid: 0, gid: 0 }, terminal: false } }),
     'deleted.files': JSON.stringify(['/bin/httpd']),
@@ -150,7 +153,7 @@ function handMadeArchive(name: string, o: ArchiveSpec): string {
   return archive;
 }
 
-test('restore: CreateContainer from an archive applies its rootfs diff and dumped process; StartContainer runs runc restore; bad archives refused by name', async () => {
+test('restore: CreateContainer from an archive applies its rootfs diff and dumped process; StartContainer runs runc restore; bad archives refused by name', async (t) => {
   const img = (await d.client.call<{ image: { id: string } }>('ImageStatus', { image: { image: fx.image } })).image;
   const pod = await runPod(d);
   const archive = handMadeArchive('good', { image: fx.image, imageId: img.id });
@@ -165,7 +168,10 @@ test('restore: CreateContainer from an archive applies its rootfs diff and dumpe
   assert.equal(spec.process.cwd, '/srv');
   assert.ok(existsSync(join(d.root, 'checkpoints', id, 'checkpoint', 'core-1.img')));
   // A hand-made core image is no process CRIU can restore: StartContainer reaches runc restore and reports its failure.
-  await assert.rejects(d.client.call('StartContainer', { containerId: id }), (e: CallError) => e.code === 9 && new RegExp(`restoring container ${id}`).test(e.details));
+  await assert.rejects(d.client.call('StartContainer', { containerId: id }), (e: CallError) => {
+    t.diagnostic(`StartContainer of a hand-made checkpoint answered: ${e.details}`);
+    return e.code === 9 && new RegExp(`restoring container ${id}`).test(e.details) && /criu/i.test(e.details);
+  });
   const st = await waitState(d, id, 'CONTAINER_EXITED');
   assert.equal(st.reason, 'StartError');
   await d.client.call('RemoveContainer', { containerId: id });
