@@ -8,7 +8,8 @@ import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { CallError } from '../../src/cli/client.js';
 import { buildAndPush } from '../helpers/images.js';
-import { podSuite, runPod, runContainer, createContainer, execSync, type PodFixture, type PodDaemon } from '../helpers/pods.js';
+import { startDaemon } from '../helpers/daemon.js';
+import { podSuite, startPodDaemon, leftovers, settleZombies, runPod, runContainer, createContainer, execSync, type PodFixture, type PodDaemon } from '../helpers/pods.js';
 
 let d: PodDaemon;
 let fx: PodFixture;
@@ -17,8 +18,8 @@ podSuite({}, (f, daemon) => {
   d = daemon;
 });
 
-const holds = (): string[] => {
-  const dir = join(d.root, 'images', 'holds');
+const holds = (root = d.root): string[] => {
+  const dir = join(root, 'images', 'holds');
   return existsSync(dir) ? readdirSync(dir).map((f) => decodeURIComponent(f.replace(/\.json$/, ''))) : [];
 };
 
@@ -75,4 +76,27 @@ test('image volumes: layers merged read-only at the container path, sub-paths, h
   await d.client.call('RemoveContainer', { containerId: id });
   assert.deepEqual(holds(), [], 'RemoveContainer lets the images go');
   await d.client.call('RemovePodSandbox', { podSandboxId: pod.id });
+});
+
+test('an image volume survives a SIGKILL of berthd: still mounted and held after the restart, let go by RemoveContainer', async () => {
+  const data = await buildAndPush(fx.registry, 'test/data-restart', 'v1', { base: false, layers: [{ files: [{ path: 'kept.txt', content: 'kept\n' }] }] });
+  const d1 = await startPodDaemon(fx.image);
+  const ref = (await d1.client.call<{ imageRef: string }>('PullImage', { image: { image: data.ref } })).imageRef;
+  const pod = await runPod(d1);
+  const id = await runContainer(d1, pod, fx.image, { mounts: [{ containerPath: '/data', image: { image: ref } }] });
+  await d1.kill();
+  const d2 = Object.assign(await startDaemon({ dir: d1.dir }), { cgroupParent: d1.cgroupParent });
+  try {
+    assert.ok(holds(d2.root).includes(`${id}+volume0`), 'the volume\'s hold is kept by the restart');
+    assert.equal((await execSync(d2, id, ['cat', '/data/kept.txt'])).stdout, 'kept\n');
+    await d2.client.call('RemoveContainer', { containerId: id });
+    assert.deepEqual(holds(d2.root), []);
+    await d2.client.call('RemovePodSandbox', { podSandboxId: pod.id });
+  } finally {
+    await d2.stop();
+    const left = leftovers(d2);
+    d2.cleanup();
+    await settleZombies();
+    assert.deepEqual(left, []);
+  }
 });
