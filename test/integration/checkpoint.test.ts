@@ -15,9 +15,9 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { CallError } from '../../src/cli/client.js';
-import { startDaemon, tempDir } from '../helpers/daemon.js';
+import { tempDir } from '../helpers/daemon.js';
 import { buildAndPush } from '../helpers/images.js';
-import { podSuite, startPodDaemon, leftovers, settleZombies, runPod, runContainer, createContainer, execSync, status, waitState, type PodFixture, type PodDaemon } from '../helpers/pods.js';
+import { podSuite, startPodDaemon, restartPodDaemon, stopLeavingNothing, runPod, runContainer, createContainer, execSync, status, waitState, type PodFixture, type PodDaemon } from '../helpers/pods.js';
 
 const criuWorks = spawnSync('criu', ['check'], { stdio: 'ignore' }).status === 0;
 const dir = tempDir('berth-ckpt-');
@@ -290,7 +290,7 @@ test('a container created from a checkpoint survives a SIGKILL of berthd: still 
   const pod = await runPod(d1);
   const id = await createContainer(d1, pod, handMadeArchive('restart', { image: fx.image, imageId: img.id }));
   await d1.kill();
-  const d2 = Object.assign(await startDaemon({ dir: d1.dir }), { cgroupParent: d1.cgroupParent });
+  const d2 = await restartPodDaemon(d1);
   try {
     assert.equal((await status(d2, id)).state, 'CONTAINER_CREATED');
     assert.equal(readFileSync(join(d2.state, 'containers', id, 'rootfs', 'srv', 'restored.txt'), 'utf8'), 'from the archive\n');
@@ -299,11 +299,7 @@ test('a container created from a checkpoint survives a SIGKILL of berthd: still 
     await d2.client.call('RemovePodSandbox', { podSandboxId: pod.id });
     assert.ok(!existsSync(join(d2.root, 'checkpoints', id)));
   } finally {
-    await d2.stop();
-    const left = leftovers(d2);
-    d2.cleanup();
-    await settleZombies();
-    assert.deepEqual(left, []);
+    await stopLeavingNothing(d2);
   }
 });
 

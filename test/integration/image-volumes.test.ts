@@ -8,8 +8,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { CallError } from '../../src/cli/client.js';
 import { buildAndPush } from '../helpers/images.js';
-import { startDaemon } from '../helpers/daemon.js';
-import { podSuite, startPodDaemon, leftovers, settleZombies, runPod, runContainer, createContainer, execSync, type PodFixture, type PodDaemon } from '../helpers/pods.js';
+import { podSuite, startPodDaemon, restartPodDaemon, stopLeavingNothing, runPod, runContainer, createContainer, execSync, type PodFixture, type PodDaemon } from '../helpers/pods.js';
 
 let d: PodDaemon;
 let fx: PodFixture;
@@ -85,7 +84,7 @@ test('an image volume survives a SIGKILL of berthd: still mounted and held after
   const pod = await runPod(d1);
   const id = await runContainer(d1, pod, fx.image, { mounts: [{ containerPath: '/data', image: { image: ref } }] });
   await d1.kill();
-  const d2 = Object.assign(await startDaemon({ dir: d1.dir }), { cgroupParent: d1.cgroupParent });
+  const d2 = await restartPodDaemon(d1);
   try {
     assert.ok(holds(d2.root).includes(`${id}+volume0`), 'the volume\'s hold is kept by the restart');
     assert.equal((await execSync(d2, id, ['cat', '/data/kept.txt'])).stdout, 'kept\n');
@@ -93,10 +92,6 @@ test('an image volume survives a SIGKILL of berthd: still mounted and held after
     assert.deepEqual(holds(d2.root), []);
     await d2.client.call('RemovePodSandbox', { podSandboxId: pod.id });
   } finally {
-    await d2.stop();
-    const left = leftovers(d2);
-    d2.cleanup();
-    await settleZombies();
-    assert.deepEqual(left, []);
+    await stopLeavingNothing(d2);
   }
 });
