@@ -38,6 +38,8 @@ export const ROOTFS_DIFF = 'rootfs-diff.tar';
 export const DELETED_FILES = 'deleted.files';
 export const CONTAINER_LOG = 'container.log';
 const DUMP_LOG = 'dump.log';
+/** In a checkpoint's work directory: the path of the archive being written. */
+export const PARTIAL = '.partial';
 const STATS_DUMP = 'stats-dump';
 
 /** What kubelet gets when it names no timeout. */
@@ -160,6 +162,8 @@ export async function writeArchive(inp: ArchiveInput, dest: string): Promise<voi
   const members = [CHECKPOINT_IMAGES_DIR, CONFIG_DUMP, SPEC_DUMP, ROOTFS_DIFF, DELETED_FILES];
   for (const optional of [CONTAINER_LOG, DUMP_LOG, STATS_DUMP]) if (await stat(join(work, optional)).then(() => true, () => false)) members.push(optional);
   const tmp = join(dirname(dest), `.${randomBytes(6).toString('hex')}.checkpoint-tmp`);
+  // Named in the work directory first, so a restart after a crash removes it from the caller's directory.
+  await writeFile(join(work, PARTIAL), tmp);
   try {
     await run('tar', ['-c', '-f', tmp, '-C', work, '--numeric-owner', ...members], { timeoutMs: 600_000 });
     // A link, unlike a rename, never replaces a file that appeared meanwhile.

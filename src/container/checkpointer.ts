@@ -13,7 +13,7 @@ import type { Container, ContainerConfig } from './types.js';
 import type { ContainerParts } from './parts.js';
 import { failedPrecondition, notFound } from '../util/errors.js';
 import {
-  CHECKPOINT_IMAGES_DIR, DEFAULT_CHECKPOINT_TIMEOUT_S, SPEC_DUMP, applyRootfsDiff, baseImageCandidates, checkLocation, criuFailure,
+  CHECKPOINT_IMAGES_DIR, DEFAULT_CHECKPOINT_TIMEOUT_S, PARTIAL, SPEC_DUMP, applyRootfsDiff, baseImageCandidates, checkLocation, criuFailure,
   openArchive, openCheckpointImage, restoredSpec, writeArchive, type OpenedCheckpoint,
 } from './checkpoint.js';
 
@@ -114,10 +114,12 @@ export class ContainerCheckpointer {
     }
   }
 
-  /** After a restart: unpacked archives and work directories of no known container go. */
+  /** After a restart: unpacked archives and work directories of no known container go, and archives a crash cut short. */
   async removeStale(known: ReadonlySet<string>): Promise<void> {
     for (const name of await readdir(this.dir).catch(() => [] as string[])) {
       if (known.has(name)) continue;
+      const partial = await readFile(join(this.dir, name, PARTIAL), 'utf8').catch(() => '');
+      if (partial.endsWith('.checkpoint-tmp')) await rm(partial, { force: true });
       await rm(join(this.dir, name), { recursive: true, force: true });
     }
   }
