@@ -44,6 +44,7 @@ export interface Config {
     seccomp_default: boolean;
     seccomp_profile: string;
     exec_sync_max_output: number;
+    cdi_spec_dirs: string[];
     handlers: Record<string, RuntimeHandlerConfig>;
   };
   image: {

@@ -91,6 +91,9 @@ export const KEYS: readonly KeySpec[] = [
     doc: 'Apply the RuntimeDefault seccomp profile to containers whose config asks for none.' },
   { path: 'runtime.seccomp_profile', type: 'string', default: '/usr/share/containers/seccomp.json', check: absolute,
     doc: 'The RuntimeDefault seccomp profile, a file in the format containers-common and Docker maintain (CRI-O\'s `seccomp_profile`; Debian\'s golang-github-containers-common installs the default one). Read at start; its rules conditional on the container\'s capabilities, the host architecture and the kernel version are resolved for each container. When the file does not exist, or the key is empty, berthd uses its built-in copy of the same policy (Status and the log say which is in use); a file that exists but does not parse stops start-up.' },
+  { path: 'runtime.cdi_spec_dirs', type: 'string[]', default: ['/etc/cdi', '/var/run/cdi'],
+    check: (v: string[]) => (v.every((d) => d.startsWith('/')) ? undefined : 'must be absolute paths'),
+    doc: 'Directories of CDI (Container Device Interface) specs, JSON or YAML, that resolve the devices a container names in CDI_devices or `cdi.k8s.io/` annotations. Read again when they change; a later directory overrides an earlier one for the same device.' },
   { path: 'runtime.exec_sync_max_output', type: 'int', default: 16 * 1024 * 1024, min: 1024,
     doc: 'Bytes of stdout and of stderr kept from ExecSync; more is cut off.' },
 

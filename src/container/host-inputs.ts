@@ -10,7 +10,7 @@ import type { DeviceRequest, MountRequest } from './types.js';
 import type { HostDevice } from './spec.js';
 import { parseMaintainedProfile, resolveProfile, type SeccompProfile } from './seccomp.js';
 
-function devNumbers(rdev: number): { major: number; minor: number } {
+export function devNumbers(rdev: number): { major: number; minor: number } {
   return { major: Number((BigInt(rdev) >> 8n) & 0xfffn), minor: (rdev & 0xff) | ((rdev >> 12) & 0xfff00) };
 }
 
@@ -66,6 +66,8 @@ export async function hostDevices(dir = '/dev'): Promise<HostDevice[]> {
 /** Resolves host paths (symlinks followed), failing on a missing one with its index. */
 export async function resolveMountSources(mounts: MountRequest[]): Promise<string[]> {
   return Promise.all(mounts.map(async (m, i) => {
+    // An image volume's source is mounted by the container's creation (image-volumes.ts).
+    if (m.image) return '';
     if (!m.containerPath.startsWith('/')) throw invalidArgument(`config.mounts[${i}].container_path "${m.containerPath}" must be absolute`);
     if (!m.hostPath.startsWith('/')) throw invalidArgument(`config.mounts[${i}].host_path "${m.hostPath}" must be absolute`);
     try {

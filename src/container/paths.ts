@@ -55,6 +55,10 @@ export class ContainerPaths {
   logFile(c: Pick<Container, 'id' | 'logPath'>): string {
     return c.logPath || join(this.persistDir(c.id), 'console.log');
   }
+  /** The checkpoint archive a container is restored from, unpacked (on disk: a restart may come before StartContainer). */
+  checkpoint(id: string): string {
+    return join(this.config.daemon.root, 'checkpoints', id);
+  }
   conmonPidFile(id: string): string {
     return join(this.bundle(id), 'conmon.pid');
   }

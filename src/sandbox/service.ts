@@ -22,6 +22,7 @@ import { MonitorCgroups } from '../cgroup/monitors.js';
 import { isNamespace } from '../util/netns.js';
 import { hostsFile, resolvConf } from './dns.js';
 import { span } from '../tracing/tracing.js';
+import { hostCgroups, resizePodCgroup, type PodResourceRequest } from './resize.js';
 
 export type { SandboxFilter } from './store.js';
 
@@ -235,6 +236,22 @@ export class SandboxService {
       // Published while the pod is still known: the event carries its last status.
       this.store.publish(sb, 'deleted');
       await this.forget(sb);
+    });
+  }
+
+  /**
+   * In-place pod resize: the pod's cgroup gets the limits, and its record
+   * what was set. Under the pod's lock, so a pod being stopped is not
+   * resized meanwhile.
+   */
+  async updateResources(id: string, req: PodResourceRequest): Promise<void> {
+    const sb = this.resolve(id);
+    await this.withLock(sb.id, async () => {
+      if (sb.state !== 'READY') throw failedPrecondition(`pod sandbox ${sb.id} is not ready (state ${sb.state})`);
+      const limits = resizePodCgroup(hostCgroups(), sb.cgroupParent, req);
+      this.store.update(sb, (x) => {
+        x.resources = limits;
+      });
     });
   }
 

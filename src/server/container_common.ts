@@ -132,7 +132,8 @@ function security(sec: LinuxContainerSecurityContext__Output | null | undefined,
   };
 }
 
-export function containerConfig(c: ContainerConfig__Output | null, field = 'config'): ContainerConfig {
+/** A CreateContainer config; `imageOptional` for RestorePod, whose archives name their images. */
+export function containerConfig(c: ContainerConfig__Output | null, field = 'config', imageOptional = false): ContainerConfig {
   if (!c) throw bad(field, 'is required');
   if (!c.metadata) throw bad(`${field}.metadata`, 'is required');
   const budget = { bytes: 0 };
@@ -149,26 +150,29 @@ export function containerConfig(c: ContainerConfig__Output | null, field = 'conf
     return { key, value };
   });
   const sec = c.linux?.securityContext;
-  list(`${field}.CDI_devices`, c.CDIDevices, LIMITS.list, (d, f) => str(`${f}.name`, d.name, { max: LIMITS.short }));
-  if (c.CDIDevices.length) throw bad(`${field}.CDI_devices`, 'CDI devices are not supported by this runtime');
   return {
     name: name(`${field}.metadata.name`, c.metadata.name),
     attempt: c.metadata.attempt,
-    image: imageSpec(c.image, `${field}.image`),
+    // An absolute path names a checkpoint archive to restore from (as CRI-O and containerd take it).
+    image: c.image?.image?.startsWith('/') ? absPath(`${field}.image.image`, c.image.image, { required: true }) : imageSpec(c.image, `${field}.image`, !imageOptional),
     command,
     args,
     workingDir: absPath(`${field}.working_dir`, c.workingDir),
     envs,
     mounts: list(`${field}.mounts`, c.mounts, LIMITS.list, (m, f) => {
-      if (m.image && m.image.image) throw bad(`${f}.image`, 'image volumes are not supported');
-      str(`${f}.image_sub_path`, m.imageSubPath, { max: LIMITS.path });
-      if (m.imageSubPath) throw bad(`${f}.image_sub_path`, 'image volumes are not supported');
       if (m.uidMappings.length || m.gidMappings.length) throw bad(f, 'ID-mapped mounts need user namespaces, which this runtime does not support');
       if (m.recursiveReadOnly) throw bad(`${f}.recursive_read_only`, 'recursive read-only mounts are not supported by this runtime');
       list(`${f}.mount_options`, m.mountOptions, 64, (o, of) => str(of, o, { max: LIMITS.short }));
       if (m.mountOptions.length) throw bad(`${f}.mount_options`, 'mount options are not supported by this runtime');
+      const containerPath = absPath(`${f}.container_path`, m.containerPath, { required: true });
+      const imageSubPath = str(`${f}.image_sub_path`, m.imageSubPath, { max: LIMITS.path });
+      if (m.image && m.image.image) {
+        // Image volumes are read-only by definition (KEP-4639), whatever the request says.
+        return { containerPath, hostPath: '', readonly: true, propagation: 'private' as const, image: imageSpec(m.image, `${f}.image`), imageSubPath };
+      }
+      if (imageSubPath) throw bad(`${f}.image_sub_path`, 'is only for a mount of an image (image volume)');
       return {
-        containerPath: absPath(`${f}.container_path`, m.containerPath, { required: true }),
+        containerPath,
         hostPath: absPath(`${f}.host_path`, m.hostPath, { required: true }),
         readonly: m.readonly,
         propagation: PROPAGATION[enumValue(`${f}.propagation`, m.propagation, PROPAGATION_NAMES)]!,
@@ -179,6 +183,7 @@ export function containerConfig(c: ContainerConfig__Output | null, field = 'conf
       hostPath: absPath(`${f}.host_path`, d.hostPath, { required: true }),
       permissions: matching(`${f}.permissions`, str(`${f}.permissions`, d.permissions, { max: 3 }), /^(?!.*(.).*\1)[rwm]+$/, 'made of r, w and m'),
     })),
+    cdiDevices: list(`${field}.CDI_devices`, c.CDIDevices, LIMITS.list, (d, f) => str(`${f}.name`, d.name, { required: true, max: LIMITS.short })),
     labels: stringMap(`${field}.labels`, c.labels),
     annotations: stringMap(`${field}.annotations`, c.annotations),
     logPath: relPath(`${field}.log_path`, c.logPath),
@@ -231,7 +236,10 @@ export function containerStatus(c: Container): ContainerStatus {
     message: c.message,
     labels: c.config.labels,
     annotations: c.config.annotations,
-    mounts: c.config.mounts.map((m) => ({ containerPath: m.containerPath, hostPath: m.hostPath, readonly: m.readonly, propagation: PROPAGATION_BACK[m.propagation] })),
+    mounts: c.config.mounts.map((m) => ({
+      containerPath: m.containerPath, hostPath: m.hostPath, readonly: m.readonly, propagation: PROPAGATION_BACK[m.propagation],
+      ...(m.image ? { image: { image: m.image }, imageSubPath: m.imageSubPath ?? '' } : {}),
+    })),
     logPath: c.logPath,
     resources: c.resources ? { linux: criResources(c.resources) } : undefined,
     user: { linux: { uid: String(c.user.uid), gid: String(c.user.gid), supplementalGroups: c.user.additionalGids.map(String) } },

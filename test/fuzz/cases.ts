@@ -201,7 +201,7 @@ function rows(t: Targets): Row[] {
   const mount = (v: Record<string, unknown>): Record<string, unknown>[] => [{ containerPath: '/m', hostPath: c.dir, ...v }];
   for (const [v, f] of [[{ containerPath: 'rel' }, 'container_path'], [{ hostPath: 'rel' }, 'host_path'], [{ hostPath: '' }, 'host_path'], [{ propagation: 99 }, 'propagation'],
     [{ hostPath: '/x\0' }, 'host_path'], [{ recursiveReadOnly: true }, 'recursive_read_only'], [{ mountOptions: ['rw'] }, 'mount_options'],
-    [{ uidMappings: [{ hostId: 0, containerId: 0, length: 1 }] }, ''], [{ image: { image: 'x' } }, 'image']] as const) {
+    [{ uidMappings: [{ hostId: 0, containerId: 0, length: 1 }] }, ''], [{ image: { image: 'UPPER case' } }, 'image']] as const) {
     r.push(['CreateContainer', 'config.mounts', mount(v), `config.mounts[0]${f ? `.${f}` : ''}`]);
   }
   // Propagating mounts of a private host mount: refused, the host left alone.

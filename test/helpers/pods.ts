@@ -137,6 +137,20 @@ export async function settleZombies(ms = 5000): Promise<void> {
   }
 }
 
+/** A new berthd on a killed one's directory (restart tests). */
+export async function restartPodDaemon(killed: PodDaemon): Promise<PodDaemon> {
+  return Object.assign(await startDaemon({ dir: killed.dir }), { cgroupParent: killed.cgroupParent });
+}
+
+/** Stops a daemon, removes its directory and asserts it left nothing on the host. */
+export async function stopLeavingNothing(d: PodDaemon): Promise<void> {
+  await d.stop();
+  const left = leftovers(d);
+  d.cleanup();
+  await settleZombies();
+  assert.deepEqual(left, []);
+}
+
 /** Everything a daemon could leave on the host under its directory and cgroup parent. */
 export function leftovers(d: PodDaemon): string[] {
   const out: string[] = [];
