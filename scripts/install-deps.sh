@@ -30,11 +30,12 @@ RUNTIME=(
   iptables                        # portmap and bridge's masquerading rules
   util-linux                      # unshare (pod namespaces), nsenter (port-forward, pod net stats)
   bsdutils                        # script: the terminal of exec -t
-  coreutils                       # stty (resize), cat
+  coreutils                       # stty (resize), cat, cp (checkpoint archives)
   socat                           # port-forward and attach input
   tar                             # unpacking layers
   zstd                            # zstd-compressed layers
   attr                            # setfattr: opaque directories of layers
+  criu                            # runc checkpoint/restore: CheckpointContainer, restores
 )
 BUILD=(
   gcc libc6-dev                   # native/berth_native.c against Node's headers

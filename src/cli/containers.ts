@@ -2,10 +2,11 @@ import { createReadStream, statSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Command } from 'commander';
 import type { CriClient } from './client.js';
-import { withClient, outputOption, collectLabels } from './common.js';
+import { withClient, outputOption, outputFormat, documentFormat, collectLabels, parseInfo, printStructured, printDocuments } from './common.js';
 import { readMessageFile } from './config-file.js';
-import { resolvePodId } from './pods.js';
-import { ago, humanBytes, json, table, truncId } from './format.js';
+import { resolvePodId, podNames } from './pods.js';
+import { ago, humanBytes, table, truncId } from './format.js';
+import { runInteractive } from './interactive.js';
 
 interface Container {
   id: string;
@@ -40,12 +41,14 @@ export function registerContainerCommands(program: Command): void {
     .option('-p, --pod <pod-id>', 'filter by pod sandbox ID')
     .option('--id <id>', 'filter by container ID')
     .option('--name <name>', 'filter by container name (substring)')
+    .option('--namespace <ns>', 'filter by the pod\'s namespace (substring)')
     .option('--state <state>', 'filter by state: created, running, exited, unknown')
     .option('--label <key=value>', 'filter by label (repeatable)', collectLabels, {})
     .option('--no-trunc', 'show full IDs')
     .action(
       withClient(async (client, _args, cmd) => {
         const o = cmd.opts();
+        const format = outputFormat(cmd);
         const filter: Record<string, unknown> = {};
         if (o.id) filter.id = o.id;
         if (o.pod) filter.podSandboxId = await resolvePodId(client, o.pod as string);
@@ -55,16 +58,23 @@ export function registerContainerCommands(program: Command): void {
         const res = await client.call<{ containers: Container[] }>('ListContainers', { filter });
         let items = res.containers ?? [];
         if (o.name) items = items.filter((c) => c.metadata.name.includes(o.name as string));
+        const pods = !o.quiet || o.namespace ? await podNames(client) : new Map<string, { name: string; namespace: string }>();
+        // kubelet labels its containers with the pod's name and namespace; other clients' containers have only their pod.
+        const podOf = (c: Container) => ({
+          name: c.labels?.['io.kubernetes.pod.name'] ?? pods.get(c.podSandboxId)?.name ?? '',
+          namespace: c.labels?.['io.kubernetes.pod.namespace'] ?? pods.get(c.podSandboxId)?.namespace ?? '',
+        });
+        if (o.namespace) items = items.filter((c) => podOf(c).namespace.includes(o.namespace as string));
         items.sort((a, b) => (BigInt(b.createdAt) > BigInt(a.createdAt) ? 1 : -1));
         if (o.quiet) return void process.stdout.write(items.map((c) => c.id + '\n').join(''));
-        if (o.output === 'json') return void process.stdout.write(json({ containers: items }));
+        if (format !== 'table') return printStructured({ containers: items }, format);
         const full = o.trunc === false;
         process.stdout.write(
           table(
-            ['CONTAINER', 'IMAGE', 'CREATED', 'STATE', 'NAME', 'ATTEMPT', 'POD ID'],
+            ['CONTAINER', 'IMAGE', 'CREATED', 'STATE', 'NAME', 'ATTEMPT', 'POD ID', 'POD', 'POD NAMESPACE'],
             items.map((c) => [
               truncId(c.id, full), c.image?.image ?? c.imageRef, ago(c.createdAt), c.state.replace('CONTAINER_', ''),
-              c.metadata.name, String(c.metadata.attempt), truncId(c.podSandboxId, full),
+              c.metadata.name, String(c.metadata.attempt), truncId(c.podSandboxId, full), podOf(c).name, podOf(c).namespace,
             ]),
           ),
         );
@@ -93,20 +103,25 @@ export function registerContainerCommands(program: Command): void {
       }),
     );
 
-  program
-    .command('start')
-    .description('start created containers')
-    .argument('<container-id...>', 'container IDs or unique prefixes')
-    .action(
-      withClient(async (client, args) => {
-        const [ids] = args as [string[]];
-        for (const id of ids) {
-          const full = await resolveContainerId(client, id);
-          await client.call('StartContainer', { containerId: full }, 0);
-          process.stdout.write(full + '\n');
-        }
-      }),
-    );
+  for (const [name, method, desc] of [
+    ['start', 'StartContainer', 'start created containers'],
+    ['rm', 'RemoveContainer', 'remove containers'],
+  ] as const) {
+    program
+      .command(name)
+      .description(desc)
+      .argument('<container-id...>', 'container IDs or unique prefixes')
+      .action(
+        withClient(async (client, args) => {
+          const [ids] = args as [string[]];
+          for (const id of ids) {
+            const full = await resolveContainerId(client, id);
+            await client.call(method, { containerId: full }, 0);
+            process.stdout.write(full + '\n');
+          }
+        }),
+      );
+  }
 
   program
     .command('stop')
@@ -125,43 +140,21 @@ export function registerContainerCommands(program: Command): void {
       }),
     );
 
-  program
-    .command('rm')
-    .description('remove containers')
+  outputOption(program.command('inspect').description('show a container\'s status (verbose)'), 'json')
     .argument('<container-id...>', 'container IDs or unique prefixes')
     .action(
-      withClient(async (client, args) => {
+      withClient(async (client, args, cmd) => {
         const [ids] = args as [string[]];
-        for (const id of ids) {
-          const full = await resolveContainerId(client, id);
-          await client.call('RemoveContainer', { containerId: full }, 0);
-          process.stdout.write(full + '\n');
-        }
-      }),
-    );
-
-  program
-    .command('inspect')
-    .description('show a container\'s status (verbose)')
-    .argument('<container-id...>', 'container IDs or unique prefixes')
-    .action(
-      withClient(async (client, args) => {
-        const [ids] = args as [string[]];
+        const format = documentFormat(cmd);
+        const docs: unknown[] = [];
         for (const id of ids) {
           const res = await client.call<{ status: unknown; info: Record<string, string> }>('ContainerStatus', {
             containerId: await resolveContainerId(client, id),
             verbose: true,
           });
-          const info: Record<string, unknown> = {};
-          for (const [k, v] of Object.entries(res.info ?? {})) {
-            try {
-              info[k] = JSON.parse(v);
-            } catch {
-              info[k] = v;
-            }
-          }
-          process.stdout.write(json({ status: res.status, info }));
+          docs.push({ status: res.status, info: parseInfo(res.info) });
         }
+        printDocuments(docs, format);
       }),
     );
 
@@ -190,22 +183,55 @@ export function registerContainerCommands(program: Command): void {
 
   program
     .command('exec')
-    .description('run a command in a running container and wait for it (CRI ExecSync)')
+    .description('run a command in a running container: with -i or -t through the runtime\'s streaming server (CRI Exec), otherwise to its end (CRI ExecSync)')
+    .usage('[options] <container-id> <command> [args...]')
     .argument('<container-id>', 'container ID or unique prefix')
-    .argument('<command...>', 'command and arguments')
-    .option('--timeout <seconds>', 'kill the command after this many seconds (0: none)', '0')
+    .argument('<command...>', 'command and arguments; options after the container ID belong to the command')
+    .option('-i, --interactive', 'send stdin to the command')
+    .option('-t, --tty', 'run the command on a terminal (resized with this one)')
+    .option('-s, --sync', 'run with ExecSync even with -i or -t (no stdin, no terminal)')
+    .option('--timeout <seconds>', 'ExecSync: kill the command after this many seconds (0: none)', '0')
+    // Like crictl: `berth exec ID sh -c '…'` gives -c to sh, not to berth.
+    .passThroughOptions()
     .action(
       withClient(async (client, args, cmd) => {
-        const [id, command] = args as [string, string[]];
-        const timeout = Number(cmd.opts().timeout);
-        const res = await client.call<{ stdout: Buffer; stderr: Buffer; exitCode: number }>(
-          'ExecSync',
-          { containerId: await resolveContainerId(client, id), cmd: command, timeout },
-          timeout > 0 ? (timeout + 10) * 1000 : 0,
-        );
-        process.stdout.write(res.stdout);
-        process.stderr.write(res.stderr);
-        process.exitCode = res.exitCode;
+        const [id, rest] = args as [string, string[]];
+        const command = rest[0] === '--' ? rest.slice(1) : rest;
+        if (command.length === 0) throw new Error('exec needs a command');
+        const o = cmd.opts();
+        const containerId = await resolveContainerId(client, id);
+        if (o.sync || (!o.interactive && !o.tty)) {
+          const timeout = Number(o.timeout);
+          const res = await client.call<{ stdout: Buffer; stderr: Buffer; exitCode: number }>(
+            'ExecSync', { containerId, cmd: command, timeout }, timeout > 0 ? (timeout + 10) * 1000 : 0,
+          );
+          process.stdout.write(res.stdout);
+          process.stderr.write(res.stderr);
+          process.exitCode = res.exitCode;
+          return;
+        }
+        const tty = Boolean(o.tty);
+        const stdin = Boolean(o.interactive);
+        const { url } = await client.call<{ url: string }>('Exec', { containerId, cmd: command, tty, stdin, stdout: true, stderr: !tty });
+        process.exitCode = await runInteractive(url, { tty, stdin });
+      }),
+    );
+
+  program
+    .command('attach')
+    .description('attach to a running container\'s output (and stdin with -i) through the runtime\'s streaming server (CRI Attach)')
+    .argument('<container-id>', 'container ID or unique prefix')
+    .option('-i, --stdin', 'send stdin to the container (its config must keep stdin open)')
+    .option('-t, --tty', 'the container runs on a terminal (resized with this one)')
+    .action(
+      withClient(async (client, args, cmd) => {
+        const [id] = args as [string];
+        const o = cmd.opts();
+        const tty = Boolean(o.tty);
+        const stdin = Boolean(o.stdin);
+        const containerId = await resolveContainerId(client, id);
+        const { url } = await client.call<{ url: string }>('Attach', { containerId, tty, stdin, stdout: true, stderr: !tty });
+        process.exitCode = await runInteractive(url, { tty, stdin });
       }),
     );
 
@@ -217,6 +243,7 @@ export function registerContainerCommands(program: Command): void {
       withClient(async (client, args, cmd) => {
         const [id] = args as [string | undefined];
         const o = cmd.opts();
+        const format = outputFormat(cmd);
         type Stats = {
           attributes: { id: string; metadata: { name: string } };
           cpu: { usageCoreNanoSeconds: { value: string } | null; usageNanoCores: { value: string } | null } | null;
@@ -233,7 +260,7 @@ export function registerContainerCommands(program: Command): void {
           const res = await client.call<{ stats: Stats[] }>('ListContainerStats', { filter });
           stats = res.stats ?? [];
         }
-        if (o.output === 'json') return void process.stdout.write(json({ stats }));
+        if (format !== 'table') return printStructured({ stats }, format);
         process.stdout.write(
           table(
             ['CONTAINER', 'NAME', 'CPU %', 'MEM', 'DISK', 'INODES'],

@@ -32,7 +32,3 @@ export function humanBytes(n: number | string | undefined): string {
   }
   return i === 0 ? `${v}B` : `${x.toFixed(x < 10 ? 2 : 1)}${units[i]}`;
 }
-
-export function json(v: unknown): string {
-  return JSON.stringify(v, null, 2) + '\n';
-}

@@ -1,8 +1,9 @@
 import type { Command } from 'commander';
-import { withClient, outputOption } from './common.js';
-import { json, table, humanBytes, truncId } from './format.js';
+import { withClient, outputOption, outputFormat, documentFormat, parseInfo, printStructured, printDocuments } from './common.js';
+import { table, humanBytes, truncId } from './format.js';
 import { adminSocket } from './admin.js';
 import { showPullProgress } from './pull-progress.js';
+import { pullAuth } from './credentials.js';
 
 interface Image { id: string; repoTags: string[]; repoDigests: string[]; size: string; pinned: boolean }
 
@@ -20,16 +21,11 @@ export function registerImageCommands(program: Command): void {
       withClient(async (client, args, cmd) => {
         const [ref] = args as [string | undefined];
         const o = cmd.opts();
+        const format = outputFormat(cmd);
         const res = await client.call<{ images: Image[] }>('ListImages', ref ? { filter: { image: { image: ref } } } : {});
         const images = res.images ?? [];
-        if (o.quiet) {
-          process.stdout.write(images.map((i) => i.id + '\n').join(''));
-          return;
-        }
-        if (o.output === 'json') {
-          process.stdout.write(json({ images }));
-          return;
-        }
+        if (o.quiet) return void process.stdout.write(images.map((i) => i.id + '\n').join(''));
+        if (format !== 'table') return printStructured({ images }, format);
         const rows: string[][] = [];
         for (const i of images) {
           const id = truncId(i.id.replace(/^sha256:/, ''), o.trunc === false);
@@ -47,28 +43,18 @@ export function registerImageCommands(program: Command): void {
     .command('pull')
     .description('pull an image')
     .argument('<image>', 'image reference')
-    .option('--creds <user:password>', 'registry credentials')
-    .option('--auth <base64>', 'base64 user:password')
+    .option('--creds <user[:password]>', 'registry credentials (no colon: an empty password)')
+    .option('--auth <base64>', 'base64 of user:password')
+    .option('-u, --username <user>', 'registry user; the password is asked for (or read from a piped stdin)')
     .option('--pod-config <file>', 'sandbox config the pull is for')
     .action(
       withClient(async (client, args, cmd) => {
         const [image] = args as [string];
-        const o = cmd.opts();
-        const auth: Record<string, string> = {};
-        if (o.creds) {
-          const i = (o.creds as string).indexOf(':');
-          auth.username = (o.creds as string).slice(0, i);
-          auth.password = (o.creds as string).slice(i + 1);
-        }
-        if (o.auth) auth.auth = o.auth as string;
+        const auth = await pullAuth(cmd.opts());
         const bars = process.stdout.isTTY ? showPullProgress(adminSocket(cmd), image) : undefined;
         let res: { imageRef: string } | undefined;
         try {
-          res = await client.call<{ imageRef: string }>(
-            'PullImage',
-            { image: { image }, auth: Object.keys(auth).length ? auth : undefined },
-            0,
-          );
+          res = await client.call<{ imageRef: string }>('PullImage', { image: { image }, auth }, 0);
         } finally {
           await bars?.stop(res !== undefined);
         }
@@ -90,38 +76,28 @@ export function registerImageCommands(program: Command): void {
       }),
     );
 
-  program
-    .command('inspecti')
-    .description('show an image\'s status (verbose)')
+  outputOption(program.command('inspecti').description('show an image\'s status (verbose)'), 'json')
     .argument('<image...>', 'image IDs or references')
     .action(
-      withClient(async (client, args) => {
+      withClient(async (client, args, cmd) => {
         const [images] = args as [string[]];
+        const format = documentFormat(cmd);
+        const docs: unknown[] = [];
         for (const image of images) {
           const res = await client.call<{ image: Image | null; info: Record<string, string> }>('ImageStatus', {
             image: { image },
             verbose: true,
           });
           if (!res.image) throw new Error(`no such image "${image}"`);
-          const info: Record<string, unknown> = {};
-          for (const [k, v] of Object.entries(res.info ?? {})) {
-            try {
-              info[k] = JSON.parse(v);
-            } catch {
-              info[k] = v;
-            }
-          }
-          process.stdout.write(json({ status: res.image, info }));
+          docs.push({ status: res.image, info: parseInfo(res.info) });
         }
+        printDocuments(docs, format);
       }),
     );
 
-  program
-    .command('imagefsinfo')
-    .description('show image filesystem usage')
-    .action(
-      withClient(async (client) => {
-        process.stdout.write(json(await client.call('ImageFsInfo', {})));
-      }),
-    );
+  outputOption(program.command('imagefsinfo').description('show image filesystem usage'), 'json').action(
+    withClient(async (client, _args, cmd) => {
+      printStructured(await client.call('ImageFsInfo', {}), documentFormat(cmd));
+    }),
+  );
 }

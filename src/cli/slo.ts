@@ -7,7 +7,9 @@
 // least `window` old (or the oldest there is, and says the window is short).
 // Without any stored reading it measures since berthd started (its counters
 // start at zero then). `--sample N` instead reads twice, N seconds apart.
-// Exit status: 0 all SLOs met (or no traffic), 2 an SLO is breached, 1 error.
+// An SLI with fewer events than --min-events in the window gets no verdict:
+// one failed start out of two is noise, not a breached 99.5 % SLO.
+// Exit status: 0 no SLO breached (or no traffic), 2 an SLO is breached, 1 error.
 import type { Command } from 'commander';
 import { mkdirSync, readFileSync, writeFileSync, renameSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -15,14 +17,24 @@ import { homedir } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { loadConfig, DEFAULT_CONFIG_FILE } from '../config/config.js';
 import { parseExposition } from '../metrics/exposition.js';
-import { evaluate, pickBaseline, type Reading, type SloReport } from '../metrics/slo.js';
+import { evaluate, pickBaseline, type Reading, type SliResult, type SloReport } from '../metrics/slo.js';
+import { renderStructured } from './common.js';
 
 const KEEP = /^berth_(container_start_|container_restarts_total|image_pull_(attempts|successes|failures)_total|sandbox_create_|daemon_start_time_seconds)/;
 const MAX_STORED = 500;
+export const DEFAULT_MIN_EVENTS = 20;
 
 export async function readMetrics(address: string, timeoutMs = 5000): Promise<Reading> {
   const url = address.includes('://') ? address : `http://${address}/metrics`;
-  const res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) });
+  let res: Response;
+  try {
+    res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) });
+  } catch (err) {
+    // fetch says only "fetch failed"; the reason (ECONNREFUSED, a timeout) is its cause.
+    const e = err as Error & { cause?: { code?: string; message?: string } };
+    const why = e.name === 'TimeoutError' ? `no answer within ${timeoutMs / 1000}s` : e.cause?.code ?? e.cause?.message ?? e.message;
+    throw new Error(`cannot reach berthd's metrics endpoint ${url}: ${why} (is berthd running, with [metrics] address = "${address}"?)`, { cause: err });
+  }
   if (!res.ok) throw new Error(`${url}: HTTP ${res.status}`);
   const samples = parseExposition(await res.text()).filter((s) => KEEP.test(s.name));
   if (!samples.some((s) => s.name === 'berth_daemon_start_time_seconds')) throw new Error(`${url} does not look like berthd's metrics endpoint`);
@@ -61,17 +73,38 @@ function fmt(v: number | undefined, unit: string): string {
   return String(v);
 }
 
-export function renderReport(r: SloReport, windowSeconds: number): string {
+export interface JudgedSli extends SliResult {
+  /** Measured, but on fewer events than the minimum: no verdict. */
+  tooFewEvents?: boolean;
+}
+
+export interface JudgedReport extends SloReport {
+  minEvents: number;
+  results: JudgedSli[];
+}
+
+/** Takes the verdict away from SLIs measured on fewer than `minEvents` events. */
+export function requireMinEvents(r: SloReport, minEvents: number): JudgedReport {
+  const results = r.results.map((x): JudgedSli =>
+    x.kind !== 'info' && x.value !== undefined && x.events < minEvents ? { ...x, breached: false, tooFewEvents: true } : x);
+  return { ...r, minEvents, results, breached: results.some((x) => x.breached) };
+}
+
+export function renderReport(r: JudgedReport, windowSeconds: number): string {
   const rows = [['SLI', 'VALUE', 'TARGET', 'EVENTS', 'STATUS']];
   for (const x of r.results) {
     const target = x.target === undefined ? '-' : `${x.kind === 'min' ? '>=' : '<='} ${fmt(x.target, x.unit)}`;
-    const status = x.kind === 'info' ? 'info' : x.value === undefined ? 'no data' : x.breached ? 'BREACHED' : 'ok';
+    const status = x.kind === 'info' ? 'info' : x.value === undefined ? 'no data'
+      : x.tooFewEvents ? `no verdict (< ${r.minEvents} events)` : x.breached ? 'BREACHED' : 'ok';
     rows.push([x.name, fmt(x.value, x.unit), target, String(x.events), status]);
   }
   const widths = rows[0]!.map((_c, i) => Math.max(...rows.map((row) => row[i]!.length)));
   const lines = [`window: ${windowSeconds}s (covered: ${Math.round(r.coveredSeconds)}s)${r.note ? `; ${r.note}` : ''}`];
   for (const row of rows) lines.push(row.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd());
-  lines.push(r.breached ? 'SLO BREACHED' : 'all SLOs met');
+  const undecided = r.results.filter((x) => x.tooFewEvents).map((x) => x.name);
+  if (r.breached) lines.push('SLO BREACHED');
+  else if (undecided.length) lines.push(`no SLO breached; too few events for a verdict on: ${undecided.join(', ')} (--min-events ${r.minEvents})`);
+  else lines.push('all SLOs met');
   return `${lines.join('\n')}\n`;
 }
 
@@ -85,9 +118,13 @@ export function registerSloCommand(program: Command): void {
     .option('--sample <seconds>', 'read twice, this many seconds apart, and evaluate that interval (no snapshot file)')
     .option('--snapshot-file <file>', 'where readings are kept between runs (default under $XDG_STATE_HOME/berth)')
     .option('--no-store', 'do not store this reading')
-    .option('-o, --output <format>', 'table or json', 'table')
-    .action(async (o: { config: string; metricsAddress?: string; window?: string; sample?: string; snapshotFile?: string; store: boolean; output: string }) => {
+    .option('--min-events <n>', 'fewest events in the window an SLI needs for a verdict', String(DEFAULT_MIN_EVENTS))
+    .option('-o, --output <format>', 'table, json or yaml', 'table')
+    .action(async (o: { config: string; metricsAddress?: string; window?: string; sample?: string; snapshotFile?: string; store: boolean; minEvents: string; output: string }) => {
       try {
+        if (!['table', 'json', 'yaml'].includes(o.output)) throw new Error(`unsupported output format "${o.output}" (one of: table, json, yaml)`);
+        const minEvents = Number(o.minEvents);
+        if (!Number.isInteger(minEvents) || minEvents < 1) throw new Error('--min-events must be a positive integer');
         const cfg = loadConfig({ file: o.config, fileRequired: o.config !== DEFAULT_CONFIG_FILE });
         const address = o.metricsAddress ?? cfg.metrics.address;
         if (!address) throw new Error('the metrics endpoint is off ([metrics] address is empty); pass --metrics-address');
@@ -113,9 +150,10 @@ export function registerSloCommand(program: Command): void {
           report = evaluate(now, pickBaseline(stored, now.at, windowSeconds), targets, windowSeconds);
           if (o.store) storeReadings(file, [...stored, now], now.at, windowSeconds);
         }
-        if (o.output === 'json') process.stdout.write(`${JSON.stringify({ windowSeconds: shownWindow, ...report }, null, 2)}\n`);
-        else process.stdout.write(renderReport(report, shownWindow));
-        process.exitCode = report.breached ? 2 : 0;
+        const judged = requireMinEvents(report, minEvents);
+        if (o.output === 'table') process.stdout.write(renderReport(judged, shownWindow));
+        else process.stdout.write(renderStructured({ windowSeconds: shownWindow, ...judged }, o.output as 'json' | 'yaml'));
+        process.exitCode = judged.breached ? 2 : 0;
       } catch (err) {
         process.stderr.write(`berth slo: ${err instanceof Error ? err.message : String(err)}\n`);
         process.exitCode = 1;

@@ -69,6 +69,12 @@ test('bad values are refused naming the key', () => {
     ['[network]\nsubnet = "10.88.0.0"\n', /network\.subnet.*CIDR/],
     ['[metrics]\naddress = "nope"\n', /metrics\.address/],
     ['[runtime]\ndefault_handler = "kata"\n', /runtime\.default_handler.*kata/],
+    ['[runtime]\nconmon_cgroup = "berth.conmon"\n', /runtime\.conmon_cgroup.*"pod" or an absolute/],
+    ['[runtime]\nconmon_cgroup = "/"\n', /runtime\.conmon_cgroup.*root cgroup/],
+    ['[runtime]\nconmon_cgroup = "/berth/"\n', /runtime\.conmon_cgroup.*cgroup_parent/],
+    ['[runtime]\ncgroup_parent = "/kube/berth"\nconmon_cgroup = "/kube"\n', /runtime\.conmon_cgroup.*nor above it/],
+    ['[runtime]\nlog_size_max = 4096\n', /runtime\.log_size_max.*at least 8192/],
+    ['[runtime]\nlog_size_max = -2\n', /runtime\.log_size_max.*at least -1/],
     ['[runtime.handlers.x]\npath = "x"\n', /runtime\.handlers\.x\.path.*absolute/],
     ['[runtime.handlers.x]\nbogus = 1\npath = "/x"\n', /runtime\.handlers\.x\.bogus.*unknown/],
     ['[registries."r.example:5000"]\nmirrors = "http://m"\n', /registries\.r\.example:5000\.mirrors.*array/],
@@ -77,6 +83,14 @@ test('bad values are refused naming the key', () => {
   for (const [text, re] of cases) {
     withFile(text, (p) => assert.throws(() => loadConfig({ file: p }), re, text));
   }
+});
+
+test('runtime.conmon_cgroup: pod, or a cgroup of its own beside or below the pods\' parent; log_size_max: no limit or at least 8 KiB', () => {
+  assert.equal(loadConfig().runtime.conmon_cgroup, 'pod');
+  for (const v of ['/berth.conmon', '/berth/conmon', '/system.slice/berth-conmon']) {
+    assert.equal(loadConfig({ overrides: { 'runtime.conmon_cgroup': v } }).runtime.conmon_cgroup, v);
+  }
+  for (const v of ['-1', '0', '8192']) assert.equal(loadConfig({ overrides: { 'runtime.log_size_max': v } }).runtime.log_size_max, Number(v));
 });
 
 test('flags override the file and are type-checked', () => {

@@ -38,10 +38,13 @@ export interface Config {
     default_handler: string;
     conmon: string;
     infra: string;
+    conmon_cgroup: string;
+    log_size_max: number;
     restrict_oom_score_adj: boolean;
     seccomp_default: boolean;
     seccomp_profile: string;
     exec_sync_max_output: number;
+    cdi_spec_dirs: string[];
     handlers: Record<string, RuntimeHandlerConfig>;
   };
   image: {
@@ -300,6 +303,12 @@ export function loadConfig(opts: LoadOptions = {}): Config {
   if (!cfg.runtime.handlers[cfg.runtime.default_handler]) {
     throw new ConfigError('runtime.default_handler', opts.file ?? 'defaults',
       `names handler "${cfg.runtime.default_handler}", which is not in [runtime.handlers]`);
+  }
+  const monitors = cfg.runtime.conmon_cgroup.replace(/\/+$/, '');
+  const pods = cfg.runtime.cgroup_parent.replace(/\/+$/, '');
+  // On cgroup v2 a cgroup with child cgroups under controllers cannot hold processes.
+  if (monitors !== 'pod' && (pods === monitors || pods.startsWith(`${monitors}/`))) {
+    throw new ConfigError('runtime.conmon_cgroup', opts.file ?? 'flags', `must not be runtime.cgroup_parent ("${cfg.runtime.cgroup_parent}") nor above it`);
   }
   if ((cfg.streaming.tls_cert === '') !== (cfg.streaming.tls_key === '')) {
     throw new ConfigError('streaming.tls_cert', opts.file ?? 'flags', 'tls_cert and tls_key must be set together');

@@ -23,6 +23,15 @@ export interface KeySpec {
 const absolute = (v: string): string | undefined =>
   v === '' || v.startsWith('/') ? undefined : 'must be an absolute path';
 
+const conmonCgroup = (v: string): string | undefined => {
+  if (v === 'pod') return undefined;
+  if (!v.startsWith('/') || v.split('/').includes('..')) return 'must be "pod" or an absolute cgroupfs path';
+  return v.replace(/\/+$/, '') === '' ? 'must not be the root cgroup' : undefined;
+};
+
+const logSizeMax = (v: number): string | undefined =>
+  v > 0 && v < 8192 ? 'must be -1 or 0 (no limit) or at least 8192' : undefined;
+
 const hostPort = (v: string): string | undefined => {
   if (v === '') return undefined;
   const m = /^(\[[0-9a-fA-F:]+\]|[^:]+):(\d{1,5})$/.exec(v);
@@ -72,12 +81,19 @@ export const KEYS: readonly KeySpec[] = [
     doc: 'Path of the conmon monitor that supervises every container.' },
   { path: 'runtime.infra', type: 'string', default: '/usr/bin/catatonit', check: absolute,
     doc: 'Init binary run as a pod\'s infra process when the pod needs one (shared PID namespace).' },
+  { path: 'runtime.conmon_cgroup', type: 'string', default: 'pod', check: conmonCgroup,
+    doc: 'Cgroup each container\'s conmon and each pod\'s infra process are moved into, out of berthd\'s own, before they run anything, so that stopping berthd\'s cgroup (systemd\'s default KillMode) leaves them running. `pod`: `<pod cgroup>/berth-conmon`, charged to the pod (CRI-O\'s only choice with cgroupfs); an absolute cgroupfs path: that one cgroup for all, made when first needed and removed at shutdown when empty (see docs/config.md).' },
+  { path: 'runtime.log_size_max', type: 'int', default: -1, min: -1, check: logSizeMax,
+    doc: 'Most bytes a container\'s log file holds (conmon\'s --log-size-max, CRI-O\'s `log_size_max`); the line that would pass it goes into an emptied file (see docs/config.md). -1 or 0: no limit (the default, as CRI-O\'s: kubelet rotates the logs it names, and conmon\'s count does not restart at a rotation, so a limit would empty a rotated file now and then); otherwise at least 8192 (conmon reads 8 KiB at a time). A container created without log_path logs to `<daemon.root>/containers/<id>/console.log`, which nobody rotates: it is always bounded, by this limit when set, else by 64 MiB.' },
   { path: 'runtime.restrict_oom_score_adj', type: 'bool', default: true,
     doc: 'Clamp a requested oom_score_adj below the daemon\'s own to the daemon\'s value instead of failing (hosts without CAP_SYS_RESOURCE).' },
   { path: 'runtime.seccomp_default', type: 'bool', default: false,
     doc: 'Apply the RuntimeDefault seccomp profile to containers whose config asks for none.' },
   { path: 'runtime.seccomp_profile', type: 'string', default: '/usr/share/containers/seccomp.json', check: absolute,
     doc: 'The RuntimeDefault seccomp profile, a file in the format containers-common and Docker maintain (CRI-O\'s `seccomp_profile`; Debian\'s golang-github-containers-common installs the default one). Read at start; its rules conditional on the container\'s capabilities, the host architecture and the kernel version are resolved for each container. When the file does not exist, or the key is empty, berthd uses its built-in copy of the same policy (Status and the log say which is in use); a file that exists but does not parse stops start-up.' },
+  { path: 'runtime.cdi_spec_dirs', type: 'string[]', default: ['/etc/cdi', '/var/run/cdi'],
+    check: (v: string[]) => (v.every((d) => d.startsWith('/')) ? undefined : 'must be absolute paths'),
+    doc: 'Directories of CDI (Container Device Interface) specs, JSON or YAML, that resolve the devices a container names in CDI_devices or `cdi.k8s.io/` annotations. Read again when they change; a later directory overrides an earlier one for the same device.' },
   { path: 'runtime.exec_sync_max_output', type: 'int', default: 16 * 1024 * 1024, min: 1024,
     doc: 'Bytes of stdout and of stderr kept from ExecSync; more is cut off.' },
 

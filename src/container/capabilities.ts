@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { invalidArgument } from '../util/errors.js';
+import { echo } from '../util/echo.js';
 
 // Capability names by number, as the kernel numbers them.
 const NAMES = [
@@ -36,11 +37,16 @@ export function heldCapabilities(status?: string): string[] {
   return held;
 }
 
+/** A capability the kernel knows, with or without CAP_, in any case (ALL is not one). */
+export function isCapabilityName(name: string): boolean {
+  const up = name.toUpperCase();
+  return NAMES.includes(up.startsWith('CAP_') ? up : `CAP_${up}`);
+}
+
 function normalise(name: string, field: string): string {
   const up = name.toUpperCase();
-  const full = up.startsWith('CAP_') ? up : `CAP_${up}`;
-  if (up !== 'ALL' && !NAMES.includes(full)) throw invalidArgument(`${field}: unknown capability "${name}"`);
-  return up === 'ALL' ? 'ALL' : full;
+  if (up !== 'ALL' && !isCapabilityName(name)) throw invalidArgument(`${field}: unknown capability ${echo(name)}`);
+  return up === 'ALL' ? 'ALL' : up.startsWith('CAP_') ? up : `CAP_${up}`;
 }
 
 /** Applies CRI add/drop (either may say ALL) to the default set, as kubelet expects: drop ALL first, then add. */

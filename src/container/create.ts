@@ -27,10 +27,14 @@ import { notifierAction, notifyingProfile } from './seccomp-notifier.js';
 import { readImageFile, resolveUser } from './user.js';
 import { mountRootfs } from './rootfs.js';
 import { hostDevices, loadSeccompFile, ownOomScoreAdj, resolveDevices, resolveMountSources } from './host-inputs.js';
-import { ensurePropagation } from './propagation.js';
+import { checkPropagationSource } from './propagation.js';
 import { startError } from './transitions.js';
 import { detectCgroupVersion, swapAccounted } from '../cgroup/host.js';
 import { span } from '../tracing/tracing.js';
+import { CdiRegistry, applyCdi, requestedCdiDevices } from './cdi.js';
+import { mountImageVolume, resolveImageVolumes } from './image-volumes.js';
+import { isCheckpointImage, namesArchive } from './checkpoint.js';
+import type { ContainerCheckpointer } from './checkpointer.js';
 
 const SIGNALS = new Set(['SIGABRT', 'SIGALRM', 'SIGBUS', 'SIGCHLD', 'SIGCONT', 'SIGFPE', 'SIGHUP', 'SIGILL', 'SIGINT', 'SIGIO', 'SIGKILL', 'SIGPIPE', 'SIGPROF', 'SIGPWR', 'SIGQUIT', 'SIGSEGV', 'SIGSTKFLT', 'SIGSTOP', 'SIGSYS', 'SIGTERM', 'SIGTRAP', 'SIGTSTP', 'SIGTTIN', 'SIGTTOU', 'SIGURG', 'SIGUSR1', 'SIGUSR2', 'SIGVTALRM', 'SIGWINCH', 'SIGXCPU', 'SIGXFSZ']);
 
@@ -43,6 +47,15 @@ export function stopSignalName(s: string | undefined): string {
   return SIGNALS.has(name) || /^SIGRTM(IN|AX)/.test(name) ? name : 'SIGTERM';
 }
 
+/** Bound of a log nobody rotates (a container created without a log path) when runtime.log_size_max sets none. */
+const UNROTATED_LOG_MAX = 64 * 1024 * 1024;
+
+/** conmon's log limit: runtime.log_size_max; a log without a path (rotated by nobody) is bounded regardless. */
+export function logLimit(logPath: string, configured: number): number {
+  if (configured > 0) return configured;
+  return logPath ? -1 : UNROTATED_LOG_MAX;
+}
+
 export function containerReservedName(c: Pick<ContainerConfig, 'name' | 'attempt'>, sb: Sandbox): string {
   return `${c.name}_${sb.config.name}_${sb.config.namespace}_${sb.config.uid}_${c.attempt}`;
 }
@@ -52,14 +65,18 @@ export interface CreatorDeps extends ContainerParts {
   handlers: RuntimeHandlers;
   /** Undoes a container that will not exist: runtime state, conmon, mounts, files, hold. */
   destroy(c: Container): Promise<void>;
+  checkpoints: ContainerCheckpointer;
 }
 
 export class ContainerCreator {
   private readonly accounts = new Map<string, Promise<{ passwd?: string; group?: string }>>();
   // Host facts that do not change while berthd runs.
   private readonly cgroupV2 = detectCgroupVersion() === 'v2';
+  private readonly cdi: CdiRegistry;
 
-  constructor(private readonly d: CreatorDeps) {}
+  constructor(private readonly d: CreatorDeps) {
+    this.cdi = new CdiRegistry(d.config.runtime.cdi_spec_dirs);
+  }
 
   private logPathFor(sb: Sandbox, cfg: ContainerConfig): string {
     if (!cfg.logPath) return '';
@@ -96,14 +113,23 @@ export class ContainerCreator {
     }
     const sb = this.d.sandboxes.resolve(sandboxId);
     const logPath = this.logPathFor(sb, cfg);
-    const image = await images.get(cfg.image);
-    if (!image) throw notFound(`config.image: image "${cfg.image}" not found; pull it first`);
     const id = newId();
+    const volumes = await resolveImageVolumes(images, id, cfg.mounts);
+    // A checkpoint (an archive on this host, or an image built from one) stands for the image it was taken from.
+    let restoring = namesArchive(cfg.image);
+    let image = restoring ? await this.d.checkpoints.open(cfg.image, id, cfg) : await images.get(cfg.image);
+    if (!image) throw notFound(`config.image: image "${cfg.image}" not found; pull it first`);
+    if (!restoring && isCheckpointImage(await images.annotations(image.id))) {
+      image = await this.d.checkpoints.openImage(image, id, cfg);
+      restoring = true;
+    }
     const c: Container = {
       id, sandboxId: sb.id, reservedName: containerReservedName(cfg, sb), config: cfg, imageId: image.id, imageRef: image.ref, logPath,
       state: 'CREATED', phase: 'preparing', createdAt: Date.now(), startedAt: 0, finishedAt: 0, exitCode: 0,
       reason: '', message: '', pid: 0, stopSignal: stopSignalName(cfg.stopSignal || image.config.StopSignal),
       user: { uid: 0, gid: 0, additionalGids: [] }, resources: cfg.resources, sharedMounts: [],
+      ...(volumes.length ? { imageVolumes: volumes.map((v) => v.volume) } : {}),
+      ...(restoring ? { restoreFrom: cfg.image } : {}),
     };
     // Under the pod's lock: a pod being stopped or removed is marked
     // NOTREADY under it first, so a container is either seen by the pod's
@@ -111,16 +137,28 @@ export class ContainerCreator {
     await this.d.sandboxes.withLock(sb.id, async () => {
       if (sb.state !== 'READY') throw failedPrecondition(`pod sandbox ${sb.id} is not ready (state ${sb.state})`);
       store.reserve(c);
+    }).catch(async (err: unknown) => {
+      if (restoring) await this.d.destroy(c);
+      throw err;
     });
     let answer!: (err?: unknown) => void;
     const answered = new Promise<void>((resolve, reject) => (answer = (err) => (err === undefined ? resolve() : reject(err))));
     void locks.with(id, async () => {
-      let launch: ConmonLaunch;
+      let launch: ConmonLaunch | undefined;
       try {
         // The hold is in effect from here; its file is written meanwhile.
-        const hold = images.hold(image.id, id);
-        launch = await this.prepare(c, sb, image);
-        await hold.persisted;
+        const holds = [images.hold(image.id, id), ...volumes.map((v) => images.hold(v.image.id, v.volume.holder))];
+        launch = await this.prepare(c, sb, image, volumes);
+        await Promise.all(holds.map((h) => h.persisted));
+        if (!launch) {
+          // Restored: nothing runs until StartContainer restores it.
+          store.update(c, (x) => {
+            x.phase = 'created';
+            return 'created';
+          });
+          answer();
+          return;
+        }
         // From here the container survives a crash: its record (on the state
         // tmpfs) is what a restart finishes the creation from.
         store.update(c, (x) => {
@@ -131,7 +169,7 @@ export class ContainerCreator {
         answer(err);
         return;
       }
-      const created = launch.create();
+      const created = launch!.create();
       answer();
       let pid: number;
       try {
@@ -187,12 +225,23 @@ export class ContainerCreator {
   /** How conmon supervises a container: the same at creation and when a restart makes it again. */
   conmonOptions(c: Container): ConmonOptions {
     const { paths } = this.d;
-    const bundle = paths.bundle(c.id);
     return {
-      conmon: this.d.config.runtime.conmon, id: c.id, name: c.reservedName, bundle, exitDir: paths.exitDir,
-      socketDir: paths.socketDir, persistDir: paths.persistDir(c.id), logPath: c.logPath || join(bundle, 'console.log'),
-      stdin: c.config.stdin, stdinOnce: c.config.stdinOnce, tty: c.config.tty,
+      conmon: this.d.config.runtime.conmon, id: c.id, name: c.reservedName, bundle: paths.bundle(c.id), exitDir: paths.exitDir,
+      socketDir: paths.socketDir, persistDir: paths.persistDir(c.id), logPath: paths.logFile(c),
+      stdin: c.config.stdin, stdinOnce: c.config.stdinOnce, tty: c.config.tty, logSizeMax: logLimit(c.logPath, this.d.config.runtime.log_size_max),
     };
+  }
+
+  /** Launches the container's conmon, held, and moves it out of berthd's cgroup while it cannot run anything yet (see cgroup/monitors.ts). */
+  launchConmon(c: Container, sb: Sandbox): ConmonLaunch {
+    const launch = this.d.runtimes.of(sb).launchConmon(this.conmonOptions(c));
+    try {
+      this.d.sandboxes.placeMonitor(launch.pid, sb);
+    } catch (err) {
+      launch.abort();
+      throw err;
+    }
+    return launch;
   }
 
   private async seccompFor(cfg: ContainerConfig, caps: string[]): Promise<SeccompProfile | undefined> {
@@ -202,7 +251,7 @@ export class ContainerCreator {
     if (cfg.security.privileged) return undefined;
     if (!p) return this.d.config.runtime.seccomp_default ? runtimeDefaultProfile(caps) : undefined;
     if (p.type === 'Unconfined') return undefined;
-    if (p.type === 'Localhost') return loadSeccompFile(p.localhostRef, `${field}.localhost_ref`);
+    if (p.type === 'Localhost') return loadSeccompFile(p.localhostRef, `${field}.localhost_ref`, caps);
     return runtimeDefaultProfile(caps);
   }
 
@@ -225,28 +274,37 @@ export class ContainerCreator {
   }
 
   /** Mounts the rootfs, writes the spec and launches conmon, held: `create()` on the result lets it run the runtime. */
-  private async prepare(c: Container, sb: Sandbox, image: ImageForContainer): Promise<ConmonLaunch> {
+  private async prepare(c: Container, sb: Sandbox, image: ImageForContainer, volumes: { volume: { mount: number }; image: ImageForContainer }[]): Promise<ConmonLaunch | undefined> {
     const { paths, layerDirs } = this.d;
     const bundle = paths.bundle(c.id);
     const rootfs = paths.rootfs(c.id);
-    // conmon opens the log when it starts. (In place: on the state tmpfs,
-    // microseconds, where a trip through the thread pool can take more.)
+    // conmon opens the log when it starts, before it waits to be released.
+    // (In place: on the state tmpfs, microseconds, where a trip through the
+    // thread pool can take more.)
     mkdirSync(bundle, { recursive: true, mode: 0o700 });
     if (c.logPath) mkdirSync(join(c.logPath, '..'), { recursive: true });
+    const made = layerDirs.make(c.id);
+    // Without a log path the log is in the container's directory on the root, which this makes.
+    if (!c.logPath) await made;
     // The mount (a system call on the thread pool), conmon's start-up and the
     // spec (which validates the rest of the request) overlap; conmon runs
     // `runtime create` only when released.
-    const mounting = layerDirs.make(c.id).then(() => mountRootfs(image.layerDirs, layerDirs.upper(c.id), layerDirs.work(c.id), rootfs));
-    const conmon = this.d.runtimes.of(sb).launchConmon(this.conmonOptions(c));
+    const mounting = made.then(() => mountRootfs(image.layerDirs, layerDirs.upper(c.id), layerDirs.work(c.id), rootfs));
+    const volumeSources = Promise.all(volumes.map(({ volume: { mount: i }, image: vi }) =>
+      mountImageVolume(bundle, i, vi.layerDirs, c.config.mounts[i]!.imageSubPath ?? '', `config.mounts[${i}]`).then((source) => ({ i, source }))));
+    let conmon: ConmonLaunch | undefined;
     try {
-      const spec = await this.buildSpecFor(c, sb, image, rootfs);
+      // A container restored from a checkpoint gets its conmon at StartContainer (`conmon --restore`).
+      if (!c.restoreFrom) conmon = this.launchConmon(c, sb);
+      const spec = await this.buildSpecFor(c, sb, image, rootfs, volumeSources);
       await mounting;
+      if (c.restoreFrom) await this.d.checkpoints.prepare(c, spec, rootfs);
       // A few kilobytes, no fsync: written in place rather than queued on the
       // thread pool.
       writeFileSync(join(bundle, 'config.json'), JSON.stringify(spec));
     } catch (err) {
-      conmon.abort();
-      await mounting.catch(() => undefined);
+      conmon?.abort();
+      await Promise.all([mounting.catch(() => undefined), volumeSources.catch(() => undefined)]);
       throw err;
     }
     return conmon;
@@ -268,14 +326,17 @@ export class ContainerCreator {
   }
 
   /** The OCI runtime spec of a container: image config, security context, mounts and resources resolved. */
-  private async buildSpecFor(c: Container, sb: Sandbox, image: ImageForContainer, rootfs: string): Promise<object> {
+  private async buildSpecFor(c: Container, sb: Sandbox, image: ImageForContainer, rootfs: string, volumeSources: Promise<{ i: number; source: string }[]>): Promise<Record<string, unknown>> {
     const cfg = c.config;
     const sec = cfg.security;
-    const [{ passwd, group }, mountSources, devices] = await Promise.all([
+    const [{ passwd, group }, mountSources, devices, cdi, volumes] = await Promise.all([
       this.imageAccounts(image),
       resolveMountSources(cfg.mounts),
       resolveDevices(cfg.devices),
+      this.cdi.resolve(requestedCdiDevices(cfg.cdiDevices ?? [], cfg.annotations)),
+      volumeSources,
     ]);
+    for (const { i, source } of volumes) mountSources[i] = source;
     const oomOwn = ownOomScoreAdj();
     const user = resolveUser({
       runAsUser: sec.runAsUser, runAsUsername: sec.runAsUsername, runAsGroup: sec.runAsGroup,
@@ -298,13 +359,17 @@ export class ContainerCreator {
       this.d.log.info({ container: c.id, requested: oomScoreAdj, applied: oomOwn }, 'oom_score_adj below the daemon\'s own clamped (runtime.restrict_oom_score_adj)');
       oomScoreAdj = oomOwn;
     }
+    // A propagating mount needs a host source that propagates already
+    // (containerd's rule): berthd never changes the host's propagation.
     for (const [i, m] of cfg.mounts.entries()) {
-      if (m.propagation !== 'private' && await ensurePropagation(mountSources[i]!, m.propagation)) c.sharedMounts.push(mountSources[i]!);
+      if (m.propagation !== 'private') await checkPropagationSource(mountSources[i]!, m.propagation, `config.mounts[${i}].host_path`);
     }
-    return buildSpec({
+    const spec = buildSpec({
       id: c.id, config: cfg, sandbox: sb, sandboxPaths: this.d.sandboxes.paths(sb.id), image: image.config, rootfs, user,
       capabilities: caps, seccomp, devices, mountSources, pidNamespace: await this.pidNamespace(c, sb), oomScoreAdj,
       hostHostname: osHostname(), swapSupported: swapAccounted(),
     });
+    applyCdi(spec, cdi);
+    return spec;
   }
 }

@@ -1,14 +1,16 @@
 // Host facts a container spec depends on: device numbers, resolved mount
 // sources, seccomp profiles, the daemon's own oom_score_adj.
 import { readFileSync } from 'node:fs';
-import { stat, realpath, readdir, readFile } from 'node:fs/promises';
+import { stat, realpath, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { failedPrecondition, invalidArgument, notFound } from '../util/errors.js';
+import { echo } from '../util/echo.js';
+import { readRegularFile, UnreadableFile } from '../util/bounded-read.js';
 import type { DeviceRequest, MountRequest } from './types.js';
 import type { HostDevice } from './spec.js';
-import type { SeccompProfile } from './seccomp.js';
+import { parseMaintainedProfile, resolveProfile, type SeccompProfile } from './seccomp.js';
 
-function devNumbers(rdev: number): { major: number; minor: number } {
+export function devNumbers(rdev: number): { major: number; minor: number } {
   return { major: Number((BigInt(rdev) >> 8n) & 0xfffn), minor: (rdev & 0xff) | ((rdev >> 12) & 0xfff00) };
 }
 
@@ -64,6 +66,8 @@ export async function hostDevices(dir = '/dev'): Promise<HostDevice[]> {
 /** Resolves host paths (symlinks followed), failing on a missing one with its index. */
 export async function resolveMountSources(mounts: MountRequest[]): Promise<string[]> {
   return Promise.all(mounts.map(async (m, i) => {
+    // An image volume's source is mounted by the container's creation (image-volumes.ts).
+    if (m.image) return '';
     if (!m.containerPath.startsWith('/')) throw invalidArgument(`config.mounts[${i}].container_path "${m.containerPath}" must be absolute`);
     if (!m.hostPath.startsWith('/')) throw invalidArgument(`config.mounts[${i}].host_path "${m.hostPath}" must be absolute`);
     try {
@@ -74,19 +78,33 @@ export async function resolveMountSources(mounts: MountRequest[]): Promise<strin
   }));
 }
 
-/** Loads a Localhost seccomp profile; only absolute paths are accepted. */
-export async function loadSeccompFile(path: string, field: string): Promise<SeccompProfile> {
-  if (!path.startsWith('/')) throw invalidArgument(`${field} "${path}" must be an absolute path to a profile on this host`);
+/** Largest Localhost seccomp profile read (runtime default profiles are about 30 KiB). */
+export const MAX_SECCOMP_PROFILE = 1024 * 1024;
+
+/**
+ * Loads a Localhost seccomp profile for a container holding `capabilities`:
+ * only an absolute path to a regular file of at most MAX_SECCOMP_PROFILE is
+ * read (a FIFO or a device is refused without blocking). Profiles are often
+ * written in the maintained format (a copy of the default, edited), whose
+ * capability, architecture and kernel conditions runc would ignore: they are
+ * resolved as for RuntimeDefault. A plain OCI profile has none and passes
+ * unchanged.
+ */
+export async function loadSeccompFile(path: string, field: string, capabilities: readonly string[]): Promise<SeccompProfile> {
+  const what = `${field}: seccomp profile ${echo(path)}`;
+  if (!path.startsWith('/')) throw invalidArgument(`${field} ${echo(path)} must be an absolute path to a profile on this host`);
   let text: string;
   try {
-    text = await readFile(path, 'utf8');
-  } catch {
-    throw notFound(`${field}: seccomp profile "${path}" not found`);
+    text = (await readRegularFile(path, MAX_SECCOMP_PROFILE)).toString('utf8');
+  } catch (err) {
+    if (err instanceof UnreadableFile && err.reason === 'missing') throw notFound(`${what} not found`);
+    if (err instanceof UnreadableFile) throw invalidArgument(`${what} ${err.message}`);
+    throw failedPrecondition(`${what} cannot be read: ${(err as Error).message}`);
   }
   try {
-    return JSON.parse(text) as SeccompProfile;
+    return resolveProfile(parseMaintainedProfile(text), capabilities);
   } catch (err) {
-    throw failedPrecondition(`${field}: seccomp profile "${path}" is not valid JSON: ${(err as Error).message}`);
+    throw failedPrecondition(`${what} is not valid: ${echo((err as Error).message)}`);
   }
 }
 

@@ -13,6 +13,7 @@ import { errorMessage, failedPrecondition, internal, unlessNotFound } from '../u
 import { unmountAll } from '../util/mount.js';
 import { startError } from './transitions.js';
 import { startFailure } from './failures.js';
+import { unmountImageVolumes } from './image-volumes.js';
 import { span } from '../tracing/tracing.js';
 
 /** How long a container may take to die after SIGKILL before StopContainer fails. */
@@ -22,6 +23,8 @@ const CONMON_FLUSH_MS = 2000;
 
 export interface LifecycleDeps extends ContainerParts {
   exits: ExitWatcher;
+  /** Starts a container created from a checkpoint by restoring it; resolves with its PID. */
+  restoreStart(c: Container): Promise<number>;
 }
 
 export class ContainerLifecycle {
@@ -44,8 +47,12 @@ export class ContainerLifecycle {
       if (c.state !== 'CREATED') throw failedPrecondition(`container ${c.id} is ${c.state}, not CREATED`);
       metrics.containerStartAttempts.inc();
       exits.beginStart(c.id);
+      let restoredPid = 0;
       try {
-        await span('runtime.start', { 'container.id': c.id }, () => this.runtimeOf(c).start(c.id, c.pid));
+        await span('runtime.start', { 'container.id': c.id }, async () => {
+          if (c.restoreFrom && !c.pid) restoredPid = await this.d.restoreStart(c);
+          else await this.runtimeOf(c).start(c.id, c.pid);
+        });
       } catch (err) {
         metrics.containerStartFailures.inc(startFailure(err));
         exits.endStart(c.id);
@@ -54,6 +61,7 @@ export class ContainerLifecycle {
       }
       const exitedMeanwhile = exits.endStart(c.id);
       store.update(c, (x) => {
+        x.pid ||= restoredPid;
         x.startedAt = Date.now();
         // A container that exited at once is already recorded as EXITED.
         if (x.state === 'CREATED') x.state = 'RUNNING';
@@ -72,6 +80,18 @@ export class ContainerLifecycle {
 
   private async stopLocked(c: Container, timeoutSeconds: number): Promise<void> {
     if (c.state === 'EXITED' || c.phase !== 'created') return;
+    if (c.restoreFrom && !c.pid) {
+      // Created from a checkpoint and never restored: no process to stop.
+      this.d.store.update(c, (x) => {
+        x.state = 'EXITED';
+        x.exitCode = 137;
+        x.reason = 'Error';
+        x.message = 'stopped before it was restored from its checkpoint';
+        x.finishedAt = Date.now();
+        return 'stopped';
+      });
+      return;
+    }
     const rt = this.runtimeOf(c);
     if (timeoutSeconds > 0 && c.state === 'RUNNING') {
       await rt.kill(c.id, c.stopSignal);
@@ -126,6 +146,7 @@ export class ContainerLifecycle {
     if (this.d.store.get(c.id) === c) this.d.store.delete(c, publish && c.phase !== 'preparing');
     if (sb) await this.d.runtimes.of(sb).delete(c.id);
     await this.removeFiles(c.id, shared);
+    for (const v of c.imageVolumes ?? []) await this.d.images.release(v.holder);
   }
 
   /** conmon, mounts, files and image hold of a container, in the order they can go. */
@@ -133,10 +154,12 @@ export class ContainerLifecycle {
     const { paths } = this.d;
     await this.reapConmon(id);
     await unmountAll([paths.rootfs(id), ...sharedMounts]);
+    await unmountImageVolumes(paths.bundle(id));
     await rm(paths.bundle(id), { recursive: true, force: true });
     await rm(join(paths.socketDir, id), { force: true });
     await rm(paths.exitFile(id), { force: true });
     await rm(paths.persistDir(id), { recursive: true, force: true });
+    await rm(paths.checkpoint(id), { recursive: true, force: true });
     await this.d.images.release(id);
   }
 

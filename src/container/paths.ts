@@ -2,9 +2,11 @@
 // reboot like the processes it describes): the bundle (config.json, the rootfs
 // mount point, conmon's and runc's pid files) and, while the runtime creates
 // the container, its creation record. On the root (disk): the container's
-// record and conmon's own markers (exit, oom), which a reboot must not lose.
+// record, conmon's own markers (exit, oom) and the log of a container created
+// without a log path, which a reboot must not lose.
 import { join } from 'node:path';
 import type { Config } from '../config/config.js';
+import type { Container } from './types.js';
 
 export class ContainerPaths {
   constructor(private readonly config: Config) {}
@@ -44,6 +46,18 @@ export class ContainerPaths {
    */
   creation(id: string): string {
     return join(this.bundle(id), 'creation.json');
+  }
+  /**
+   * Where conmon writes a container's log: the log path the request gave,
+   * else beside its record on the root (disk, bounded by
+   * runtime.log_size_max, kept across reboots like the record).
+   */
+  logFile(c: Pick<Container, 'id' | 'logPath'>): string {
+    return c.logPath || join(this.persistDir(c.id), 'console.log');
+  }
+  /** The checkpoint archive a container is restored from, unpacked (on disk: a restart may come before StartContainer). */
+  checkpoint(id: string): string {
+    return join(this.config.daemon.root, 'checkpoints', id);
   }
   conmonPidFile(id: string): string {
     return join(this.bundle(id), 'conmon.pid');

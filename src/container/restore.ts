@@ -16,6 +16,7 @@ import type { ContainerParts } from './parts.js';
 import { errorMessage } from '../util/errors.js';
 import { RecordError, listDir } from '../store/records.js';
 import { mountRootfs } from './rootfs.js';
+import { mountImageVolume } from './image-volumes.js';
 
 /** How long a conmon still running `runtime create` at restart gets to finish. */
 const CREATING_WAIT_MS = 10_000;
@@ -84,8 +85,10 @@ export class ContainerRestore {
     await this.d.exits.check(c.id);
     if (c.state === 'EXITED') return;
     const [st, conmon] = await Promise.all([rt.state(c.id), this.d.lifecycle.conmonPid(c.id)]);
+    // Created from a checkpoint: nothing runs before StartContainer restores it.
+    if (c.restoreFrom && c.state === 'CREATED' && !st && !conmon) return;
     if (st?.status === 'created' && c.state === 'CREATED') {
-      if (!conmon) await this.remake(c, rt, 'its conmon was gone');
+      if (!conmon) await this.remake(c, sb, rt, 'its conmon was gone');
       return;
     }
     if (st?.status === 'running' && conmon) {
@@ -94,6 +97,7 @@ export class ContainerRestore {
         const startedAt = await this.startTime(rt, c.id);
         this.d.store.update(c, (x) => {
           x.state = 'RUNNING';
+          x.pid ||= st.pid;
           x.startedAt ||= startedAt;
           return 'started';
         });
@@ -143,18 +147,18 @@ export class ContainerRestore {
       });
       return;
     }
-    await this.remake(c, rt, 'its creation was cut short by a restart');
+    await this.remake(c, sb, rt, 'its creation was cut short by a restart');
   }
 
   /** Makes the container again from its bundle (config.json and rootfs are there): conmon, then `runtime create`. */
-  private async remake(c: Container, rt: OciRuntime, why: string): Promise<void> {
+  private async remake(c: Container, sb: Sandbox, rt: OciRuntime, why: string): Promise<void> {
     this.d.log.info({ container: c.id, why }, 'making the container again from its bundle');
     await this.d.lifecycle.reapConmon(c.id, 0);
     await rt.delete(c.id);
     await rm(this.d.paths.exitFile(c.id), { force: true });
     try {
       await this.ensureRootfs(c);
-      const pid = await rt.launchConmon(this.d.creator.conmonOptions(c)).create();
+      const pid = await this.d.creator.launchConmon(c, sb).create();
       this.d.store.update(c, (x) => {
         x.pid = pid;
         x.phase = 'created';
@@ -169,6 +173,12 @@ export class ContainerRestore {
   private async ensureRootfs(c: Container): Promise<void> {
     const { paths, layerDirs } = this.d;
     const rootfs = paths.rootfs(c.id);
+    // Image volumes are mounted again where they are not (held, so their layers are there).
+    for (const v of c.imageVolumes ?? []) {
+      const vi = await this.d.images.get(v.imageId);
+      if (!vi) throw new Error(`image ${v.imageId} of the container's volume ${v.mount} is gone`);
+      await mountImageVolume(paths.bundle(c.id), v.mount, vi.layerDirs, '', `config.mounts[${v.mount}]`);
+    }
     if (statSync(rootfs).dev !== statSync(paths.bundle(c.id)).dev) return;
     const image = await this.d.images.get(c.imageId);
     if (!image) throw new Error(`image ${c.imageId} of the container is gone`);

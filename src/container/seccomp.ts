@@ -67,6 +67,8 @@ export interface MaintainedProfile {
   architectures?: string[];
   archMap?: { architecture: string; subArchitectures?: string[] }[];
   flags?: string[];
+  listenerPath?: string;
+  listenerMetadata?: string;
   syscalls?: ProfileRule[];
 }
 
@@ -158,6 +160,8 @@ export function resolveProfile(p: MaintainedProfile, capabilities: readonly stri
   const arches = architectures(p, host);
   if (arches) out.architectures = arches;
   if (p.flags?.length) out.flags = [...p.flags];
+  if (p.listenerPath) out.listenerPath = p.listenerPath;
+  if (p.listenerMetadata) out.listenerMetadata = p.listenerMetadata;
   return out;
 }
 

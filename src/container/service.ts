@@ -24,6 +24,7 @@ import { ContainerRestore } from './restore.js';
 import { WritableLayerDirs } from './layer-dirs.js';
 import { SeccompNotifier } from './seccomp-notifier.js';
 import { join } from 'node:path';
+import { ContainerCheckpointer } from './checkpointer.js';
 
 export type { ContainerFilter } from './store.js';
 export type { ExecResult } from './exec.js';
@@ -38,6 +39,7 @@ export class ContainerService {
   private readonly ops: ContainerExec;
   private readonly restorer: ContainerRestore;
   private readonly layerDirs: WritableLayerDirs;
+  private readonly checkpointer: ContainerCheckpointer;
 
   constructor(
     config: Config,
@@ -55,8 +57,11 @@ export class ContainerService {
     this.exits = new ExitWatcher(this.store, this.paths, metrics, log);
     const notifier = new SeccompNotifier(join(config.daemon.state, 'seccomp.sock'), metrics, log, (id, syscall) => void this.lifecycle.stopAfterDenial(id, syscall));
     const common = { log, metrics, store: this.store, paths: this.paths, runtimes, sandboxes, images, locks: this.locks, layerDirs: this.layerDirs, notifier };
-    this.lifecycle = new ContainerLifecycle({ ...common, exits: this.exits });
-    this.creator = new ContainerCreator({ ...common, config, handlers, destroy: (c) => this.lifecycle.destroy(c) });
+    this.checkpointer = new ContainerCheckpointer({
+      ...common, config, runtimeOf: (c) => this.lifecycle.runtimeOf(c), conmonOptions: (c) => this.creator.conmonOptions(c),
+    });
+    this.lifecycle = new ContainerLifecycle({ ...common, exits: this.exits, restoreStart: (c) => this.checkpointer.start(c) });
+    this.creator = new ContainerCreator({ ...common, config, handlers, destroy: (c) => this.lifecycle.destroy(c), checkpoints: this.checkpointer });
     this.ops = new ContainerExec({ config, metrics, store: this.store, paths: this.paths, locks: this.locks, runtimeOf: (c) => this.lifecycle.runtimeOf(c) });
     this.restorer = new ContainerRestore({ ...common, exits: this.exits, lifecycle: this.lifecycle, creator: this.creator });
   }
@@ -91,9 +96,15 @@ export class ContainerService {
   inPod(sandboxId: string): Container[] {
     return this.store.inPod(sandboxId).filter((c) => c.phase !== 'preparing');
   }
-  /** IDs of every container berthd knows (image holds of any other holder are stale). */
+  /** IDs of every container berthd knows. */
   ids(): Set<string> {
     return this.store.ids();
+  }
+  /** The image holders of every container berthd knows: itself and its image volumes (holds of any other holder are stale). */
+  imageHolders(): Set<string> {
+    const out = this.store.ids();
+    for (const c of this.store.all()) for (const v of c.imageVolumes ?? []) out.add(v.holder);
+    return out;
   }
 
   running(idOrPrefix: string): { c: Container; rt: OciRuntime } {
@@ -115,14 +126,24 @@ export class ContainerService {
   bundle(id: string): string {
     return this.paths.bundle(id);
   }
+  /** The file conmon writes the container's log to. */
+  logFile(c: Container): string {
+    return this.paths.logFile(c);
+  }
   /** The container's writable layer (overlay upper directory). */
   upperDir(id: string): string {
     return this.layerDirs.upper(id);
   }
 
+  /** CheckpointContainer: a CRIU dump of a running container, written as an archive at `location`. */
+  checkpoint(idOrPrefix: string, location: string, timeoutSeconds: number): Promise<void> {
+    return this.checkpointer.checkpoint(idOrPrefix, location, timeoutSeconds);
+  }
+
   /** Loads every container after a (re)start and reconciles it with the host. */
-  restore(): Promise<void> {
-    return this.restorer.run();
+  async restore(): Promise<void> {
+    await this.restorer.run();
+    await this.checkpointer.removeStale(this.store.ids());
   }
 
   /** Waits for the runtime to finish creating containers already answered (a graceful shutdown). */

@@ -4,7 +4,7 @@ import { processArgs, processEnv, validateResources, resourcesSpec } from './spe
 import { isNamespacedSysctl } from '../sandbox/sysctl.js';
 import { effectiveCapabilities, heldCapabilities, DEFAULT_CAPABILITIES } from './capabilities.js';
 import { resolveUser } from './user.js';
-import { stopSignalName } from './create.js';
+import { stopSignalName, logLimit } from './create.js';
 import type { Resources } from './types.js';
 
 test('command and args merge with Entrypoint and Cmd as kubelet expects', () => {
@@ -65,4 +65,12 @@ test('sysctls and stop signals', () => {
   assert.equal(stopSignalName('QUIT'), 'SIGQUIT');
   assert.equal(stopSignalName(undefined), 'SIGTERM');
   assert.equal(stopSignalName('9'), '9');
+});
+
+test('log limit: runtime.log_size_max when set; otherwise none for a log kubelet rotates and 64 MiB for one nobody rotates', () => {
+  assert.equal(logLimit('/var/log/pods/x/c/0.log', -1), -1);
+  assert.equal(logLimit('', -1), 64 * 1024 * 1024);
+  assert.equal(logLimit('', 0), 64 * 1024 * 1024);
+  assert.equal(logLimit('/var/log/pods/x/c/0.log', 1 << 20), 1 << 20);
+  assert.equal(logLimit('', 1 << 20), 1 << 20);
 });

@@ -28,6 +28,9 @@ export const CONTAINER_RECORD: RecordFormat<Container> = {
 };
 
 export class ContainerStore extends ObjectStore<Container> {
+  /** Containers that may have a creation record on the state tmpfs. */
+  private readonly creationRecords = new Set<string>();
+
   constructor(
     private readonly paths: ContainerPaths,
     events: EventBus,
@@ -75,6 +78,7 @@ export class ContainerStore extends ObjectStore<Container> {
   delete(c: Container, publish = true): void {
     removeRecord(this.paths.record(c.id));
     removeRecord(this.paths.creation(c.id));
+    this.creationRecords.delete(c.id);
     this.forget(c);
     if (publish) this.emit('deleted', c.id, c.sandboxId);
   }
@@ -91,14 +95,20 @@ export class ContainerStore extends ObjectStore<Container> {
     const onFlushError = (err: Error): void => this.log.warn({ container: c.id, err: err.message }, 'flushing the container record to disk failed');
     if (c.phase === 'creating') {
       writeRecord(CONTAINER_RECORD, this.paths.creation(c.id), c, onFlushError);
+      this.creationRecords.add(c.id);
       return;
     }
     writeRecord(CONTAINER_RECORD, this.paths.record(c.id), c, onFlushError);
-    rmSync(this.paths.creation(c.id), { force: true });
+    // Only the first record on disk has a creation record to drop; later
+    // updates (start, exit) skip the unlink.
+    if (this.creationRecords.delete(c.id)) rmSync(this.paths.creation(c.id), { force: true });
   }
 
   /** Reads a container's record back: the disk record when there is one, else the creation record. */
   async load(id: string): Promise<Container | undefined> {
-    return (await readRecord(CONTAINER_RECORD, this.paths.record(id))) ?? readRecord(CONTAINER_RECORD, this.paths.creation(id));
+    const created = await readRecord(CONTAINER_RECORD, this.paths.record(id));
+    // A creation record may be left beside a disk record (killed between the two writes).
+    this.creationRecords.add(id);
+    return created ?? readRecord(CONTAINER_RECORD, this.paths.creation(id));
   }
 }

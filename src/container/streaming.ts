@@ -20,7 +20,7 @@ import { createReadStream, watch } from 'node:fs';
 import { readdir, readFile, readlink, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { Duplex, PassThrough } from 'node:stream';
+import { Duplex, PassThrough, Writable } from 'node:stream';
 import type { ExecSession, StreamingTarget, TerminalSize } from '../streaming/target.js';
 import type { ContainerService } from './service.js';
 import type { SandboxService } from '../sandbox/service.js';
@@ -45,6 +45,18 @@ async function killIfInContainer(pid: number, id: string): Promise<boolean> {
   } catch {
     return false;
   }
+}
+
+/** Input for a TTY session: the client's data as it comes, and its end as ^D (see exec). */
+function terminalInput(pipe: Writable): Writable {
+  return new Writable({
+    write(chunk: Buffer, _encoding, callback) {
+      pipe.write(chunk, () => callback());
+    },
+    final(callback) {
+      pipe.write('\x04', () => callback());
+    },
+  });
 }
 
 /** The terminal a `script` session gave its child: the child's stdin, seen from the host. */
@@ -78,7 +90,12 @@ export class ContainerStreaming implements StreamingTarget {
       // Its own process group, so that everything it started can be killed at once.
       : spawn(rt.path, args, { stdio: ['pipe', 'pipe', 'pipe'], detached: true });
     child.stdin!.on('error', () => undefined);
-    if (!opts.stdin) child.stdin!.end();
+    // Without a TTY, no stdin is an empty one. With a TTY, `script` turns
+    // the end of its input into a write of the terminal's EOF character,
+    // which with its input a pipe is NUL: the program would read a NUL and
+    // the terminal echo "^@". So a TTY's input stays open until the process
+    // ends, and a client's end of input becomes ^D, as at a real terminal.
+    if (!opts.stdin && !opts.tty) child.stdin!.end();
     let done = false;
     const exited = new Promise<number>((resolve) => {
       child.once('error', () => resolve(255));
@@ -132,7 +149,7 @@ export class ContainerStreaming implements StreamingTarget {
       });
     };
     return {
-      stdin: opts.stdin ? child.stdin ?? undefined : undefined,
+      stdin: !opts.stdin ? undefined : opts.tty ? terminalInput(child.stdin!) : child.stdin ?? undefined,
       stdout: child.stdout ?? undefined,
       // With a TTY stderr arrives merged on the terminal, which is stdout.
       stderr: opts.tty ? undefined : child.stderr ?? undefined,
@@ -161,7 +178,7 @@ export class ContainerStreaming implements StreamingTarget {
     const { c } = this.containers.running(containerId);
     if (opts.stdin && !c.config.stdin) throw failedPrecondition(`container ${c.id} was not created with stdin open`);
     const bundle = this.containers.bundle(c.id);
-    const logPath = c.logPath || join(bundle, 'console.log');
+    const logPath = this.containers.logFile(c);
     const stdout = new PassThrough();
     const stderr = new PassThrough();
     let offset = (await stat(logPath).catch(() => ({ size: 0 }))).size;

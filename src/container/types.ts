@@ -9,6 +9,9 @@ export interface MountRequest {
   hostPath: string;
   readonly: boolean;
   propagation: Propagation;
+  /** An image volume: the image reference (kubelet's image_ref), its root or `imageSubPath` mounted read-only. */
+  image?: string;
+  imageSubPath?: string;
 }
 
 export interface DeviceRequest {
@@ -56,6 +59,8 @@ export interface ContainerConfig {
   envs: { key: string; value: string }[];
   mounts: MountRequest[];
   devices: DeviceRequest[];
+  /** CDI devices by qualified name (CDI_devices); `cdi.k8s.io/` annotations add more. Absent in records before CDI. */
+  cdiDevices?: string[];
   labels: Record<string, string>;
   annotations: Record<string, string>;
   logPath: string;
@@ -97,8 +102,12 @@ export interface Container {
   stopSignal: string;
   user: { uid: number; gid: number; additionalGids: number[] };
   resources?: Resources;
-  /** Host paths made shared so rshared/rslave mounts propagate; undone on remove. */
+  /** Host paths a berthd before 0.2 made shared for rshared/rslave mounts; undone on remove (berthd no longer changes host propagation). */
   sharedMounts: string[];
   /** How the seccomp notifier answers this container's denials, when it opted in. */
   seccompNotifier?: NotifierPlan;
+  /** The checkpoint archive the container is restored from (StartContainer restores instead of starting). */
+  restoreFrom?: string;
+  /** The images of image-volume mounts, each held under a holder of its own. */
+  imageVolumes?: { mount: number; imageId: string; holder: string }[];
 }

@@ -1,6 +1,10 @@
-import { readFile } from 'node:fs/promises';
+import { lstat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { invalidArgument } from '../util/errors.js';
+import { readRegularFile, UnreadableFile } from '../util/bounded-read.js';
+
+/** Largest /etc/passwd or /etc/group read from an image. */
+const MAX_ACCOUNTS_FILE = 4 * 1024 * 1024;
 
 export interface ResolvedUser {
   uid: number;
@@ -15,13 +19,24 @@ export interface ResolvedUser {
 interface PasswdEntry { name: string; uid: number; gid: number; home: string }
 interface GroupEntry { name: string; gid: number; members: string[] }
 
-/** Reads a file from the image's layers, topmost layer first (layerDirs is lowest first). */
+/**
+ * Reads a file from the image's layers, topmost layer first (layerDirs is
+ * lowest first). Only a regular file below real directories counts: a
+ * symlink would be followed on the host, not in the image, and a FIFO or
+ * device could block or never end; either is taken as no file.
+ */
 export async function readImageFile(layerDirs: readonly string[], path: string): Promise<string | undefined> {
+  const parents = path.split('/').slice(0, -1).map((_, i, a) => a.slice(0, i + 1).join('/'));
   for (let i = layerDirs.length - 1; i >= 0; i--) {
     try {
-      return await readFile(join(layerDirs[i]!, path), 'utf8');
-    } catch {
-      // not in this layer
+      for (const p of parents) {
+        const st = await lstat(join(layerDirs[i]!, p)).catch(() => undefined);
+        if (st && !st.isDirectory()) return undefined;
+      }
+      return (await readRegularFile(join(layerDirs[i]!, path), MAX_ACCOUNTS_FILE, { noFollow: true })).toString('utf8');
+    } catch (err) {
+      if (err instanceof UnreadableFile && err.reason === 'missing') continue; // not in this layer
+      return undefined;
     }
   }
   return undefined;

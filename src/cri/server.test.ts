@@ -6,8 +6,10 @@ import { join } from 'node:path';
 import { createServer } from 'node:net';
 import { spawn } from 'node:child_process';
 import { CriServer } from './server.js';
-import { CriClient, CallError } from '../cli/client.js';
-import { silentLogger } from '../log/logger.js';
+import { CriClient, type CallError } from '../cli/client.js';
+import { Writable } from 'node:stream';
+import { createLogger, silentLogger } from '../log/logger.js';
+import { MAX_DETAILS } from './status.js';
 import { invalidArgument } from '../util/errors.js';
 
 function dir(): string {
@@ -140,6 +142,52 @@ test('edge: any :authority works for unary and streaming calls (kubelet-era grpc
       }
     }
   } finally {
+    await server.shutdown(1000);
+    rmSync(d, { recursive: true, force: true });
+  }
+});
+
+test('edge: a handler bug answers INTERNAL (never UNKNOWN) with its stack logged and counted; long messages are cut short and the connection keeps working', async () => {
+  const d = dir();
+  const socket = join(d, 'cri.sock');
+  const lines: string[] = [];
+  const sink = new Writable({ write(chunk, _enc, cb) { lines.push(chunk.toString()); cb(); } });
+  const seen: [string, string, boolean][] = [];
+  const huge = 'z'.repeat(256 * 1024);
+  const server = await CriServer.start({
+    socketPath: socket, socketMode: 0o660, maxMessageBytes: 16 << 20, log: createLogger('info', sink),
+    observe: (m, code, _s, unexpected) => seen.push([m, code, unexpected]),
+    handlers: {
+      unary: {
+        // What `undefined.replace` in a converter looks like.
+        StartContainer: async (req: { containerId: string }) => (req as unknown as { nope: { x: () => void } }).nope.x(),
+        // A domain error quoting a whole request value, and a thrown non-Error.
+        ContainerStatus: async (req: { containerId: string }) => { throw invalidArgument(`container_id "${req.containerId}" is bad`); },
+        RemoveContainer: async () => { throw 'a string'; },
+        Version: async () => ({ runtimeName: 'x' }),
+      },
+      stream: { StreamContainers: async () => { throw new TypeError('stream bug'); } },
+    },
+  });
+  const client = new CriClient(`unix://${socket}`);
+  try {
+    await assert.rejects(client.call('StartContainer', { containerId: huge }), (e: CallError) => e.code === 13 && /internal error: Cannot read properties of undefined/.test(e.details));
+    await assert.rejects(client.call('RemoveContainer', {}), (e: CallError) => e.code === 13 && /a string/.test(e.details));
+    await assert.rejects(client.stream('StreamContainers', {}), (e: CallError) => e.code === 13 && /stream bug/.test(e.details));
+    await assert.rejects(client.call('ContainerStatus', { containerId: huge }), (e: CallError) => {
+      assert.equal(e.code, 3);
+      assert.ok(e.details.length <= MAX_DETAILS + 64, `${e.details.length} characters`);
+      assert.match(e.details, /…\(\d+ bytes\)$/);
+      return true;
+    });
+    assert.equal((await client.call<{ runtimeName: string }>('Version', {})).runtimeName, 'x', 'the same connection still answers');
+    assert.deepEqual(seen.filter(([, , u]) => u).map(([m, c]) => `${m} ${c}`),
+      ['RuntimeService/StartContainer INTERNAL', 'RuntimeService/RemoveContainer INTERNAL', 'RuntimeService/StreamContainers INTERNAL']);
+    const logged = lines.join('');
+    assert.match(logged, /"stack":"TypeError: Cannot read properties of undefined.*"msg":"cri call failed: unexpected error in handler"/);
+    assert.ok(!logged.includes('z'.repeat(5000)), 'the request value is not logged in full');
+  } finally {
+    client.close();
     await server.shutdown(1000);
     rmSync(d, { recursive: true, force: true });
   }

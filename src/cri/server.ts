@@ -8,6 +8,8 @@ import { loadCri } from './load.js';
 import { codeName, toGrpcStatus } from './status.js';
 import { startCallSpan } from '../tracing/tracing.js';
 import { anyAuthorityConnection } from './h2/authority.js';
+import { truncate } from '../util/echo.js';
+import { clampTimerMs } from '../util/timers.js';
 
 /** What a handler gets besides its request. */
 export interface CallContext {
@@ -25,8 +27,12 @@ export interface HandlerTable {
   stream: Record<string, StreamHandler>;
 }
 
-/** Called after every CRI call; metrics hang here. */
-export type CallObserver = (method: string, code: string, seconds: number) => void;
+/**
+ * Called after every CRI call; metrics hang here. `unexpected` is true when a
+ * handler failed with an error that is not a domain error (a bug: answered
+ * INTERNAL, its stack logged).
+ */
+export type CallObserver = (method: string, code: string, seconds: number, unexpected: boolean) => void;
 
 export interface CriServerOptions {
   socketPath: string;
@@ -39,19 +45,20 @@ export interface CriServerOptions {
   observe?: CallObserver;
 }
 
-// Fields whose values identify the object a call is about; logged with it.
+// Fields whose values identify the object a call is about; logged with it,
+// cut short: they come from the client and may be of any size.
 function objectIds(obj: unknown): Record<string, string> {
   const out: Record<string, string> = {};
   const o = obj as Record<string, unknown> | null;
   if (!o || typeof o !== 'object') return out;
   for (const key of ['podSandboxId', 'containerId']) {
-    if (typeof o[key] === 'string' && o[key] !== '') out[key] = o[key] as string;
+    if (typeof o[key] === 'string' && o[key] !== '') out[key] = truncate(o[key] as string);
   }
   const image = (o.image as { image?: unknown } | undefined)?.image;
-  if (typeof image === 'string' && image !== '') out.image = image;
-  if (typeof o.imageRef === 'string' && o.imageRef !== '') out.imageRef = o.imageRef;
+  if (typeof image === 'string' && image !== '') out.image = truncate(image);
+  if (typeof o.imageRef === 'string' && o.imageRef !== '') out.imageRef = truncate(o.imageRef);
   const meta = ((o.config as { metadata?: { name?: unknown } } | undefined)?.metadata)?.name;
-  if (typeof meta === 'string' && meta !== '') out.name = meta;
+  if (typeof meta === 'string' && meta !== '') out.name = truncate(meta);
   return out;
 }
 
@@ -141,19 +148,21 @@ export class CriServer {
     const ctx: CallContext = { method: full, log: this.opts.log.child({ method: full }), signal: ac.signal };
     const started = process.hrtime.bigint();
     const span = startCallSpan(full);
-    const finish = (code: grpc.status, fields: Record<string, unknown>, err?: string) => {
+    const finish = (code: grpc.status, fields: Record<string, unknown>, err?: string, unexpected?: Error) => {
       this.inflight.delete(ac);
       span?.finish(codeName(code), code === grpc.status.OK, err);
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
       const codeStr = codeName(code);
-      this.opts.observe?.(full, codeStr, seconds);
+      this.opts.observe?.(full, codeStr, seconds, unexpected !== undefined);
       const rec = { ...fields, code: codeStr, durationMs: Math.round(seconds * 1e6) / 1e3 };
       if (code === grpc.status.OK) ctx.log.debug(rec, 'cri call');
+      else if (unexpected) ctx.log.error({ ...rec, err, stack: truncate(unexpected.stack ?? '', 8192) }, 'cri call failed: unexpected error in handler');
       else if (code === grpc.status.INTERNAL || code === grpc.status.UNKNOWN) ctx.log.error({ ...rec, err }, 'cri call failed');
       else ctx.log.warn({ ...rec, err }, 'cri call failed');
     };
-    // Handlers run inside the call's span so the domain's spans become its children.
-    const run = <T>(fn: () => T): T => (span ? span.run(fn) : fn());
+    // Handlers run inside the call's span so the domain's spans become its
+    // children; one that throws before returning its promise fails the same way.
+    const run = <T>(fn: () => Promise<T>): Promise<T> => new Promise<T>((resolve) => resolve(span ? span.run(fn) : fn()));
     return { ctx, finish, run };
   }
 
@@ -174,7 +183,7 @@ export class CriServer {
         },
         (err: unknown) => {
           const st = toGrpcStatus(err);
-          finish(st.code, ids, st.details);
+          finish(st.code, ids, st.details, st.unexpected);
           callback({ code: st.code, details: st.details });
         },
       );
@@ -205,7 +214,7 @@ export class CriServer {
         },
         (err: unknown) => {
           const st = toGrpcStatus(err);
-          finish(st.code, ids, st.details);
+          finish(st.code, ids, st.details, st.unexpected);
           if (!ctx.signal.aborted) call.emit('error', { code: st.code, details: st.details });
         },
       );
@@ -221,7 +230,7 @@ export class CriServer {
         for (const ac of this.inflight) ac.abort(new Error('daemon shutting down'));
         this.server.forceShutdown();
         resolve();
-      }, timeoutMs);
+      }, clampTimerMs(timeoutMs));
       timer.unref();
       this.server.tryShutdown(() => {
         clearTimeout(timer);

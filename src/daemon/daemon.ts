@@ -13,6 +13,7 @@ import { ImageService } from '../image/service.js';
 import { SandboxService } from '../sandbox/service.js';
 import { ContainerService } from '../container/service.js';
 import { Pods } from '../pod/pods.js';
+import { PodCheckpoints } from '../pod/checkpoint.js';
 import { ContainerStreaming } from '../container/streaming.js';
 import { AdminServer } from './admin.js';
 import { StreamingServer } from '../streaming/server.js';
@@ -86,7 +87,7 @@ export class Daemon {
     await network.collect(sandboxes.ids());
     await containers.restore();
     await sandboxes.sweepCgroups();
-    await images.releaseAllBut(containers.ids());
+    await images.releaseAllBut(containers.imageHolders());
     const streamingTarget = new ContainerStreaming(containers, sandboxes);
     await streamingTarget.killOrphans(log.child({ component: 'streaming' }));
     const streaming = await StreamingServer.start({
@@ -113,6 +114,7 @@ export class Daemon {
       sandboxes,
       containers,
       pods,
+      podCheckpoints: new PodCheckpoints(sandboxes, containers, pods, [config.daemon.root, config.daemon.state]),
       stats,
       streamingTarget,
       streaming,
@@ -124,9 +126,10 @@ export class Daemon {
       maxMessageBytes: config.daemon.max_message_bytes,
       handlers: buildHandlers(services),
       log,
-      observe: (method, code, seconds) => {
+      observe: (method, code, seconds, unexpected) => {
         metrics.criRequests.inc({ method, code });
         if (code !== 'OK') metrics.criErrors.inc({ method, code });
+        if (unexpected) metrics.criHandlerErrors.inc({ method });
         metrics.criDuration.observe({ method }, seconds);
       },
     });

@@ -27,6 +27,8 @@ export interface ImageProvider {
    * disk (what a restart will know).
    */
   hold(imageId: string, holder: string): { persisted: Promise<void> };
+  /** The annotations of the image's manifest (a checkpoint image carries the peers' checkpoint annotation); empty when it has none. */
+  annotations(imageId: string): Promise<Record<string, string>>;
   /** Drops every hold of `holder`. Idempotent. */
   release(holder: string): Promise<void>;
   /** Drops the holds of every holder not in `holders` (after a restart: containers that no longer exist). */

@@ -30,3 +30,11 @@ test('image IDs and prefixes', () => {
   assert.equal(asImageId('busybox'), undefined);
   assert.equal(asImageId('cafe'), undefined);
 });
+
+test('registries a URL cannot be made of, repository names too long and image IDs are refused; the input is quoted cut short', () => {
+  for (const bad of ['localhost:99999/x', 'localhost:0/x', 'r.io:65536/x', '[zz]:5000/x', `${'a'.repeat(256)}`, 'b'.repeat(64), `x/${'y'.repeat(300)}`]) {
+    assert.throws(() => parseReference(bad), (e: Error & { kind?: string }) => e.kind === 'InvalidArgument', bad);
+  }
+  for (const good of ['localhost:65535/x', '[::1]:5000/x', 'r.io:1/x']) assert.doesNotThrow(() => parseReference(good), good);
+  assert.throws(() => parseReference(`q/${'Z'.repeat(100_000)}`), (e: Error) => e.message.length < 1024 && /…\(100002 bytes\)/.test(e.message));
+});

@@ -46,6 +46,7 @@ export class ImageService implements ImageProvider {
   /** repo:tag and repo@digest → image ID. */
   private readonly names = new Map<string, string>();
   private readonly holds = new Map<string, Hold>();
+  private readonly manifestAnnotations = new Map<string, Promise<Record<string, string>>>();
   private readonly lease = new Set<string>();
   private readonly pulls = new Map<string, Promise<ImageRecord>>();
   private readonly progress = new Map<string, { image: string; startedMs: number; layers: LayerProgress[] }>();
@@ -345,6 +346,20 @@ export class ImageService implements ImageProvider {
       config: rec.config,
       layerDirs: rec.layers.map((l) => this.layers.path(l.diffId)),
     };
+  }
+
+  async annotations(imageId: string): Promise<Record<string, string>> {
+    let got = this.manifestAnnotations.get(imageId);
+    if (!got) {
+      const rec = this.records.get(imageId);
+      if (!rec) return {};
+      // An image ID names one manifest's content for good: read once, kept.
+      got = this.content.read(rec.manifestDigest)
+        .then((b) => (JSON.parse(b.toString('utf8')) as { annotations?: Record<string, string> }).annotations ?? {})
+        .catch(() => ({}));
+      this.manifestAnnotations.set(imageId, got);
+    }
+    return got;
   }
 
   hold(imageId: string, holder: string): { persisted: Promise<void> } {

@@ -29,6 +29,10 @@ export class Metrics {
     name: 'berth_cri_request_errors_total', help: 'CRI calls that did not answer OK, by method and gRPC code.',
     labelNames: ['method', 'code'] as const, registers: [this.registry],
   });
+  readonly criHandlerErrors = new Counter({
+    name: 'berth_cri_handler_errors_total', help: 'CRI calls a handler failed with an unexpected error (a bug: answered INTERNAL, stack logged), by method.',
+    labelNames: ['method'] as const, registers: [this.registry],
+  });
   readonly criDuration = new Histogram({
     name: 'berth_cri_request_duration_seconds', help: 'CRI call latency by method.',
     labelNames: ['method'] as const, buckets: LATENCY_BUCKETS, registers: [this.registry],

@@ -25,15 +25,22 @@ export interface ConmonOptions {
   stdinOnce?: boolean;
   tty: boolean;
   logSizeMax?: number;
+  /** CRIU images to restore the container from: conmon runs `runtime restore` instead of `create`. */
+  restore?: string;
 }
 
 /** A conmon started by launchConmon, waiting to be released. */
 export interface ConmonLaunch {
+  /** conmon's PID: it runs nothing until released, so it can still be moved (another cgroup). */
+  readonly pid: number;
   /** Lets conmon run `runtime create`; resolves with the container's PID. */
   create(): Promise<number>;
   /** Kills conmon before it created anything (a failed CreateContainer). */
   abort(): void;
 }
+
+/** What a dump keeps and its restore must take back: established TCP connections and file locks. */
+const CRIU_OPTIONS = ['--tcp-established', '--file-locks'];
 
 export type RuntimeStatus = 'creating' | 'created' | 'running' | 'paused' | 'stopped';
 
@@ -69,6 +76,7 @@ export class OciRuntime {
     // Otherwise conmon closes the container's stdin when an attach session ends.
     if (o.stdin && !o.stdinOnce) args.push('--leave-stdin-open');
     if (o.tty) args.push('-t');
+    if (o.restore) args.push('--restore', o.restore, ...CRIU_OPTIONS.flatMap((opt) => ['--runtime-opt', opt]));
     if (o.logSizeMax && o.logSizeMax > 0) args.push('--log-size-max', String(o.logSizeMax));
     // fd 3 is conmon's sync pipe: it reports {"data": pid} (or a negative value
     // and a message); fd 4 its start pipe. conmon treats a failed write to
@@ -133,6 +141,7 @@ export class OciRuntime {
     syncPipe.on('error', () => undefined);
     startPipe.on('error', () => undefined);
     return {
+      pid: child.pid,
       create: () => {
         released = true;
         // runc renames the container's pid file into place as the last step
@@ -263,6 +272,11 @@ export class OciRuntime {
 
   async update(id: string, resources: Record<string, unknown>): Promise<void> {
     await run(this.path, this.args('update', '--resources', '-', id), { input: JSON.stringify(resources) });
+  }
+
+  /** CRIU dump of a running container, left running; images in `imagePath`, CRIU's log in `workPath`. */
+  async checkpoint(id: string, imagePath: string, workPath: string, timeoutMs: number): Promise<void> {
+    await run(this.path, this.args('checkpoint', '--image-path', imagePath, '--work-path', workPath, '--leave-running', ...CRIU_OPTIONS, id), { timeoutMs });
   }
 
   /** Arguments of `runc exec` for a process in container `id`. */

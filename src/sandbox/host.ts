@@ -31,22 +31,38 @@ export async function pinNamespaces(files: { net?: string; ipc?: string; uts?: s
 /**
  * Starts the pod's infra process (catatonit) as init of a new PID namespace
  * pinned on `file`. It is detached: berthd may die and come back without
- * taking the namespace along. Resolves with the PID of the `unshare` holding
+ * taking the namespace along. `place` moves a process out of berthd's cgroup
+ * (see cgroup/monitors.ts). Resolves with the PID of the `unshare` holding
  * it (killing that one kills catatonit too).
  */
-export async function startInfra(infra: string, file: string): Promise<number> {
+export async function startInfra(infra: string, file: string, place: (pid: number) => void): Promise<number> {
   await writeFile(file, '', { flag: 'a' });
   const { process: child } = spawnProcess('unshare', ['--fork', `--pid=${file}`, '--kill-child', infra, '-P'], {
     detached: true, keepAlive: false, env: process.env, stdio: ['null', 'null', 'null'],
   });
-  const deadline = Date.now() + 10_000;
-  while (Date.now() < deadline) {
-    if (await isNamespace(file)) return child.pid;
-    if (child.exitCode !== undefined) throw new Error(`infra process ${infra} exited with ${(await child.exited).code} before pinning its PID namespace`);
-    await sleep(2);
+  try {
+    // Moved at once, so catatonit is normally born where it belongs.
+    place(child.pid);
+    const deadline = Date.now() + 10_000;
+    while (Date.now() < deadline) {
+      if (await isNamespace(file)) {
+        // `unshare` forks catatonit before it pins the namespace, so the
+        // child exists now; one forked before the move above is moved too.
+        const where = await readFile(`/proc/${child.pid}/cgroup`, 'utf8');
+        const children = await readFile(`/proc/${child.pid}/task/${child.pid}/children`, 'utf8').catch(() => '');
+        for (const c of children.split(' ').filter(Boolean)) {
+          if ((await readFile(`/proc/${c}/cgroup`, 'utf8').catch(() => where)) !== where) place(Number(c));
+        }
+        return child.pid;
+      }
+      if (child.exitCode !== undefined) throw new Error(`infra process ${infra} exited with ${(await child.exited).code} before pinning its PID namespace`);
+      await sleep(2);
+    }
+    throw new Error(`infra process ${infra} did not pin its PID namespace within 10s`);
+  } catch (err) {
+    await stopInfra(child.pid, file);
+    throw err;
   }
-  child.kill('SIGKILL');
-  throw new Error(`infra process ${infra} did not pin its PID namespace within 10s`);
 }
 
 /**

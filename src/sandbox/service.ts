@@ -3,12 +3,12 @@ import { hostname as osHostname } from 'node:os';
 import { join } from 'node:path';
 import type { Config } from '../config/config.js';
 import type { Logger } from '../log/logger.js';
-import type { Metrics, Fault } from '../metrics/metrics.js';
-import { RunError } from '../util/run.js';
+import type { Metrics } from '../metrics/metrics.js';
+import { sandboxFailure } from './failures.js';
 import type { EventBus } from '../events/bus.js';
 import type { RuntimeHandlers } from '../runtime/handlers.js';
 import type { PodNetwork, PodNetworkRequest } from '../network/pod-network.js';
-import { errorMessage, failedPrecondition, invalidArgument, BerthError } from '../util/errors.js';
+import { errorMessage, failedPrecondition, invalidArgument } from '../util/errors.js';
 import { newId } from '../util/ids.js';
 import { KeyedLock } from '../util/keyed-lock.js';
 import { RecordError, listDir } from '../store/records.js';
@@ -18,9 +18,11 @@ import { SandboxStore, type SandboxFilter } from './store.js';
 import { pinNamespaces, mountShm, startInfra, stopInfra, findInfraProcesses } from './host.js';
 import { unmountAll } from '../util/mount.js';
 import { removeCgroup, cgroupRoots } from '../cgroup/host.js';
+import { MonitorCgroups } from '../cgroup/monitors.js';
 import { isNamespace } from '../util/netns.js';
 import { hostsFile, resolvConf } from './dns.js';
 import { span } from '../tracing/tracing.js';
+import { hostCgroups, resizePodCgroup, type PodResourceRequest } from './resize.js';
 
 export type { SandboxFilter } from './store.js';
 
@@ -34,6 +36,7 @@ export class SandboxService {
   private readonly locks = new KeyedLock();
   // Errors that came from the pod network (CNI), for the failure metric's fault.
   private readonly networkErrors = new WeakSet<object>();
+  private readonly monitors: MonitorCgroups;
 
   constructor(
     private readonly config: Config,
@@ -44,6 +47,12 @@ export class SandboxService {
     private readonly network?: PodNetwork,
   ) {
     this.store = new SandboxStore(join(config.daemon.root, 'sandboxes'), events, log);
+    this.monitors = new MonitorCgroups(config.runtime.conmon_cgroup);
+  }
+
+  /** Moves a monitor of the pod (its infra process, a container's conmon) out of berthd's cgroup. */
+  placeMonitor(pid: number, sb: Sandbox): void {
+    this.monitors.place(pid, sb.cgroupParent);
   }
 
   paths(id: string): SandboxPaths {
@@ -160,7 +169,7 @@ export class SandboxService {
     await Promise.all([
       pinNamespaces({ net: hostNet ? undefined : p.netns, ipc: hostIpc ? undefined : p.ipcns, uts: hostNet ? undefined : p.utsns }),
       hostIpc ? Promise.resolve() : mountShm(p.shm),
-      ns.pid === 'POD' ? startInfra(this.config.runtime.infra, p.pidns).then((pid) => { sb.infraPid = pid; }) : Promise.resolve(),
+      ns.pid === 'POD' ? startInfra(this.config.runtime.infra, p.pidns, (pid) => this.placeMonitor(pid, sb)).then((pid) => { sb.infraPid = pid; }) : Promise.resolve(),
       writeFile(p.resolvConf, await resolvConf(sb.config.dns)),
       writeFile(p.hostname, `${hostname}\n`),
     ]);
@@ -191,6 +200,7 @@ export class SandboxService {
   private async forget(sb: Sandbox): Promise<void> {
     const p = this.paths(sb.id);
     await rm(p.dir, { recursive: true, force: true });
+    await this.monitors.forgetPod(sb.cgroupParent);
     if (sb.ownsCgroup) await removeCgroup(sb.cgroupParent);
     this.store.delete(sb);
   }
@@ -226,6 +236,22 @@ export class SandboxService {
       // Published while the pod is still known: the event carries its last status.
       this.store.publish(sb, 'deleted');
       await this.forget(sb);
+    });
+  }
+
+  /**
+   * In-place pod resize: the pod's cgroup gets the limits, and its record
+   * what was set. Under the pod's lock, so a pod being stopped is not
+   * resized meanwhile.
+   */
+  async updateResources(id: string, req: PodResourceRequest): Promise<void> {
+    const sb = this.resolve(id);
+    await this.withLock(sb.id, async () => {
+      if (sb.state !== 'READY') throw failedPrecondition(`pod sandbox ${sb.id} is not ready (state ${sb.state})`);
+      const limits = resizePodCgroup(hostCgroups(), sb.cgroupParent, req);
+      this.store.update(sb, (x) => {
+        x.resources = limits;
+      });
     });
   }
 
@@ -329,27 +355,17 @@ export class SandboxService {
     for (const root of await cgroupRoots()) {
       for (const id of await listDir(join(root, parent))) {
         const path = `${parent}/${id}`;
-        if (/^[0-9a-f]{64}$/.test(id) && !known.has(path)) await removeCgroup(path);
+        if (!/^[0-9a-f]{64}$/.test(id) || known.has(path)) continue;
+        await this.monitors.forgetPod(path);
+        await removeCgroup(path);
       }
     }
   }
 
-  /** Removes the default cgroup parent if no pod uses it any more (daemon shutdown). */
+  /** Removes the default cgroup parent if no pod uses it any more, and a dedicated monitors' cgroup left empty (daemon shutdown). */
   async cleanupCgroupParent(): Promise<void> {
+    await this.monitors.close();
     if (this.store.size === 0) await removeCgroup(this.config.runtime.cgroup_parent);
   }
 }
 
-/** Why RunPodSandbox failed and whose fault it is, for berth_sandbox_create_failures_total. */
-export function sandboxFailure(err: unknown, fromNetwork: boolean): { reason: string; fault: Fault } {
-  const kind = err instanceof BerthError ? err.kind : 'Internal';
-  if (fromNetwork) {
-    if (kind === 'InvalidArgument') return { reason: 'BadConfig', fault: 'user' };
-    return { reason: kind === 'DeadlineExceeded' ? 'Timeout' : 'CNI', fault: 'network' };
-  }
-  if (kind === 'InvalidArgument') return { reason: 'BadConfig', fault: 'user' };
-  if (kind === 'AlreadyExists') return { reason: 'NameInUse', fault: 'user' };
-  if (kind === 'FailedPrecondition') return { reason: 'HandlerUnusable', fault: 'runtime' };
-  if (err instanceof RunError) return { reason: 'Runtime', fault: 'runtime' };
-  return { reason: 'Internal', fault: 'runtime' };
-}

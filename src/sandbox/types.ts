@@ -1,4 +1,5 @@
 // Domain shapes of a pod sandbox. The CRI edge converts to and from these.
+import type { CgroupLimits } from '../cgroup/limits.js';
 
 export type NamespaceMode = 'POD' | 'CONTAINER' | 'NODE' | 'TARGET';
 
@@ -43,6 +44,8 @@ export interface Sandbox {
   ips: string[];
   /** PID of the process holding a shared PID namespace, when the pod has one. */
   infraPid?: number;
+  /** The limits UpdatePodSandboxResources last set on the pod's cgroup. */
+  resources?: CgroupLimits;
 }
 
 /** Paths of a sandbox's volatile files (namespaces, /dev/shm, DNS files). */

@@ -3,6 +3,7 @@ import type { AttachResponse } from '../cri/generated/runtime/v1/AttachResponse.
 import type { Services } from './context.js';
 import type { CommandOptions } from '../streaming/tokens.js';
 import { failedPrecondition, invalidArgument } from '../util/errors.js';
+import { id } from './validate.js';
 
 /** The stream choices CRI allows: at least one stream, and no stderr beside a TTY (it is merged into stdout). */
 export function checkStreams(req: { tty: boolean; stdin: boolean; stdout: boolean; stderr: boolean }): CommandOptions {
@@ -12,9 +13,9 @@ export function checkStreams(req: { tty: boolean; stdin: boolean; stdout: boolea
 }
 
 export async function attach(svc: Services, req: AttachRequest__Output): Promise<AttachResponse> {
-  if (!req.containerId) throw invalidArgument('container_id is required');
+  const containerId = id('container_id', req.containerId);
   const opts = checkStreams(req);
-  const { c } = svc.containers.running(req.containerId);
+  const { c } = svc.containers.running(containerId);
   if (opts.stdin && !c.config.stdin) throw failedPrecondition(`container ${c.id} was not created with stdin open`);
   return { url: svc.streaming.url({ kind: 'attach', containerId: c.id, ...opts }) };
 }

@@ -4,12 +4,18 @@ import type { StreamContainerStatsRequest__Output } from '../cri/generated/runti
 import type { ContainerStatsFilter__Output } from '../cri/generated/runtime/v1/ContainerStatsFilter.js';
 import type { Services } from './context.js';
 import { criContainerStats } from './stats_common.js';
+import { id, stringMap } from './validate.js';
 
 // Items per message of the streaming variant.
 const BATCH = 100;
 
 function filter(f: ContainerStatsFilter__Output | null) {
-  return { id: f?.id || undefined, sandboxId: f?.podSandboxId || undefined, labels: f && Object.keys(f.labelSelector).length ? f.labelSelector : undefined };
+  const labels = stringMap('filter.label_selector', f?.labelSelector);
+  return {
+    id: id('filter.id', f?.id, false) || undefined,
+    sandboxId: id('filter.pod_sandbox_id', f?.podSandboxId, false) || undefined,
+    labels: Object.keys(labels).length ? labels : undefined,
+  };
 }
 
 export async function listContainerStats(svc: Services, req: ListContainerStatsRequest__Output): Promise<ListContainerStatsResponse> {

@@ -8,6 +8,7 @@ import type { ImageService } from '../image/service.js';
 import type { SandboxService } from '../sandbox/service.js';
 import type { ContainerService } from '../container/service.js';
 import type { Pods } from '../pod/pods.js';
+import type { PodCheckpoints } from '../pod/checkpoint.js';
 import type { StreamingTarget } from '../streaming/target.js';
 import type { StatsService } from '../stats/service.js';
 import type { StreamingUrls } from '../streaming/server.js';
@@ -30,6 +31,8 @@ export interface Services {
   containers: ContainerService;
   /** Stopping and removing a pod: its containers, then its sandbox. */
   pods: Pods;
+  /** CheckpointPod and RestorePod. */
+  podCheckpoints: PodCheckpoints;
   /** CPU, memory, writable layer, network and process stats of containers and pods. */
   stats: StatsService;
   /** Exec, attach and port-forward into containers and pods, for the streaming server. */

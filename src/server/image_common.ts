@@ -2,7 +2,6 @@
 import type { Image } from '../cri/generated/runtime/v1/Image.js';
 import type { ImageRecord } from '../image/store/records.js';
 import type { ImageService } from '../image/service.js';
-import { invalidArgument } from '../util/errors.js';
 
 /** kubelet's runAsNonRoot check reads uid, or username when the user is a name. */
 export function imageUser(user: string | undefined): { uid?: string; username: string } {
@@ -24,10 +23,4 @@ export function toCriImage(images: ImageService, rec: ImageRecord): Image {
     spec: { image: rec.id, annotations: {} },
     pinned: images.isPinned(rec),
   };
-}
-
-export function requireImageRef(spec: { image: string } | null | undefined, field = 'image.image'): string {
-  const ref = spec?.image ?? '';
-  if (!ref) throw invalidArgument(`${field} is required`);
-  return ref;
 }

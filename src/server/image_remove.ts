@@ -1,10 +1,10 @@
 import type { RemoveImageRequest__Output } from '../cri/generated/runtime/v1/RemoveImageRequest.js';
 import type { RemoveImageResponse } from '../cri/generated/runtime/v1/RemoveImageResponse.js';
 import type { Services } from './context.js';
-import { requireImageRef } from './image_common.js';
+import { imageSpec } from './container_common.js';
 
 /** Idempotent, as CRI requires: removing an unknown image succeeds. */
 export async function imageRemove(svc: Services, req: RemoveImageRequest__Output): Promise<RemoveImageResponse> {
-  await svc.images.remove(requireImageRef(req.image));
+  await svc.images.remove(imageSpec(req.image, 'image'));
   return {};
 }

@@ -35,6 +35,9 @@ import { getContainerEvents } from './container_events.js';
 import { exec } from './container_exec.js';
 import { attach } from './container_attach.js';
 import { portForward } from './sandbox_port_forward.js';
+import { updatePodSandboxResources } from './sandbox_update_resources.js';
+import { checkpointContainer } from './container_checkpoint.js';
+import { checkpointPod, restorePod } from './sandbox_checkpoint.js';
 
 type Unary = (svc: Services, req: never, ctx: CallContext) => Promise<unknown>;
 type Stream = (svc: Services, req: never, send: (m: unknown) => Promise<void>, ctx: CallContext) => Promise<void>;
@@ -72,6 +75,10 @@ const UNARY: Record<string, Unary> = {
   Exec: exec,
   Attach: attach,
   PortForward: portForward,
+  UpdatePodSandboxResources: updatePodSandboxResources,
+  CheckpointContainer: checkpointContainer,
+  CheckpointPod: checkpointPod,
+  RestorePod: restorePod,
 };
 
 const STREAM: Record<string, Stream> = {

@@ -5,15 +5,17 @@ import type { PodSandboxFilter__Output } from '../cri/generated/runtime/v1/PodSa
 import type { PodSandbox } from '../cri/generated/runtime/v1/PodSandbox.js';
 import type { Services } from './context.js';
 import { podSandbox } from './sandbox_common.js';
+import { enumValue, id, stringMap } from './validate.js';
 
 // Items per message of the streaming variant; well below the message size limit.
 const BATCH = 100;
 
 function select(svc: Services, f: PodSandboxFilter__Output | null): PodSandbox[] {
+  const state = f?.state ? enumValue('filter.state.state', f.state.state, ['SANDBOX_READY', 'SANDBOX_NOTREADY'] as const) : undefined;
   const items = svc.sandboxes.list({
-    id: f?.id || undefined,
-    state: f?.state ? (f.state.state === 'SANDBOX_READY' ? 'READY' : 'NOTREADY') : undefined,
-    labels: f?.labelSelector,
+    id: id('filter.id', f?.id, false) || undefined,
+    state: state && (state === 'SANDBOX_READY' ? 'READY' : 'NOTREADY'),
+    labels: stringMap('filter.label_selector', f?.labelSelector),
   });
   return items.map((sb) => podSandbox(sb, svc.handlers.defaultName));
 }

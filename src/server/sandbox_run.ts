@@ -2,8 +2,10 @@ import type { RunPodSandboxRequest__Output } from '../cri/generated/runtime/v1/R
 import type { RunPodSandboxResponse } from '../cri/generated/runtime/v1/RunPodSandboxResponse.js';
 import type { Services } from './context.js';
 import { sandboxConfig } from './sandbox_common.js';
+import { LIMITS, str } from './validate.js';
 
 export async function runPodSandbox(svc: Services, req: RunPodSandboxRequest__Output): Promise<RunPodSandboxResponse> {
-  const id = await svc.sandboxes.run(sandboxConfig(req.config), req.runtimeHandler);
-  return { podSandboxId: id };
+  const config = sandboxConfig(req.config);
+  const handler = str('runtime_handler', req.runtimeHandler, { max: LIMITS.short, printable: true });
+  return { podSandboxId: await svc.sandboxes.run(config, handler) };
 }

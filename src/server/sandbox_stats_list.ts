@@ -4,12 +4,14 @@ import type { StreamPodSandboxStatsRequest__Output } from '../cri/generated/runt
 import type { PodSandboxStatsFilter__Output } from '../cri/generated/runtime/v1/PodSandboxStatsFilter.js';
 import type { Services } from './context.js';
 import { criSandboxStats } from './stats_common.js';
+import { id, stringMap } from './validate.js';
 
 // Pods per message of the streaming variant (each carries its containers).
 const BATCH = 50;
 
 function filter(f: PodSandboxStatsFilter__Output | null) {
-  return { id: f?.id || undefined, labels: f && Object.keys(f.labelSelector).length ? f.labelSelector : undefined };
+  const labels = stringMap('filter.label_selector', f?.labelSelector);
+  return { id: id('filter.id', f?.id, false) || undefined, labels: Object.keys(labels).length ? labels : undefined };
 }
 
 export async function listPodSandboxStats(svc: Services, req: ListPodSandboxStatsRequest__Output): Promise<ListPodSandboxStatsResponse> {

@@ -4,6 +4,7 @@ import type { Services } from './context.js';
 import type { Sandbox } from '../sandbox/types.js';
 import { podSandbox, toNanos } from './sandbox_common.js';
 import { containerStatus } from './container_common.js';
+import { id } from './validate.js';
 
 /** The pod's status and its containers' statuses, as PodSandboxStatus and container events carry them. */
 export function sandboxStatusOf(svc: Services, sb: Sandbox): Required<Pick<PodSandboxStatusResponse, 'status' | 'containersStatuses'>> {
@@ -20,7 +21,7 @@ export function sandboxStatusOf(svc: Services, sb: Sandbox): Required<Pick<PodSa
 }
 
 export async function podSandboxStatus(svc: Services, req: PodSandboxStatusRequest__Output): Promise<PodSandboxStatusResponse> {
-  const sb = svc.sandboxes.resolve(req.podSandboxId);
+  const sb = svc.sandboxes.resolve(id('pod_sandbox_id', req.podSandboxId));
   const res: PodSandboxStatusResponse = { ...sandboxStatusOf(svc, sb), timestamp: toNanos(Date.now()) };
   if (req.verbose) {
     res.info = { info: JSON.stringify({ ...sb, paths: svc.sandboxes.paths(sb.id), networkCheck: await svc.sandboxes.checkNetwork(sb) }) };

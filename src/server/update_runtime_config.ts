@@ -1,21 +1,21 @@
 import type { UpdateRuntimeConfigRequest__Output } from '../cri/generated/runtime/v1/UpdateRuntimeConfigRequest.js';
 import type { UpdateRuntimeConfigResponse } from '../cri/generated/runtime/v1/UpdateRuntimeConfigResponse.js';
-import { invalidArgument } from '../util/errors.js';
 import type { Services } from './context.js';
+import { bad, cidr, str } from './validate.js';
+
+const FIELD = 'runtime_config.network_config.pod_cidr';
 
 export async function updateRuntimeConfig(
   svc: Services,
   req: UpdateRuntimeConfigRequest__Output,
 ): Promise<UpdateRuntimeConfigResponse> {
-  const cidr = req.runtimeConfig?.networkConfig?.podCidr ?? '';
-  if (cidr === '') return {};
+  const value = str(FIELD, req.runtimeConfig?.networkConfig?.podCidr, { max: 128, printable: true });
+  if (value === '') return {};
   // kubelet may send a comma-separated dual-stack pair.
-  for (const c of cidr.split(',')) {
-    if (!/^[0-9a-fA-F.:]+\/\d{1,3}$/.test(c.trim())) {
-      throw invalidArgument(`runtime_config.network_config.pod_cidr: "${c}" is not a CIDR`);
-    }
-  }
-  await svc.network.setPodCidr(cidr);
-  svc.log.info({ podCidr: cidr }, 'pod CIDR updated');
+  const parts = value.split(',').map((c) => c.trim());
+  if (parts.length > 2) throw bad(FIELD, 'holds more than two CIDRs (one per address family)');
+  for (const c of parts) cidr(FIELD, c);
+  await svc.network.setPodCidr(value);
+  svc.log.info({ podCidr: value }, 'pod CIDR updated');
   return {};
 }

@@ -163,15 +163,23 @@ export class StreamingServer implements StreamingUrls {
     void done.finally(() => this.active.delete(a));
   }
 
-  /** The request a URL's token stands for, used up; undefined for an unknown, spent or mismatched one. */
-  private take(url: URL): StreamRequest | undefined {
+  /**
+   * The request a URL's token stands for: used up by `take`, left in place by
+   * a mere look; undefined for an unknown, spent or expired token, or one of
+   * another kind than the path says (which leaves it usable for its own).
+   */
+  private lookup(url: URL, take: boolean): StreamRequest | undefined {
     const m = PATH.exec(url.pathname);
-    const r = m ? this.tokens.take(m[2]!) : undefined;
-    return r && r.kind === m![1] ? r : undefined;
+    if (!m) return undefined;
+    const kind = m[1] as StreamRequest['kind'];
+    if (take) return this.tokens.take(m[2]!, kind);
+    const r = this.tokens.peek(m[2]!);
+    return r?.kind === kind ? r : undefined;
   }
 
+  // A plain request starts no session, so it does not spend the token.
   private onRequest(req: http.IncomingMessage, res: http.ServerResponse): void {
-    if (!this.take(new URL(req.url ?? '/', 'http://x'))) {
+    if (!this.lookup(new URL(req.url ?? '/', 'http://x'), false)) {
       res.writeHead(404, { 'Content-Type': 'text/plain; charset=utf-8' }).end('404 page not found\n');
       return;
     }
@@ -182,7 +190,15 @@ export class StreamingServer implements StreamingUrls {
     const arrived = performance.now();
     socket.on('error', () => undefined);
     const url = new URL(req.url ?? '/', 'http://x');
-    const r = this.take(url);
+    // Nor does an upgrade to something no session speaks.
+    const upgrade = (req.headers.upgrade ?? '').toLowerCase();
+    if (upgrade !== 'websocket' && upgrade !== 'spdy/3.1') {
+      const known = this.lookup(url, false);
+      if (known) rawResponse(socket, 400, 'Bad Request', 'unable to upgrade: missing upgrade headers in request\n');
+      else rawResponse(socket, 404, 'Not Found', '404 page not found\n');
+      return;
+    }
+    const r = this.lookup(url, true);
     if (!r) {
       rawResponse(socket, 404, 'Not Found', '404 page not found\n');
       return;
@@ -228,10 +244,6 @@ export class StreamingServer implements StreamingUrls {
         }
         this.track(socket, this.command(r, wsCommandChannels(ws, r, protocol), arrived, log));
       });
-      return;
-    }
-    if (upgrade !== 'spdy/3.1') {
-      rawResponse(socket, 400, 'Bad Request', 'unable to upgrade: missing upgrade headers in request\n');
       return;
     }
     const offered = headerList(req, 'x-stream-protocol-version');

@@ -7,6 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import tls from 'node:tls';
+import { connect } from 'node:net';
 import { PassThrough, type Duplex } from 'node:stream';
 import { TokenStore } from './tokens.js';
 import { encodeOutcome, expectedSpdyStreams, protocolVersion, ResizeDecoder, statusObject } from './remotecommand.js';
@@ -24,10 +25,12 @@ test('tokens: random, single use, expire', () => {
   const b = s.issue({ kind: 'portforward', podSandboxId: 'p', ports: [] });
   assert.notEqual(a, b);
   assert.match(a, /^[A-Za-z0-9_-]{43}$/);
-  assert.equal(s.take(a)?.kind, 'portforward');
-  assert.equal(s.take(a), undefined);
+  assert.equal(s.take(a, 'exec'), undefined, 'a token of another kind is refused');
+  assert.equal(s.peek(a)?.kind, 'portforward', 'a look leaves the token');
+  assert.equal(s.take(a, 'portforward')?.kind, 'portforward', 'the refused and looked-at token still works for its own kind');
+  assert.equal(s.take(a, 'portforward'), undefined);
   now += 60_000;
-  assert.equal(s.take(b), undefined);
+  assert.equal(s.take(b, 'portforward'), undefined);
   assert.equal(s.size, 0);
   s.close();
 });
@@ -151,5 +154,39 @@ test('server over TLS: SPDY exec with stdin, resize and exit status; token refus
   } finally {
     await server.stop();
     rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a token presented on another kind\'s path, in a plain GET or with an unknown upgrade is not used up', async () => {
+  const server = await StreamingServer.start({
+    address: '127.0.0.1', port: 0, tokenTtlMs: 60_000, idleTimeoutMs: 0,
+    target: scriptedTarget([]), metrics: new Metrics(), log: createLogger('fatal'),
+  });
+  const statusOf = async (path: string, headers: string): Promise<string> => {
+    const u = new URL(server.address);
+    const sock = connect(Number(u.port), u.hostname);
+    sock.write(`GET ${path} HTTP/1.1\r\nHost: x\r\n${headers}\r\n`);
+    let acc = '';
+    for await (const d of sock) {
+      acc += (d as Buffer).toString();
+      if (acc.includes('\r\n')) break;
+    }
+    sock.destroy();
+    return acc.split('\r\n')[0]!;
+  };
+  try {
+    const exec = new URL(server.url({ kind: 'exec', containerId: 'c', cmd: ['1'], tty: false, stdin: false, stdout: true, stderr: false }));
+    const pf = new URL(server.url({ kind: 'portforward', podSandboxId: 'p', ports: [80] }));
+    const execToken = exec.pathname.split('/')[2]!;
+    const upgrade = 'Connection: Upgrade\r\nUpgrade: SPDY/3.1\r\n';
+    assert.match(await statusOf(`/attach/${execToken}`, upgrade), / 404 /);
+    assert.match(await statusOf(`/portforward/${execToken}`, upgrade), / 404 /);
+    assert.match(await statusOf(pf.pathname, ''), / 400 /);
+    assert.match(await statusOf(exec.pathname, 'Connection: Upgrade\r\nUpgrade: h2c\r\n'), / 400 /);
+    assert.equal(server.tokens.size, 2, 'both tokens are still there');
+    assert.equal(server.tokens.peek(execToken)?.kind, 'exec');
+    assert.equal(server.tokens.peek(pf.pathname.split('/')[2]!)?.kind, 'portforward');
+  } finally {
+    await server.stop();
   }
 });

@@ -35,12 +35,25 @@ export class TokenStore {
     return token;
   }
 
-  /** The request behind a token, once: the token is gone afterwards either way. */
-  take(token: string): StreamRequest | undefined {
+  /**
+   * The request behind a token, once, when it is of `kind`: the token is gone
+   * afterwards. A token presented for another kind of session (an exec token
+   * on /attach/) is refused and stays usable for its own.
+   */
+  take(token: string, kind: StreamRequest['kind']): StreamRequest | undefined {
+    const r = this.peek(token);
+    if (!r || r.kind !== kind) return undefined;
+    this.entries.delete(token);
+    return r;
+  }
+
+  /** The live request behind a token, leaving it in place. */
+  peek(token: string): StreamRequest | undefined {
     const e = this.entries.get(token);
     if (!e) return undefined;
+    if (e.expires > this.now()) return e.req;
     this.entries.delete(token);
-    return e.expires > this.now() ? e.req : undefined;
+    return undefined;
   }
 
   get size(): number {

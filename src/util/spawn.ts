@@ -7,6 +7,7 @@ import { closeSync, openSync } from 'node:fs';
 import { Socket } from 'node:net';
 import { constants } from 'node:os';
 import { loadNativeModule } from './native.js';
+import { clampTimerMs } from './timers.js';
 
 export interface SpawnedProcess {
   readonly pid: number;
@@ -203,6 +204,7 @@ export interface CollectOptions {
   env?: NodeJS.ProcessEnv;
   /** Written to stdin, which is then closed; without it stdin is /dev/null. */
   input?: string | Uint8Array;
+  /** Longer than a timer holds (about 24.8 days) waits that long; 0 or absent, no timeout. */
   timeoutMs?: number;
   /** Signal for a timeout or an overflow; default SIGTERM. */
   killSignal?: NodeJS.Signals;
@@ -244,10 +246,10 @@ export function collectProcess(file: string, args: string[], o: CollectOptions =
     const timer = o.timeoutMs ? setTimeout(() => {
       timedOut = true;
       void Promise.resolve().then(o.onTimeout).catch(() => undefined).finally(() => {
-        if (o.killGraceMs) grace = setTimeout(kill, o.killGraceMs);
+        if (o.killGraceMs) grace = setTimeout(kill, clampTimerMs(o.killGraceMs));
         else kill();
       });
-    }, o.timeoutMs) : undefined;
+    }, clampTimerMs(o.timeoutMs)) : undefined;
     const take = (into: Buffer[], i: number) => (b: Buffer): void => {
       if (size[i]! < max) into.push(b.subarray(0, max - size[i]!));
       size[i]! += b.length;

@@ -13,9 +13,9 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { promisify } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { startDaemon, tempDir, removeTestDir, freeSubnet, testBridgeName, deleteBridge, type TestDaemon } from '../helpers/daemon.js';
+import { startDaemon, tempDir, removeTestDir, deleteBridge, type TestDaemon } from '../helpers/daemon.js';
 import { startRegistry, freePort, type TestRegistry } from '../helpers/registry.js';
-import { startContainerd, type Containerd } from '../helpers/containerd.js';
+import { startContainerd, privateCniConfig, type Containerd } from '../helpers/containerd.js';
 import {
   findCritests, findCrictl, findImageKit, pushImages, runCritest, shmSegments, removeNewShm,
   CRITEST_REGISTRIES, KNOWN_KIT_FAILURE, type CritestResult,
@@ -116,21 +116,6 @@ test('crictl (kubelet-era grpc-go) drives a whole pod: version, pull, runp, crea
   assert.equal(await crictlRun(['pods', '-q']), '');
 });
 
-/** A plain bridge network of containerd's own (its bridge and subnet private to this run). */
-function containerdCni(dir: string): { confDir: string; bridge: string } {
-  const confDir = join(dir, 'cni');
-  mkdirSync(confDir, { recursive: true });
-  const bridge = testBridgeName();
-  writeFileSync(join(confDir, '10-ctd.conflist'), JSON.stringify({
-    cniVersion: '1.0.0', name: 'ctd-conformance',
-    plugins: [
-      { type: 'bridge', bridge, isGateway: true, hairpinMode: true, ipam: { type: 'host-local', ranges: [[{ subnet: freeSubnet() }]], dataDir: join(dir, 'ipam') } },
-      { type: 'portmap', capabilities: { portMappings: true } },
-    ],
-  }));
-  return { confDir, bridge };
-}
-
 function summary(r: CritestResult): string {
   return `${r.passed} of ${r.ran} passed, ${r.failed} failed, in ${r.seconds.toFixed(1)} s`;
 }
@@ -150,7 +135,7 @@ for (const critest of critests.tools) {
     let ctd: CritestResult | undefined;
     if (peer) {
       const dir = tempDir('berth-conf-ctd-');
-      const cni = containerdCni(dir);
+      const cni = privateCniConfig(dir);
       let c: Containerd | undefined;
       try {
         c = await startContainerd({

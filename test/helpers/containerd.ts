@@ -7,7 +7,7 @@ import { existsSync, writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { CriClient } from '../../src/cli/client.js';
-import { removeTestDir, tempDir } from './daemon.js';
+import { freeSubnet, removeTestDir, tempDir, testBridgeName } from './daemon.js';
 
 export const CONTAINERD_BIN = '/usr/bin/containerd';
 
@@ -146,4 +146,22 @@ export async function startContainerd(o: ContainerdOptions = {}): Promise<Contai
       removeTestDir(dir);
     },
   };
+}
+
+/**
+ * A plain bridge network for containerd's pods, its bridge and subnet private
+ * to the caller (who deletes the bridge with deleteBridge when done).
+ */
+export function privateCniConfig(dir: string): { confDir: string; bridge: string } {
+  const confDir = join(dir, 'cni');
+  mkdirSync(confDir, { recursive: true });
+  const bridge = testBridgeName();
+  writeFileSync(join(confDir, '10-ctd.conflist'), JSON.stringify({
+    cniVersion: '1.0.0', name: 'ctd-private',
+    plugins: [
+      { type: 'bridge', bridge, isGateway: true, hairpinMode: true, ipam: { type: 'host-local', ranges: [[{ subnet: freeSubnet() }]], dataDir: join(dir, 'ipam') } },
+      { type: 'portmap', capabilities: { portMappings: true } },
+    ],
+  }));
+  return { confDir, bridge };
 }

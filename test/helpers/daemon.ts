@@ -116,6 +116,12 @@ export interface StartOptions {
   waitReady?: boolean;
   /** metrics.address (HOST:PORT); empty (the default here) turns the endpoint off. */
   metrics?: string;
+  /**
+   * cgroup.procs files (one per hierarchy, see helpers/cgroups.ts) berthd is
+   * written into before it runs, as a service manager starts a service in
+   * the service's cgroup.
+   */
+  cgroupProcs?: string[];
 }
 
 export async function startDaemon(opts: StartOptions = {}): Promise<TestDaemon> {
@@ -140,9 +146,12 @@ ${opts.toml ?? ''}
     );
   }
   const bridge = configuredBridge(cfg);
-  const proc = spawn(process.execPath, [...(opts.nodeArgs ?? berthdNodeFlags()), BERTHD, '--config', cfg, ...(opts.args ?? [])], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const argv = [...(opts.nodeArgs ?? berthdNodeFlags()), BERTHD, '--config', cfg, ...(opts.args ?? [])];
+  // The shell enters the cgroups, then becomes berthd (exec): same process, nothing run before.
+  const enter = 'while [ "$1" != -- ]; do echo $$ > "$1" || exit 125; shift; done; shift; exec "$@"';
+  const proc = opts.cgroupProcs
+    ? spawn('/bin/sh', ['-c', enter, 'sh', ...opts.cgroupProcs, '--', process.execPath, ...argv], { stdio: ['ignore', 'pipe', 'pipe'] })
+    : spawn(process.execPath, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   proc.stdout!.on('data', (d: Buffer) => (out += d.toString()));
   proc.stderr!.on('data', (d: Buffer) => (out += d.toString()));

@@ -74,6 +74,8 @@ export interface ImageSpec {
   format?: 'oci' | 'v2s2';
   /** gzip level, default 6 (1 for random layers). */
   gzipLevel?: number;
+  /** Annotations of the manifest(s) (a checkpoint image's, for example). */
+  annotations?: Record<string, string>;
   /** Compression of the non-base layers: gzip (default), zstd or none. */
   compression?: 'gzip' | 'zstd' | 'none';
 }
@@ -285,6 +287,7 @@ export async function buildLayout(tag: string, spec: ImageSpec = {}, dir?: strin
       mediaType: MT_OCI_MANIFEST,
       config: { mediaType: MT_OCI_CONFIG, digest: cfg.digest, size: cfg.size },
       layers: layers.map((l) => ({ mediaType: l.mediaType, digest: l.digest, size: l.size })),
+      ...(spec.annotations ? { annotations: spec.annotations } : {}),
     }));
     manifests.push({ ...manifest, platform });
     if (p === 'linux/amd64' || !amd64) amd64 = { manifest: manifest.digest, config: cfg.digest, body: config };

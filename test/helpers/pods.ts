@@ -32,8 +32,29 @@ export async function startPodDaemon(image: string, opts: StartOptions = {}): Pr
   const cgroupParent = `/berth-t${randomBytes(4).toString('hex')}`;
   const toml = `\n[runtime]\ncgroup_parent = "${cgroupParent}"\n${opts.toml ?? ''}`;
   const d = await startDaemon({ ...opts, toml });
+  if (opts.waitReady === false) {
+    await waitServing(d).catch(async (err: unknown) => {
+      await d.kill();
+      throw err;
+    });
+  }
   await d.client.call('PullImage', { image: { image } }, 60_000);
   return Object.assign(d, { cgroupParent });
+}
+
+/** Waits until a daemon started without waiting (its log level may hide the ready line) answers Version. */
+export async function waitServing(d: TestDaemon, ms = 20_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    if (d.proc.exitCode !== null) throw new Error(`berthd exited with ${d.proc.exitCode}:\n${d.logs()}`);
+    try {
+      await d.client.call('Version', {}, 1000);
+      return;
+    } catch (err) {
+      if (Date.now() > deadline) throw err;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
 }
 
 let seq = 0;
@@ -114,6 +135,20 @@ export async function settleZombies(ms = 5000): Promise<void> {
     if (!ps.split('\n').some((l) => /^Z/.test(l.trim()) && /conmon|catatonit|runc/.test(l))) return;
     await new Promise((r) => setTimeout(r, 100));
   }
+}
+
+/** A new berthd on a killed one's directory (restart tests). */
+export async function restartPodDaemon(killed: PodDaemon): Promise<PodDaemon> {
+  return Object.assign(await startDaemon({ dir: killed.dir }), { cgroupParent: killed.cgroupParent });
+}
+
+/** Stops a daemon, removes its directory and asserts it left nothing on the host. */
+export async function stopLeavingNothing(d: PodDaemon): Promise<void> {
+  await d.stop();
+  const left = leftovers(d);
+  d.cleanup();
+  await settleZombies();
+  assert.deepEqual(left, []);
 }
 
 /** Everything a daemon could leave on the host under its directory and cgroup parent. */

@@ -17,7 +17,8 @@ export interface TestPrometheus {
   stop(): Promise<void>;
 }
 
-export async function startPrometheus(targets: string[], ruleFiles: string[]): Promise<TestPrometheus> {
+/** `job` is the scrape job's name: nothing of Berth's may depend on it. */
+export async function startPrometheus(targets: string[], ruleFiles: string[], job = 'berth'): Promise<TestPrometheus> {
   const dir = tempDir('berth-prom-');
   const port = await freePort();
   // Rule groups are copied with a 1 s evaluation interval so a test sees values within seconds.
@@ -29,7 +30,7 @@ export async function startPrometheus(targets: string[], ruleFiles: string[]): P
   const cfg = [
     'global:', '  scrape_interval: 1s', '  scrape_timeout: 1s', '  evaluation_interval: 1s',
     `rule_files: [${rules.map((r) => JSON.stringify(r)).join(', ')}]`,
-    'scrape_configs:', '  - job_name: berth', `    static_configs: [{ targets: [${targets.map((t) => JSON.stringify(t)).join(', ')}] }]`,
+    'scrape_configs:', `  - job_name: ${job}`, `    static_configs: [{ targets: [${targets.map((t) => JSON.stringify(t)).join(', ')}] }]`,
   ].join('\n');
   writeFileSync(join(dir, 'prometheus.yml'), `${cfg}\n`);
   const proc = spawn('/usr/bin/prometheus', [

@@ -197,7 +197,9 @@ async function startTokenServer(dir: string, creds: { username: string; password
     const auth = req.headers.authorization ?? '';
     let user = '';
     if (auth.startsWith('Basic ')) {
-      const [u, p] = Buffer.from(auth.slice(6), 'base64').toString().split(':');
+      // Basic credentials are user:password, the password free to hold colons.
+      const pair = Buffer.from(auth.slice(6), 'base64').toString();
+      const [u, p] = [pair.slice(0, pair.indexOf(':')), pair.slice(pair.indexOf(':') + 1)];
       if (u !== creds.username || p !== creds.password) {
         res.statusCode = 401;
         res.end(JSON.stringify({ errors: [{ code: 'UNAUTHORIZED', message: 'bad credentials' }] }));

@@ -31,11 +31,21 @@ test('v2 reader on a real cgroup v2 hierarchy: CPU of a busy process moves', { s
     const s1 = readCgroupV2(base!, rel);
     assert.ok(s1.cpuUsageNs !== undefined, 'cpu.stat usage_usec is read');
     rates.rate('x', s1.cpuUsageNs!, s1.atNs);
-    await sleep(600);
-    const s2 = readCgroupV2(base!, rel);
-    assert.ok(s2.cpuUsageNs! - s1.cpuUsageNs! > 0.3e9, `cpu moved ${s2.cpuUsageNs! - s1.cpuUsageNs!} ns`);
+    // How much CPU the busy process gets depends on what else the machine
+    // runs: wait until it has had some, and hold the reader to the kernel's
+    // own file read just before and after.
+    const raw = (): number => Number(/usage_usec (\d+)/.exec(readFileSync(join(dir, 'cpu.stat'), 'utf8'))![1]) * 1000;
+    let s2 = s1;
+    for (const until = Date.now() + 15_000; s2.cpuUsageNs! - s1.cpuUsageNs! < 0.1e9 && Date.now() < until;) {
+      await sleep(200);
+      const before = raw();
+      s2 = readCgroupV2(base!, rel);
+      const after = raw();
+      assert.ok(before <= s2.cpuUsageNs! && s2.cpuUsageNs! <= after, `read ${s2.cpuUsageNs} outside the kernel's ${before}..${after}`);
+    }
+    assert.ok(s2.cpuUsageNs! - s1.cpuUsageNs! >= 0.1e9, `cpu moved ${s2.cpuUsageNs! - s1.cpuUsageNs!} ns`);
     const cores = rates.rate('x', s2.cpuUsageNs!, s2.atNs)!;
-    assert.ok(cores > 0.5e9 && cores < 1.2e9, `one busy process is about one core: ${cores}`);
+    assert.ok(cores > 0 && cores <= 1.05e9, `one busy process is at most one core: ${cores}`);
     if (existsSync(join(dir, 'memory.current'))) {
       assert.ok(s2.memory!.usageBytes > 0);
       assert.ok(s2.pids! >= 1);

@@ -125,6 +125,16 @@ test('mount propagation: rshared shows container mounts on the host, rslave show
   mkdirSync(join(slave, 'sub'), { recursive: true });
   writeFileSync(join(slave, 'file'), 'hi');
   const pod = await runPod(d);
+  // berthd leaves the host's mounts alone: a propagating source on a private
+  // mount is refused, naming the field, and the host mount stays private.
+  await assert.rejects(createContainer(d, pod, fx.image, { mounts: [{ containerPath: '/shared', hostPath: shared, propagation: 'PROPAGATION_BIDIRECTIONAL' }] }),
+    (err: CallError) => err.code === 9 && /config\.mounts\[0\]\.host_path/.test(err.details) && /not a shared mount/.test(err.details));
+  assert.ok(!readFileSync('/proc/self/mountinfo', 'utf8').split('\n').some((l) => l.split(' ')[4] === shared), 'no mount made on the source');
+  // As kubelet's volume plugins (and critest) do, the host makes them propagate.
+  for (const dir of [shared, slave]) {
+    execFileSync('mount', ['--bind', dir, dir]);
+    execFileSync('mount', ['--make-rshared', dir]);
+  }
   const id = await runContainer(d, pod, fx.image, {
     linux: { securityContext: { privileged: true } },
     mounts: [
@@ -145,4 +155,5 @@ test('mount propagation: rshared shows container mounts on the host, rslave show
   execFileSync('umount', [join(slave, 'sub')]);
   if (readFileSync('/proc/self/mounts', 'utf8').includes(join(shared, 'sub'))) execFileSync('umount', [join(shared, 'sub')]);
   await d.client.call('RemovePodSandbox', { podSandboxId: pod.id });
+  for (const dir of [shared, slave]) execFileSync('umount', ['-l', dir]);
 });

@@ -39,13 +39,13 @@ function runScript(script: string, args: string[], env: NodeJS.ProcessEnv): { co
 // runtime.infra, handler paths, CNI plugin types) or inside argument lists.
 const PROGRAMS: Record<string, string> = {
   unshare: 'util-linux', nsenter: 'util-linux', ip: 'iproute2', tar: 'tar', zstd: 'zstd', setfattr: 'attr',
-  script: 'bsdutils', stty: 'coreutils', socat: 'socat', cat: 'coreutils',
+  script: 'bsdutils', stty: 'coreutils', socat: 'socat', cat: 'coreutils', cp: 'coreutils',
 };
 const CONFIGURED: Record<string, string> = {
   '/usr/sbin/runc': 'runc', '/usr/bin/conmon': 'conmon', '/usr/bin/catatonit': 'catatonit',
   '/usr/lib/cni/bridge': 'containernetworking-plugins', '/usr/lib/cni/host-local': 'containernetworking-plugins',
   '/usr/lib/cni/portmap': 'containernetworking-plugins', '/usr/sbin/iptables': 'iptables',
-  '/usr/share/containers/seccomp.json': 'golang-github-containers-common',
+  '/usr/share/containers/seccomp.json': 'golang-github-containers-common', '/usr/sbin/criu': 'criu',
 };
 
 function sourceFiles(dir: string): string[] {
@@ -134,7 +134,7 @@ test('services cannot start while packages install: a policy-rc.d of its own, re
     const policy = join(dir, 'policy-rc.d');
     // apt-get records, at each call, whether starting a service is allowed (what invoke-rc.d asks).
     const bin = fakeBin(dir, {
-      'dpkg-query': dpkgQuery('[!c]*|conmon|coreutils|catatonit|containernetworking-plugins|crun'),
+      'dpkg-query': dpkgQuery('[!c]*|conmon|coreutils|catatonit|containernetworking-plugins|crun|criu'),
       'apt-get': `if [ -x ${policy} ]; then ${policy} containerd start; echo "apt-get $* policy=$?" >> ${calls}; else echo "apt-get $* policy=none" >> ${calls}; fi`,
       id: 'echo 0',
     });
@@ -181,6 +181,7 @@ test('prepare.sh builds only when an input changed', () => {
     // The native module is built already for this Node.js, so build-native.sh has nothing to do.
     mkdirSync(join(dir, 'native'));
     writeFileSync(join(dir, 'native/berth_native.c'), '');
+    writeFileSync(join(dir, 'native/seccomp_notify.c'), '');
     mkdirSync(join(dir, 'dist/native'), { recursive: true });
     writeFileSync(join(dir, 'dist/native/berth_native.node'), '');
     writeFileSync(join(dir, 'dist/native/.node-version'), `${process.version}\n`);

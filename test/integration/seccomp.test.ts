@@ -4,10 +4,13 @@
 // what the kernel refused by itself.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { podSuite, runPod, runContainer, execSync, startPodDaemon, leftovers, type PodFixture, type PodDaemon } from '../helpers/pods.js';
 import { buildSysprobe, probeResults } from '../helpers/sysprobe.js';
+import type { CallError } from '../../src/cli/client.js';
+import { BUILTIN_PROFILE } from '../../src/container/seccomp-builtin.js';
+import type { MaintainedProfile } from '../../src/container/seccomp.js';
 
 let d: PodDaemon;
 let fx: PodFixture;
@@ -81,4 +84,27 @@ test('without the maintained file the built-in copy is in force and answers the 
     b.cleanup();
     assert.deepEqual(left, []);
   }
+});
+
+test('a Localhost profile in the maintained format is resolved for the container\'s capabilities, not handed to runc as written', async () => {
+  // The test's own profile: the default policy plus a rule that allows
+  // request_key only to containers holding CAP_SYS_PTRACE. runc knows no
+  // `includes`: given the file as written it would allow the call to all.
+  const profile: MaintainedProfile = {
+    ...BUILTIN_PROFILE,
+    syscalls: [...BUILTIN_PROFILE.syscalls!, { names: ['request_key'], action: 'SCMP_ACT_ALLOW', includes: { caps: ['CAP_SYS_PTRACE'] } }],
+  };
+  const file = join(d.dir, 'localhost-seccomp.json');
+  writeFileSync(file, JSON.stringify(profile));
+  const localhost = { profileType: 'Localhost', localhostRef: file };
+  const pod = await runPod(d);
+  const without = await probe(d, pod, { seccomp: localhost }, ['request_key', 'getrandom']);
+  assert.deepEqual(without, { seccompMode: 2, request_key: ENOSYS, getrandom: 0 }, 'without the capability: the profile\'s default errno');
+  const withCap = await probe(d, pod, { seccomp: localhost, capabilities: { addCapabilities: ['SYS_PTRACE'] } }, ['request_key', 'getrandom']);
+  assert.deepEqual(withCap, { seccompMode: 2, request_key: ENOKEY, getrandom: 0 }, 'with it: allowed, the kernel looked for the key');
+  // A profile that is not one is refused by CreateContainer, naming the field.
+  writeFileSync(file, JSON.stringify({ defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: 'request_key', action: 'SCMP_ACT_ERRNO' }] }));
+  await assert.rejects(runContainer(d, pod, fx.image, { linux: { securityContext: { seccomp: localhost } } }),
+    (e: CallError) => e.code === 9 && /localhost_ref.*syscalls\[0\]\.names/.test(e.details));
+  await d.client.call('RemovePodSandbox', { podSandboxId: pod.id });
 });

@@ -2,6 +2,7 @@
 // `WWW-Authenticate: Bearer realm=…,service=…,scope=…` sends us to the realm
 // for a token (anonymously or with credentials); `Basic` challenges take the
 // credentials directly. Tokens are cached per realm/service/scope.
+import { createHash } from 'node:crypto';
 import type { HttpAgent, HttpResponse } from './http.js';
 
 export interface Credentials {
@@ -53,7 +54,11 @@ export class TokenCache {
     if (!realm) throw new TokenError(0, 'Bearer challenge without a realm');
     const service = ch.params.service ?? '';
     const sc = ch.params.scope ?? scope;
-    const key = `${realm}|${service}|${sc}|${creds.username ?? ''}|${creds.identityToken ? 'id' : ''}`;
+    // A token is reused only for the very credentials it was issued to: a
+    // pull naming the same user with a wrong (or no) password must be refused
+    // by the token service, not served from the cache.
+    const secret = createHash('sha256').update(`${creds.password ?? ''}\0${creds.identityToken ?? ''}`).digest('hex');
+    const key = `${realm}|${service}|${sc}|${creds.username ?? ''}|${secret}`;
     const cached = this.tokens.get(key);
     if (cached && cached.expires > Date.now()) return cached.header;
 

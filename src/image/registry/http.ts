@@ -7,6 +7,7 @@
 import http from 'node:http';
 import https from 'node:https';
 import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
+import { clampTimerMs } from '../../util/timers.js';
 
 export interface AgentOptions {
   /** Verify the server's certificate (false for registries configured insecure). */
@@ -104,7 +105,7 @@ function requestWith(mod: typeof http | typeof https, agent: http.Agent | undefi
       signal?.removeEventListener('abort', onAbort);
       reject(err);
     });
-    if (stallTimeoutMs && stallTimeoutMs > 0) req.setTimeout(stallTimeoutMs, () => fail(new StallError(stallTimeoutMs)));
+    if (stallTimeoutMs && stallTimeoutMs > 0) req.setTimeout(clampTimerMs(stallTimeoutMs), () => fail(new StallError(stallTimeoutMs)));
     signal?.addEventListener('abort', onAbort, { once: true });
     req.once('response', (r) => {
       res = r;

@@ -1,6 +1,7 @@
 // runtimeConfig values Berth offers plugins: port mappings, bandwidth (from
 // the kubernetes.io annotations) and DNS. Plugins get the ones whose
 // capability they declare.
+import { isIP } from 'node:net';
 import type { PodNetworkRequest } from '../pod-network.js';
 
 const INGRESS = 'kubernetes.io/ingress-bandwidth';
@@ -43,6 +44,13 @@ export function bandwidthFromAnnotations(ann: Record<string, string>): Bandwidth
 
 export function capabilityArgs(req: PodNetworkRequest): Record<string, unknown> {
   const out: Record<string, unknown> = {};
+  // Plugins pass these to iptables: a value it refuses would fail ADD after
+  // the pod's interface exists, and DEL (which reads the same values) too.
+  for (const [i, p] of req.portMappings.entries()) {
+    const valid = (n: number, min: number): boolean => Number.isInteger(n) && n >= min && n <= 65535;
+    if (!valid(p.containerPort, 1) || !valid(p.hostPort, 0)) throw new Error(`port_mappings[${i}]: ports must be within 1-65535 (host port 0 for none)`);
+    if (p.hostIp && !isIP(p.hostIp)) throw new Error(`port_mappings[${i}].host_ip is not an IP address`);
+  }
   // A mapping without a host port only documents the container port: nothing to forward.
   const ports = req.portMappings.filter((p) => p.hostPort > 0).map((p) => ({
     hostPort: p.hostPort,

@@ -211,7 +211,23 @@ export class CniNetwork implements PodNetwork {
     } catch (err) {
       const timedOut = err instanceof CniPluginError && err.timedOut;
       this.metrics.networkSetupFailures.inc({ reason: timedOut ? 'Timeout' : 'PluginError' });
+      await this.undoAdd(entry);
       throw new BerthError(timedOut ? 'DeadlineExceeded' : 'Internal', `setting up network "${conf.list.name}" for the pod: ${errorMessage(err)}`, { cause: err });
+    }
+  }
+
+  /**
+   * A failed ADD leaves whatever the plugins before the failing one made
+   * (an interface, an IP, chains): DEL releases it and the entry goes with
+   * it. Should DEL fail too, the entry stays for the caller's teardown and
+   * for the retry at start.
+   */
+  private async undoAdd(e: CacheEntry): Promise<void> {
+    try {
+      await this.del(e);
+      await this.cache.remove(e.attachment.containerId);
+    } catch (err) {
+      this.log.warn({ sandbox: e.attachment.containerId, err: errorMessage(err) }, 'DEL after a failed ADD failed; its cache entry stays for another attempt');
     }
   }
 
@@ -250,11 +266,24 @@ export class CniNetwork implements PodNetwork {
     }
   }
 
-  /** DEL of a cached attachment. */
+  /**
+   * DEL of a cached attachment. A plugin that refuses the runtimeConfig it
+   * was given (an entry written before berthd checked port mappings: portmap
+   * rejects container port 0 on DEL as on ADD) gets a second DEL without
+   * it; plugins find what to release by container ID.
+   */
   private async del(e: CacheEntry): Promise<void> {
     // After a reboot the namespace is gone: plugins still release what lives outside it (IPAM, iptables).
     const netns = (await isNamespace(e.attachment.netns)) ? e.attachment.netns : '';
-    await delNetworkList(e.config, { ...e.attachment, netns }, e.result, this.exec);
+    try {
+      await delNetworkList(e.config, { ...e.attachment, netns }, e.result, this.exec);
+    } catch (err) {
+      if (Object.keys(e.attachment.capabilityArgs).length === 0) throw err;
+      await delNetworkList(e.config, { ...e.attachment, netns, capabilityArgs: {} }, e.result, this.exec).catch(() => {
+        throw err;
+      });
+      this.log.warn({ sandbox: e.attachment.containerId, err: errorMessage(err) }, 'CNI DEL refused the cached runtime config; DEL without it succeeded');
+    }
   }
 
   /** CHECK of a pod's attachment: 'ok', or why it was not checked; throws what a plugin reported. */
