@@ -1,5 +1,7 @@
 // Shared measurement helpers for the benchmarks under bench/.
-import { readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { cpSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 
 export function percentile(samples: number[], p: number): number {
   if (samples.length === 0) return NaN;
@@ -69,3 +71,123 @@ export function cpuMs(pid: number): number {
   const ticks = Number(fields[11]) + Number(fields[12]);
   return (ticks * 1000) / 100;
 }
+
+/** p50/p99 of a sample set, for tables that care about the tail. */
+export function tail(samples: number[]): { n: number; p50: number; p99: number; max: number } {
+  return { n: samples.length, p50: percentile(samples, 50), p99: percentile(samples, 99), max: samples.length ? Math.max(...samples) : NaN };
+}
+
+/** A ratio printed as "0.42x", or "n/a" when either side is missing. */
+export function ratio(a: number, b: number): string {
+  return Number.isFinite(a) && Number.isFinite(b) && b > 0 ? `${(a / b).toFixed(2)}x` : 'n/a';
+}
+
+/** One line of a fixed-width table: the first cell left-aligned, the rest right-aligned. */
+export function row(cells: (string | number)[], widths: number[]): string {
+  return cells.map((c, i) => (i === 0 ? String(c).padEnd(widths[i] ?? 12) : String(c).padStart(widths[i] ?? 10))).join(' ');
+}
+
+export interface ProcInfo {
+  pid: number;
+  ppid: number;
+  comm: string;
+  cmdline: string;
+}
+
+/** Every process on the host now (those that exit while being read are left out). */
+export function processTable(): ProcInfo[] {
+  const out: ProcInfo[] = [];
+  for (const e of readdirSync('/proc')) {
+    if (!/^\d+$/.test(e)) continue;
+    try {
+      const stat = readFileSync(`/proc/${e}/stat`, 'utf8');
+      const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      const cmdline = readFileSync(`/proc/${e}/cmdline`, 'utf8').replace(/\0/g, ' ').trim();
+      out.push({ pid: Number(e), ppid, comm, cmdline });
+    } catch {
+      // exited meanwhile
+    }
+  }
+  return out;
+}
+
+/**
+ * Proportional set size in KiB (/proc/PID/smaps_rollup): pages shared by N
+ * processes count 1/N to each, so summing PSS over a runtime's processes
+ * counts a shared binary once, not once per process as RSS would. 0 for a
+ * process that is gone.
+ */
+export function pssKiB(pid: number): number {
+  try {
+    return Number(/^Pss:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8'))?.[1] ?? 0);
+  } catch {
+    return 0;
+  }
+}
+
+/**
+ * CPU time of a process in ms: its own (utime+stime) and that of children it
+ * has reaped (cutime+cstime), which is where a daemon's short-lived helpers
+ * (runc, CNI plugins, a monitor that exited) end up. Undefined when gone.
+ */
+export function cpuTimes(pid: number): { self: number; children: number } | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const ms = (i: number): number => (Number(f[i]) * 1000) / CLOCK_TICKS;
+    return { self: ms(11) + ms(12), children: ms(13) + ms(14) };
+  } catch {
+    return undefined;
+  }
+}
+
+// USER_HZ: 100 on every Linux this project supports (what `getconf CLK_TCK` prints).
+const CLOCK_TICKS = 100;
+
+/** Wall time of every call, by method, and the failures (first few messages kept). */
+export class CallLog {
+  readonly ms = new Map<string, number[]>();
+  readonly failures = new Map<string, { count: number; first: string[] }>();
+
+  async time<T>(method: string, fn: () => Promise<T>): Promise<T> {
+    const t0 = performance.now();
+    try {
+      const r = await fn();
+      const l = this.ms.get(method);
+      if (l) l.push(performance.now() - t0);
+      else this.ms.set(method, [performance.now() - t0]);
+      return r;
+    } catch (err) {
+      const f = this.failures.get(method) ?? { count: 0, first: [] };
+      f.count++;
+      if (f.first.length < 3) f.first.push((err as Error).message);
+      this.failures.set(method, f);
+      throw err;
+    }
+  }
+
+  failed(): number {
+    let n = 0;
+    for (const f of this.failures.values()) n += f.count;
+    return n;
+  }
+}
+
+/** A runc bundle running busybox `sleep` (with `true` to exec), built from `runc spec`. */
+export function runcBundle(dir: string): string {
+  const bundle = join(dir, 'bundle');
+  const rootfs = join(bundle, 'rootfs');
+  mkdirSync(join(rootfs, 'bin'), { recursive: true });
+  for (const d of ['proc', 'sys', 'dev', 'tmp', 'etc']) mkdirSync(join(rootfs, d), { recursive: true });
+  cpSync('/bin/busybox', join(rootfs, 'bin', 'busybox'));
+  for (const applet of ['sleep', 'true']) execFileSync('ln', [join(rootfs, 'bin', 'busybox'), join(rootfs, 'bin', applet)]);
+  execFileSync('runc', ['spec', '--bundle', bundle]);
+  const spec = JSON.parse(readFileSync(join(bundle, 'config.json'), 'utf8'));
+  spec.process.args = ['/bin/sleep', '3600'];
+  spec.process.terminal = false;
+  spec.root.readonly = false;
+  writeFileSync(join(bundle, 'config.json'), JSON.stringify(spec));
+  return bundle;
+}
+

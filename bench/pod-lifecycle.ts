@@ -10,8 +10,8 @@
 // in turn within each round), then rounds of 10 in parallel, then berthd's
 // RSS with 50 pods running.
 // Run: `node dist/bench/pod-lifecycle.js [rounds] [pods-for-rss]`.
-import { execFileSync, spawnSync } from 'node:child_process';
-import { cpSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { startRegistry } from '../test/helpers/registry.js';
@@ -19,7 +19,7 @@ import { pushBusybox, pushPause } from '../test/helpers/images.js';
 import { startDaemon, tempDir } from '../test/helpers/daemon.js';
 import { startContainerd } from '../test/helpers/containerd.js';
 import type { CriClient } from '../src/cli/client.js';
-import { printTable, summarize, timeMs, fmt, rssMiB, rssParts, type Summary } from './lib.js';
+import { printTable, summarize, timeMs, fmt, rssMiB, rssParts, runcBundle, type Summary } from './lib.js';
 
 const rounds = Number(process.argv[2] ?? 20);
 const rssPods = Number(process.argv[3] ?? 50);
@@ -54,23 +54,6 @@ async function podDown(client: CriClient, pod: string): Promise<number> {
     await client.call('StopPodSandbox', { podSandboxId: pod });
     await client.call('RemovePodSandbox', { podSandboxId: pod });
   });
-}
-
-/** A runc bundle running busybox `sleep`, built from `runc spec`. */
-function runcBundle(dir: string): string {
-  const bundle = join(dir, 'bundle');
-  const rootfs = join(bundle, 'rootfs');
-  mkdirSync(join(rootfs, 'bin'), { recursive: true });
-  for (const d of ['proc', 'sys', 'dev', 'tmp', 'etc']) mkdirSync(join(rootfs, d), { recursive: true });
-  cpSync('/bin/busybox', join(rootfs, 'bin', 'busybox'));
-  execFileSync('ln', [join(rootfs, 'bin', 'busybox'), join(rootfs, 'bin', 'sleep')]);
-  execFileSync('runc', ['spec', '--bundle', bundle]);
-  const spec = JSON.parse(readFileSync(join(bundle, 'config.json'), 'utf8'));
-  spec.process.args = ['/bin/sleep', '3600'];
-  spec.process.terminal = false;
-  spec.root.readonly = false;
-  writeFileSync(join(bundle, 'config.json'), JSON.stringify(spec));
-  return bundle;
 }
 
 /** One `runc run -d` of the floor bundle and its `runc delete -f`, timed. */

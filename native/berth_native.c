@@ -10,8 +10,10 @@
  * spawn starts a process with posix_spawn, which glibc implements with
  * clone(CLONE_VM | CLONE_VFORK): unlike libuv's fork() it does not copy the
  * daemon's page tables, a cost that grows with the daemon's memory (about
- * 2.5 ms at 75 MiB) and is paid on the event loop. The child's exit is
- * watched through a pidfd polled by the event loop, and reaped here.
+ * 2.5 ms at 75 MiB) and is paid on the event loop. spawnAsync does the same
+ * on a thread-pool thread, so the event loop does not wait for the child's
+ * exec either. The child's exit is watched through a pidfd polled by the
+ * event loop, and reaped here.
  *
  * seccomp_notify.c (linked in) receives seccomp notification fds from the
  * OCI runtime and answers the notifications.
@@ -259,6 +261,167 @@ static void free_strings(char **a) {
   free(a);
 }
 
+/* One spawn: what the child gets, and how posix_spawn went. */
+struct spawn_req {
+  char *file, *cwd, **args, **envp;
+  /* Duplicates of the daemon's descriptors, numbered at or above nfds, close-on-exec. */
+  int *tmp;
+  uint32_t nfds;
+  int session;
+  bool keep_alive;
+  int rc;
+  pid_t pid;
+  /* spawnAsync: onExit, held from the call until the child is watched. */
+  napi_ref on_exit;
+  napi_deferred deferred;
+  napi_async_work work;
+};
+
+static void spawn_req_free(struct spawn_req *s) {
+  if (s->tmp != NULL)
+    for (uint32_t i = 0; i < s->nfds; i++)
+      if (s->tmp[i] >= 0) close(s->tmp[i]);
+  free(s->tmp);
+  free(s->file);
+  free(s->cwd);
+  free_strings(s->args);
+  free_strings(s->envp);
+  free(s);
+}
+
+/*
+ * Reads spawn's first seven arguments. Each descriptor is duplicated here to
+ * a number at or above nfds, so no source is a target the child overwrites
+ * before reading it (dup2 in the child clears close-on-exec on the target),
+ * and so the spawn does not depend on the caller's descriptors staying open.
+ * NULL with `problem` set when an argument is bad.
+ */
+static struct spawn_req *spawn_req_new(napi_env env, napi_value *argv, const char **problem) {
+  struct spawn_req *s = calloc(1, sizeof(*s));
+  bool b;
+  if (s == NULL) {
+    *problem = "spawn: out of memory";
+    return NULL;
+  }
+  if (string_arg(env, argv[0], &s->file) != napi_ok || s->file == NULL || (s->args = string_array(env, argv[1])) == NULL ||
+      (s->envp = string_array(env, argv[2])) == NULL || string_arg(env, argv[3], &s->cwd) != napi_ok ||
+      napi_get_array_length(env, argv[4], &s->nfds) != napi_ok || napi_get_value_bool(env, argv[5], &b) != napi_ok ||
+      napi_get_value_bool(env, argv[6], &s->keep_alive) != napi_ok) {
+    *problem = "spawn: bad arguments";
+    spawn_req_free(s);
+    return NULL;
+  }
+  s->session = b;
+  s->tmp = malloc((s->nfds ? s->nfds : 1) * sizeof(int));
+  if (s->tmp == NULL) {
+    *problem = "spawn: out of memory";
+    s->nfds = 0;
+    spawn_req_free(s);
+    return NULL;
+  }
+  for (uint32_t i = 0; i < s->nfds; i++) s->tmp[i] = -1;
+  for (uint32_t i = 0; i < s->nfds; i++) {
+    napi_value v;
+    int fd;
+    if (napi_get_element(env, argv[4], i, &v) != napi_ok || napi_get_value_int32(env, v, &fd) != napi_ok || fd < 0) {
+      *problem = "spawn: fds must be open descriptors";
+      spawn_req_free(s);
+      return NULL;
+    }
+    s->tmp[i] = fcntl(fd, F_DUPFD_CLOEXEC, (int)s->nfds);
+    if (s->tmp[i] < 0) {
+      *problem = "spawn: cannot duplicate a descriptor";
+      spawn_req_free(s);
+      return NULL;
+    }
+  }
+  return s;
+}
+
+/* posix_spawn of the request: touches nothing but the request, so it may run on any thread. */
+static void spawn_run(struct spawn_req *s) {
+  posix_spawn_file_actions_t fa;
+  posix_spawnattr_t attr;
+  sigset_t all, none;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawnattr_init(&attr);
+  for (uint32_t i = 0; i < s->nfds; i++) posix_spawn_file_actions_adddup2(&fa, s->tmp[i], (int)i);
+  if (s->cwd != NULL) posix_spawn_file_actions_addchdir_np(&fa, s->cwd);
+  sigfillset(&all);
+  sigemptyset(&none);
+  posix_spawnattr_setsigdefault(&attr, &all);
+  posix_spawnattr_setsigmask(&attr, &none);
+  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK | (s->session ? POSIX_SPAWN_SETSID : 0));
+  if (strchr(s->file, '/') != NULL)
+    s->rc = posix_spawn(&s->pid, s->file, &fa, &attr, s->args, s->envp);
+  else
+    s->rc = posix_spawnp(&s->pid, s->file, &fa, &attr, s->args, s->envp);
+  posix_spawn_file_actions_destroy(&fa);
+  posix_spawnattr_destroy(&attr);
+}
+
+/* The error a failed posix_spawn throws or rejects with: the errno's text, and the errno. */
+static napi_value spawn_error(napi_env env, struct spawn_req *s) {
+  napi_value code, msg, err;
+  char text[512];
+  snprintf(text, sizeof(text), "spawn %s: %s", s->file, strerror(s->rc));
+  napi_create_string_utf8(env, text, NAPI_AUTO_LENGTH, &msg);
+  napi_create_int32(env, s->rc, &code);
+  napi_create_error(env, NULL, msg, &err);
+  napi_set_named_property(env, err, "errno", code);
+  return err;
+}
+
+/*
+ * Watches a started child through a pidfd polled by the event loop; onExit
+ * (whose reference this takes, whatever happens) is called once it exits.
+ * Returns a problem, the child killed and reaped, when it cannot be watched.
+ */
+static const char *watch_child(napi_env env, struct spawn_req *s, napi_ref on_exit) {
+  struct child *c = NULL;
+  uv_loop_t *loop;
+  napi_value name;
+  int pidfd = (int)syscall(SYS_pidfd_open, s->pid, 0);
+  c = calloc(1, sizeof(*c));
+  if (pidfd < 0 || c == NULL || napi_get_uv_event_loop(env, &loop) != napi_ok || uv_poll_init(loop, &c->poll, pidfd) != 0) {
+    /* Cannot watch it: do not leave a process nobody reaps. */
+    kill(s->pid, SIGKILL);
+    waitpid(s->pid, NULL, 0);
+    if (pidfd >= 0) close(pidfd);
+    free(c);
+    napi_delete_reference(env, on_exit);
+    return "spawn: cannot watch the child through a pidfd";
+  }
+  c->pidfd = pidfd;
+  c->pid = s->pid;
+  c->env = env;
+  c->poll.data = c;
+  if (uv_poll_start(&c->poll, UV_READABLE, child_exited) != 0) {
+    kill(s->pid, SIGKILL);
+    waitpid(s->pid, NULL, 0);
+    uv_close((uv_handle_t *)&c->poll, child_closed); /* closes the pidfd, frees c */
+    napi_delete_reference(env, on_exit);
+    return "spawn: cannot watch the child (poll on its pidfd failed)";
+  }
+  c->on_exit = on_exit;
+  napi_create_string_utf8(env, "berth.child", NAPI_AUTO_LENGTH, &name);
+  napi_async_init(env, NULL, name, &c->context);
+  if (!s->keep_alive) uv_unref((uv_handle_t *)&c->poll);
+  return NULL;
+}
+
+/* The eight arguments of spawn and spawnAsync; false (a JS exception pending) otherwise. */
+static bool spawn_args(napi_env env, napi_callback_info info, napi_value *argv, const char *usage) {
+  size_t argc = 8;
+  napi_valuetype t;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != 8 || napi_typeof(env, argv[7], &t) != napi_ok ||
+      t != napi_function) {
+    napi_throw_type_error(env, NULL, usage);
+    return false;
+  }
+  return true;
+}
+
 /*
  * spawn(file, argv, env, cwd, fds, newSession, keepAlive, onExit) -> pid
  * A file without a slash is looked up on the daemon's PATH. fds[i] is the daemon's descriptor that becomes the child's descriptor i;
@@ -267,138 +430,89 @@ static void free_strings(char **a) {
  * is called once from the event loop; the pending exit keeps the loop alive
  * only when keepAlive is true (a daemon's long-lived children must not hold
  * its shutdown). Throws with the errno text when the program cannot start.
+ * The calling thread waits until the child has exec'd (vfork semantics):
+ * spawnAsync does not make the event loop wait.
  */
 static napi_value js_spawn(napi_env env, napi_callback_info info) {
-  size_t argc = 8;
-  napi_value argv[8], result;
-  char *file = NULL, *cwd = NULL, **args = NULL, **envp = NULL;
-  uint32_t nfds = 0, i;
-  int *fds = NULL, *tmp = NULL, rc = 0, pidfd = -1, session = 0;
-  bool b, keep_alive = false;
-  napi_valuetype t;
-  pid_t pid = -1;
-  posix_spawn_file_actions_t fa;
-  posix_spawnattr_t attr;
-  sigset_t all, none;
-  struct child *c = NULL;
-  uv_loop_t *loop;
+  napi_value argv[8], result = NULL;
   const char *problem = NULL;
-
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != 8 ||
-      napi_typeof(env, argv[7], &t) != napi_ok || t != napi_function) {
-    napi_throw_type_error(env, NULL, "spawn(file, argv, env, cwd, fds, newSession, keepAlive, onExit)");
-    return NULL;
-  }
-  if (string_arg(env, argv[0], &file) != napi_ok || file == NULL || (args = string_array(env, argv[1])) == NULL ||
-      (envp = string_array(env, argv[2])) == NULL || string_arg(env, argv[3], &cwd) != napi_ok ||
-      napi_get_array_length(env, argv[4], &nfds) != napi_ok || napi_get_value_bool(env, argv[5], &b) != napi_ok ||
-      napi_get_value_bool(env, argv[6], &keep_alive) != napi_ok) {
-    problem = "spawn: bad arguments";
-    goto out;
-  }
-  session = b;
-  fds = calloc(nfds ? nfds : 1, sizeof(int));
-  tmp = malloc((nfds ? nfds : 1) * sizeof(int));
-  if (fds == NULL || tmp == NULL) {
-    problem = "spawn: out of memory";
-    goto out;
-  }
-  for (i = 0; i < nfds; i++) tmp[i] = -1;
-  for (i = 0; i < nfds; i++) {
-    napi_value v;
-    if (napi_get_element(env, argv[4], i, &v) != napi_ok || napi_get_value_int32(env, v, &fds[i]) != napi_ok || fds[i] < 0) {
-      problem = "spawn: fds must be open descriptors";
-      goto out;
-    }
-  }
-
-  posix_spawn_file_actions_init(&fa);
-  posix_spawnattr_init(&attr);
-  /*
-   * Map the descriptors. Each source is first duplicated here to a number
-   * at or above nfds, so no source is a target the child overwrites before
-   * reading it; dup2 in the child clears close-on-exec on the target. The
-   * duplicates are close-on-exec and closed here after the spawn.
-   */
-  for (i = 0; i < nfds; i++) {
-    tmp[i] = fcntl(fds[i], F_DUPFD_CLOEXEC, (int)nfds);
-    if (tmp[i] < 0) {
-      problem = "spawn: cannot duplicate a descriptor";
-      posix_spawn_file_actions_destroy(&fa);
-      posix_spawnattr_destroy(&attr);
-      goto out;
-    }
-    posix_spawn_file_actions_adddup2(&fa, tmp[i], (int)i);
-  }
-  if (cwd != NULL) posix_spawn_file_actions_addchdir_np(&fa, cwd);
-  sigfillset(&all);
-  sigemptyset(&none);
-  posix_spawnattr_setsigdefault(&attr, &all);
-  posix_spawnattr_setsigmask(&attr, &none);
-  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK | (session ? POSIX_SPAWN_SETSID : 0));
-  if (strchr(file, '/') != NULL)
-    rc = posix_spawn(&pid, file, &fa, &attr, args, envp);
-  else
-    rc = posix_spawnp(&pid, file, &fa, &attr, args, envp);
-  posix_spawn_file_actions_destroy(&fa);
-  posix_spawnattr_destroy(&attr);
-  if (rc != 0) {
-    napi_value code, msg, err;
-    char text[512];
-    snprintf(text, sizeof(text), "spawn %s: %s", file, strerror(rc));
-    napi_create_string_utf8(env, text, NAPI_AUTO_LENGTH, &msg);
-    napi_create_int32(env, rc, &code);
-    napi_create_error(env, NULL, msg, &err);
-    napi_set_named_property(env, err, "errno", code);
-    napi_throw(env, err);
-    goto out;
-  }
-
-  pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
-  c = calloc(1, sizeof(*c));
-  if (pidfd < 0 || c == NULL || napi_get_uv_event_loop(env, &loop) != napi_ok || uv_poll_init(loop, &c->poll, pidfd) != 0) {
-    /* Cannot watch it: do not leave a process nobody reaps. */
-    kill(pid, SIGKILL);
-    waitpid(pid, NULL, 0);
-    if (pidfd >= 0) close(pidfd);
-    free(c);
-    c = NULL;
-    problem = "spawn: cannot watch the child through a pidfd";
-    goto out;
-  }
-  c->pidfd = pidfd;
-  c->pid = pid;
-  c->env = env;
-  c->poll.data = c;
-  if (uv_poll_start(&c->poll, UV_READABLE, child_exited) != 0) {
-    kill(pid, SIGKILL);
-    waitpid(pid, NULL, 0);
-    uv_close((uv_handle_t *)&c->poll, child_closed); /* closes the pidfd, frees c */
-    c = NULL;
-    problem = "spawn: cannot watch the child (poll on its pidfd failed)";
-    goto out;
-  }
-  napi_create_reference(env, argv[7], 1, &c->on_exit);
-  napi_create_string_utf8(env, "berth.child", NAPI_AUTO_LENGTH, &result);
-  napi_async_init(env, NULL, result, &c->context);
-  if (!keep_alive) uv_unref((uv_handle_t *)&c->poll);
-  napi_create_int32(env, pid, &result);
-
-out:
-  if (tmp != NULL)
-    for (i = 0; i < nfds; i++)
-      if (tmp[i] >= 0) close(tmp[i]);
-  free(tmp);
-  free(file);
-  free(cwd);
-  free_strings(args);
-  free_strings(envp);
-  free(fds);
-  if (problem != NULL) {
+  struct spawn_req *s;
+  napi_ref on_exit;
+  if (!spawn_args(env, info, argv, "spawn(file, argv, env, cwd, fds, newSession, keepAlive, onExit)")) return NULL;
+  if ((s = spawn_req_new(env, argv, &problem)) == NULL) {
     napi_throw_error(env, NULL, problem);
     return NULL;
   }
-  return rc == 0 && c != NULL ? result : NULL;
+  spawn_run(s);
+  if (s->rc != 0)
+    napi_throw(env, spawn_error(env, s));
+  else if (napi_create_reference(env, argv[7], 1, &on_exit) != napi_ok)
+    napi_throw_error(env, NULL, "spawn: out of memory");
+  else if ((problem = watch_child(env, s, on_exit)) != NULL)
+    napi_throw_error(env, NULL, problem);
+  else
+    napi_create_int32(env, s->pid, &result);
+  spawn_req_free(s);
+  return result;
+}
+
+static void spawn_execute(napi_env env, void *data) {
+  (void)env;
+  spawn_run(data);
+}
+
+/* Back on the event loop: the child is watched and the promise settled with its PID, or rejected. */
+static void spawn_complete(napi_env env, napi_status status, void *data) {
+  struct spawn_req *s = data;
+  const char *problem = NULL;
+  napi_value v;
+  if (status != napi_ok) {
+    problem = "spawn: cancelled";
+  } else if (s->rc != 0) {
+    napi_reject_deferred(env, s->deferred, spawn_error(env, s));
+  } else {
+    problem = watch_child(env, s, s->on_exit);
+    s->on_exit = NULL;
+    if (problem == NULL && napi_create_int32(env, s->pid, &v) == napi_ok) napi_resolve_deferred(env, s->deferred, v);
+  }
+  if (problem != NULL) {
+    napi_value msg, err;
+    napi_create_string_utf8(env, problem, NAPI_AUTO_LENGTH, &msg);
+    napi_create_error(env, NULL, msg, &err);
+    napi_reject_deferred(env, s->deferred, err);
+  }
+  if (s->on_exit != NULL) napi_delete_reference(env, s->on_exit);
+  napi_delete_async_work(env, s->work);
+  spawn_req_free(s);
+}
+
+/*
+ * spawnAsync(file, argv, env, cwd, fds, newSession, keepAlive, onExit) -> Promise<pid>
+ * spawn, with posix_spawn on a thread-pool thread: the thread that waits for
+ * the child's exec is not the event loop's. Under CPU contention that wait
+ * (the new task scheduled, the exec done) took 1-10 ms and up to hundreds at
+ * the tail, every other call waiting behind it. The descriptors are
+ * duplicated before this returns, so the caller may close its own at once.
+ */
+static napi_value js_spawn_async(napi_env env, napi_callback_info info) {
+  napi_value argv[8], promise, name;
+  const char *problem = NULL;
+  struct spawn_req *s;
+  if (!spawn_args(env, info, argv, "spawnAsync(file, argv, env, cwd, fds, newSession, keepAlive, onExit)")) return NULL;
+  if ((s = spawn_req_new(env, argv, &problem)) == NULL) {
+    napi_throw_error(env, NULL, problem);
+    return NULL;
+  }
+  if (napi_create_reference(env, argv[7], 1, &s->on_exit) != napi_ok || napi_create_promise(env, &s->deferred, &promise) != napi_ok ||
+      napi_create_string_utf8(env, "berth.spawn", NAPI_AUTO_LENGTH, &name) != napi_ok ||
+      napi_create_async_work(env, NULL, name, spawn_execute, spawn_complete, s, &s->work) != napi_ok ||
+      napi_queue_async_work(env, s->work) != napi_ok) {
+    if (s->on_exit != NULL) napi_delete_reference(env, s->on_exit);
+    spawn_req_free(s);
+    napi_throw_error(env, NULL, "spawnAsync: could not queue the spawn");
+    return NULL;
+  }
+  return promise;
 }
 
 static napi_value init(napi_env env, napi_value exports) {
@@ -407,6 +521,7 @@ static napi_value init(napi_env env, napi_value exports) {
     { "umount", NULL, js_umount, NULL, NULL, NULL, napi_enumerable, NULL },
     { "pipe", NULL, js_pipe, NULL, NULL, NULL, napi_enumerable, NULL },
     { "spawn", NULL, js_spawn, NULL, NULL, NULL, napi_enumerable, NULL },
+    { "spawnAsync", NULL, js_spawn_async, NULL, NULL, NULL, napi_enumerable, NULL },
   };
   if (napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props) != napi_ok) return NULL;
   if (seccomp_notify_exports(env, exports) != napi_ok) return NULL;

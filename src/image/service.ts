@@ -22,7 +22,7 @@ import { Hosts } from './registry/hosts.js';
 import { ContentStore } from './store/content.js';
 import { LayerStore } from './store/layers.js';
 import { RecordStore, type Hold, type ImageRecord } from './store/records.js';
-import { diskUsage, mountPointOf } from './store/usage.js';
+import { diskUsage, imageStoreCache, mountPointOf, type UsageCache } from './store/usage.js';
 import { UnpackPool } from './store/unpack-pool.js';
 import { span } from '../tracing/tracing.js';
 
@@ -57,6 +57,7 @@ export class ImageService implements ImageProvider {
   private chain: Promise<unknown> = Promise.resolve();
   /** Where the image store lives; fixed while berthd runs. */
   private fsMountpoint?: string;
+  private readonly usageCache: UsageCache;
 
   private constructor(
     private readonly config: Config,
@@ -67,6 +68,7 @@ export class ImageService implements ImageProvider {
     this.content = new ContentStore(this.root);
     this.layers = new LayerStore(this.root);
     this.store = new RecordStore(this.root);
+    this.usageCache = imageStoreCache(this.root);
     this.hosts = new Hosts({ registries: config.registries, insecureRegistries: config.image.insecure_registries });
     this.pinned = new Set(config.image.pinned.map((r) => {
       const id = asImageId(r);
@@ -91,7 +93,7 @@ export class ImageService implements ImageProvider {
     for (const h of s.store.loadHolds(bad)) s.holds.set(h.holder, h);
     const freed = await s.gc();
     if (partial || freed) log.info({ partial, freed }, 'image store: removed leftovers of interrupted pulls');
-    s.metrics.imageFsBytes.set((await diskUsage(s.root)).bytes);
+    s.metrics.imageFsBytes.set((await diskUsage(s.root, s.usageCache)).bytes);
     return s;
   }
 
@@ -325,7 +327,7 @@ export class ImageService implements ImageProvider {
   }
 
   async fsUsage(): Promise<ImageFsUsage> {
-    const u = await diskUsage(this.root);
+    const u = await diskUsage(this.root, this.usageCache);
     this.metrics.imageFsBytes.set(u.bytes);
     this.fsMountpoint ??= mountPointOf(this.root);
     return { timestampMs: Date.now(), mountpoint: this.fsMountpoint, usedBytes: u.bytes, inodesUsed: u.inodes };

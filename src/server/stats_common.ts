@@ -9,8 +9,13 @@ import type { MemorySample } from '../stats/cgroup.js';
 import type { InterfaceCounters } from '../stats/net.js';
 import { podSandboxMetadata } from './sandbox_common.js';
 
-const u64 = (n: number | undefined): { value: string } | null => (n === undefined ? null : { value: BigInt(Math.max(0, Math.round(n))).toString() });
-const ts = (ns: number): string => BigInt(Math.round(ns)).toString();
+// 64-bit fields go to the encoder as numbers: a stats list of 110 pods has
+// ~3,000 of them, and a decimal string costs a BigInt to make it and a parse
+// back to 32-bit halves to encode it (both showed in berthd's profile under
+// bench/node-scale.ts). The double is the value the string was made from, so
+// nothing is lost.
+const u64 = (n: number | undefined): { value: number } | null => (n === undefined ? null : { value: Math.max(0, Math.round(n)) });
+const ts = (ns: number): number => Math.round(ns);
 
 export function criCpu(c: CpuStats | undefined): CpuUsage | null {
   if (!c) return null;

@@ -19,6 +19,11 @@ export interface NativeModule {
     file: string, argv: string[], env: string[], cwd: string | null, fds: number[], newSession: boolean, keepAlive: boolean,
     onExit: (code: number | null, signal: number | null) => void,
   ): number;
+  /** spawn, the wait for the child's exec on a thread-pool thread instead of the event loop; fds may be closed once it returns. */
+  spawnAsync(
+    file: string, argv: string[], env: string[], cwd: string | null, fds: number[], newSession: boolean, keepAlive: boolean,
+    onExit: (code: number | null, signal: number | null) => void,
+  ): Promise<number>;
 }
 
 const MODULE_PATH = '../../native/berth_native.node';

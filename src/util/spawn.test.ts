@@ -4,7 +4,7 @@ import { existsSync, mkdtempSync, readdirSync, realpathSync, rmSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Socket } from 'node:net';
-import { collectProcess, spawnProcess } from './spawn.js';
+import { collectProcess, spawnProcess, spawnProcessAsync } from './spawn.js';
 import { run, RunError } from './run.js';
 import { loadNativeModule } from './native.js';
 
@@ -110,6 +110,34 @@ test('the native spawn refuses malformed arguments', () => {
   assert.throws(() => (n.spawn as unknown as (...a: unknown[]) => number)('/bin/true', ['/bin/true'], [], null, [], false, false), /spawn\(file, argv/);
   assert.throws(() => n.spawn('/bin/true', ['/bin/true'], [], null, [-1], false, false, noop), /fds must be open descriptors/);
   assert.throws(() => n.spawn('/bin/true', ['/bin/true', 5 as unknown as string], [], null, [], false, false, noop), /bad arguments/);
+});
+
+test('spawnProcessAsync: the same child, exec waited for off the event loop; errno on failure; no descriptor left', async () => {
+  const count = (): number => readdirSync('/proc/self/fd').length;
+  await new Promise((r) => setTimeout(r, 50));
+  const before = count();
+  const { process: p, pipes } = await spawnProcessAsync('/bin/sh', ['-c', 'read line; echo "got $line"; for f in /proc/self/fd/*; do echo "${f##*/} $(readlink $f)"; done'], {
+    env: {}, stdio: ['pipe-in', 'pipe-out', 'null'],
+  });
+  assert.ok(p.pid > 0);
+  const out = collect(pipes[1]);
+  pipes[0]!.end('ping\n');
+  assert.deepEqual(await p.exited, { code: 0, signal: null });
+  const [first, ...rest] = (await out).trim().split('\n');
+  assert.equal(first, 'got ping');
+  const fds = new Map(rest.map((l) => l.split(' ') as [string, string]));
+  for (const [fd, target] of fds) {
+    if (Number(fd) >= 3) assert.ok(![fds.get('0'), fds.get('1')].includes(target), `fd ${fd} (${target}) leaked into the child`);
+  }
+  await assert.rejects(spawnProcessAsync('/nonexistent/program', [], { env: {}, stdio: ['null', 'pipe-out', 'pipe-in'] }), (err: Error & { errno?: number }) => {
+    assert.match(err.message, /spawn \/nonexistent\/program: No such file or directory/);
+    assert.equal(err.errno, 2);
+    return true;
+  });
+  await new Promise((r) => setTimeout(r, 20));
+  assert.equal(count(), before, 'pipes, duplicates and the pidfd all closed');
+  const n = loadNativeModule();
+  assert.throws(() => n.spawnAsync('/bin/true', ['/bin/true'], [], null, [-1], false, false, () => undefined), /fds must be open descriptors/);
 });
 
 test('collectProcess: input, output, a name found on PATH, timeout and overflow', async () => {

@@ -46,67 +46,140 @@ export interface Spawned {
   pipes: (Socket | undefined)[];
 }
 
-/** Starts `file` (a path, or a name looked up on the daemon's PATH) with `args` (without argv[0]). */
-export function spawnProcess(file: string, args: string[], o: SpawnOptions): Spawned {
+/** The child's descriptors and the daemon's ends of its pipes, made ready for a spawn. */
+interface Plumbing {
+  childFds: number[];
+  ours: (number | undefined)[];
+  /** The child's ends (and /dev/null): closed once the child has its copies. */
+  toClose: number[];
+}
+
+function plumb(stdio: SpawnOptions['stdio']): Plumbing {
   const n = loadNativeModule();
-  const childFds: number[] = [];
-  const ours: (number | undefined)[] = [];
-  const toClose: number[] = [];
+  const p: Plumbing = { childFds: [], ours: [], toClose: [] };
   try {
     let devnull: number | undefined;
-    for (const kind of o.stdio) {
+    for (const kind of stdio) {
       if (typeof kind === 'object') {
-        const mine = ours[kind.ours];
+        const mine = p.ours[kind.ours];
         if (mine === undefined) throw new Error(`stdio { ours: ${kind.ours} } names no pipe before it`);
-        childFds.push(mine);
-        ours.push(undefined);
+        p.childFds.push(mine);
+        p.ours.push(undefined);
         continue;
       }
       if (kind === 'null') {
-        devnull ??= openSync('/dev/null', 'r+');
-        childFds.push(devnull);
-        ours.push(undefined);
+        if (devnull === undefined) {
+          devnull = openSync('/dev/null', 'r+');
+          p.toClose.push(devnull);
+        }
+        p.childFds.push(devnull);
+        p.ours.push(undefined);
         continue;
       }
       const [r, w] = n.pipe();
       const [theirs, mine] = kind === 'pipe-in' ? [r, w] : [w, r];
-      childFds.push(theirs);
-      toClose.push(theirs);
-      ours.push(mine);
+      p.childFds.push(theirs);
+      p.toClose.push(theirs);
+      p.ours.push(mine);
     }
-    if (devnull !== undefined) toClose.push(devnull);
-    const env = Object.entries(o.env).filter(([, v]) => v !== undefined).map(([k, v]) => `${k}=${v}`);
-    let exitCode: number | null | undefined;
-    let settle!: (r: { code: number | null; signal: number | null }) => void;
-    const exited = new Promise<{ code: number | null; signal: number | null }>((r) => (settle = r));
-    const pid = n.spawn(file, [file, ...args], env, o.cwd ?? null, childFds, o.detached ?? false, o.keepAlive ?? true, (code, signal) => {
+    return p;
+  } catch (err) {
+    unplumb(p, true);
+    throw err;
+  }
+}
+
+/** Closes the child's ends; with `failed`, the daemon's ends too (nothing was started). */
+function unplumb(p: Plumbing, failed: boolean): void {
+  for (const fd of p.toClose) closeSync(fd);
+  if (failed) for (const fd of p.ours) if (fd !== undefined) closeSync(fd);
+}
+
+function nativeArgs(file: string, args: string[], o: SpawnOptions, p: Plumbing): [string, string[], string[], string | null, number[], boolean, boolean] {
+  const env = Object.entries(o.env).filter(([, v]) => v !== undefined).map(([k, v]) => `${k}=${v}`);
+  return [file, [file, ...args], env, o.cwd ?? null, p.childFds, o.detached ?? false, o.keepAlive ?? true];
+}
+
+/** The process handle and the daemon's pipe ends of a started child. */
+function started(pid: number, exited: Promise<{ code: number | null; signal: number | null }>, exitCode: () => number | null | undefined,
+  stdio: SpawnOptions['stdio'], p: Plumbing): Spawned {
+  const proc: SpawnedProcess = {
+    pid,
+    get exitCode() {
+      return exitCode();
+    },
+    exited,
+    kill(signal) {
+      if (exitCode() !== undefined) return;
+      try {
+        process.kill(pid, signal);
+      } catch {
+        // exited meanwhile
+      }
+    },
+  };
+  const pipes = stdio.map((kind, i) =>
+    kind === 'null' ? undefined : new Socket({ fd: p.ours[i]!, readable: kind === 'pipe-out', writable: kind === 'pipe-in' }));
+  return { process: proc, pipes };
+}
+
+/** An exit the native module reports once, as a promise and a readable code. */
+function exitWatch(): { onExit: (code: number | null, signal: number | null) => void; exited: Promise<{ code: number | null; signal: number | null }>; code: () => number | null | undefined } {
+  let exitCode: number | null | undefined;
+  let settle!: (r: { code: number | null; signal: number | null }) => void;
+  const exited = new Promise<{ code: number | null; signal: number | null }>((r) => (settle = r));
+  return {
+    onExit: (code, signal) => {
       exitCode = code;
       settle({ code, signal });
-    });
-    const proc: SpawnedProcess = {
-      pid,
-      get exitCode() {
-        return exitCode;
-      },
-      exited,
-      kill(signal) {
-        if (exitCode !== undefined) return;
-        try {
-          process.kill(pid, signal);
-        } catch {
-          // exited meanwhile
-        }
-      },
-    };
-    const pipes = o.stdio.map((kind, i) =>
-      kind === 'null' ? undefined : new Socket({ fd: ours[i]!, readable: kind === 'pipe-out', writable: kind === 'pipe-in' }));
-    return { process: proc, pipes };
+    },
+    exited,
+    code: () => exitCode,
+  };
+}
+
+/**
+ * Starts `file` (a path, or a name looked up on the daemon's PATH) with `args`
+ * (without argv[0]). The event loop waits until the child has exec'd; where
+ * the PID may come later, spawnProcessAsync does not make it wait.
+ */
+export function spawnProcess(file: string, args: string[], o: SpawnOptions): Spawned {
+  const p = plumb(o.stdio);
+  const w = exitWatch();
+  let pid: number;
+  try {
+    pid = loadNativeModule().spawn(...nativeArgs(file, args, o, p), w.onExit);
   } catch (err) {
-    for (const fd of ours) if (fd !== undefined) closeSync(fd);
+    unplumb(p, true);
     throw err;
-  } finally {
-    // The child has its copies (or never started); the daemon keeps only its own ends.
-    for (const fd of toClose) closeSync(fd);
+  }
+  // The child has its copies; the daemon keeps only its own ends.
+  unplumb(p, false);
+  return started(pid, w.exited, w.code, o.stdio, p);
+}
+
+/**
+ * spawnProcess with the wait for the child's exec on a thread-pool thread:
+ * under CPU contention that wait took milliseconds, at the tail hundreds,
+ * with every other call waiting behind it on the event loop.
+ */
+export async function spawnProcessAsync(file: string, args: string[], o: SpawnOptions): Promise<Spawned> {
+  const p = plumb(o.stdio);
+  const w = exitWatch();
+  let pid: Promise<number>;
+  try {
+    pid = loadNativeModule().spawnAsync(...nativeArgs(file, args, o, p), w.onExit);
+  } catch (err) {
+    unplumb(p, true);
+    throw err;
+  }
+  // The native side holds duplicates of the child's descriptors from here on.
+  unplumb(p, false);
+  try {
+    return started(await pid, w.exited, w.code, o.stdio, p);
+  } catch (err) {
+    for (const fd of p.ours) if (fd !== undefined) closeSync(fd);
+    throw err;
   }
 }
 
@@ -157,14 +230,11 @@ export interface CollectOptions {
 export function collectProcess(file: string, args: string[], o: CollectOptions = {}): Promise<Outcome> {
   const max = o.maxBuffer ?? 16 * 1024 * 1024;
   return new Promise((resolve, reject) => {
-    let spawned: Spawned;
-    try {
-      spawned = spawnProcess(file, args, { env: o.env ?? process.env, stdio: [o.input !== undefined ? 'pipe-in' : 'null', 'pipe-out', 'pipe-out'] });
-    } catch (err) {
-      reject(err as Error);
-      return;
-    }
-    const { process: child, pipes } = spawned;
+    spawnProcessAsync(file, args, { env: o.env ?? process.env, stdio: [o.input !== undefined ? 'pipe-in' : 'null', 'pipe-out', 'pipe-out'] })
+      .then((spawned) => watch(spawned, resolve), reject);
+  });
+
+  function watch({ process: child, pipes }: Spawned, resolve: (o: Outcome) => void): void {
     const [stdin, stdout, stderr] = pipes as [Socket | undefined, Socket, Socket];
     const out: Buffer[] = [];
     const err: Buffer[] = [];
@@ -203,5 +273,5 @@ export function collectProcess(file: string, args: string[], o: CollectOptions =
       if (grace) clearTimeout(grace);
       resolve({ ...exit, stdout: Buffer.concat(out), stderr: Buffer.concat(err), timedOut, overflowed });
     });
-  });
+  }
 }

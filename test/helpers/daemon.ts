@@ -8,7 +8,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { CriClient } from '../../src/cli/client.js';
 
 export const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
-export const BERTHD = join(REPO_ROOT, 'dist/src/bin/berthd.js');
+// BERTH_TEST_BERTHD runs another build's berthd (a benchmark's before/after on one checkout).
+export const BERTHD = process.env.BERTH_TEST_BERTHD || join(REPO_ROOT, 'dist/src/bin/berthd.js');
 export const BERTH = join(REPO_ROOT, 'dist/src/bin/berth.js');
 
 /** The Node.js flags berthd declares on its shebang line, so tests run it as installed. */

@@ -17,6 +17,7 @@
 //       { path: 'var/www', type: 'opaque' },                         // .wh..wh..opq in var/www
 //     ] }, { randomBytes: 50 << 20 }],                               // a big incompressible layer
 //     platforms: ['linux/amd64', 'linux/arm64', 'linux/arm/v7'],     // pushes an index
+//     // layers: [{ copy: { layout: other.layout, layer: other.layers[1] } }] reuses a layer of another layout
 //     format: 'v2s2',                                                // Docker manifests instead of OCI
 //   });
 //
@@ -49,7 +50,8 @@ export type FileSpec =
   | { path: string; type: 'whiteout' }
   | { path: string; type: 'opaque' };
 
-export type LayerSpec = { files: FileSpec[] } | { randomBytes: number };
+/** `copy`: a layer of another built layout, byte for byte (images that share a layer, as real ones share a base). */
+export type LayerSpec = { files: FileSpec[] } | { randomBytes: number } | { copy: { layout: string; layer: BuiltLayer } };
 
 export interface ImageConfigSpec {
   User?: string;
@@ -250,6 +252,11 @@ export async function buildLayout(tag: string, spec: ImageSpec = {}, dir?: strin
   const layers: BuiltLayer[] = [];
   const specs: (LayerSpec | { files: FileSpec[]; base: true })[] = [...(spec.base === false ? [] : [{ files: [] as FileSpec[], base: true as const }]), ...(spec.layers ?? [])];
   for (const l of specs) {
+    if ('copy' in l) {
+      copyFileSync(join(l.copy.layout, 'blobs/sha256', l.copy.layer.digest.slice(7)), join(blobs, l.copy.layer.digest.slice(7)));
+      layers.push(l.copy.layer);
+      continue;
+    }
     const stage = mkdtempSync(join(tmpdir(), 'berth-stage-'));
     try {
       if ('randomBytes' in l) populateRandom(stage, l.randomBytes);

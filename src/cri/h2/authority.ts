@@ -276,6 +276,15 @@ export function anyAuthorityConnection(socket: Socket): Duplex {
     write(chunk: Buffer, _encoding, callback) {
       socket.write(chunk, callback);
     },
+    // Node's HTTP/2 layer hands over what it has to send at once (a
+    // response's HEADERS, DATA and trailers, corked): one writev for all of
+    // them, not a write per frame.
+    writev(chunks: { chunk: Buffer }[], callback) {
+      socket.cork();
+      for (let i = 0; i < chunks.length - 1; i++) socket.write(chunks[i]!.chunk);
+      socket.write(chunks[chunks.length - 1]!.chunk, callback);
+      socket.uncork();
+    },
     final(callback) {
       socket.end(callback);
     },

@@ -67,12 +67,16 @@ export const PULL_FAULT: Record<PullFailure, Fault> = {
 export const TRANSIENT: ReadonlySet<PullFailure> = new Set(['rate_limited', 'server_error', 'unreachable', 'stalled', 'truncated']);
 
 export class PullError extends BerthError {
+  /** How long the registry asked to be left alone (its Retry-After), in ms. */
+  readonly retryAfterMs?: number;
+
   constructor(
     readonly reason: PullFailure,
     readonly registry: string,
     detail: string,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; retryAfterMs?: number },
   ) {
     super(KIND[reason], `registry ${registry}: ${detail}`, options);
+    this.retryAfterMs = options?.retryAfterMs;
   }
 }

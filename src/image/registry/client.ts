@@ -1,7 +1,8 @@
 // An OCI distribution client for one repository: manifests and blobs over
 // each endpoint (mirrors first), with token/Basic auth, redirects followed
 // by hand (credentials never follow to another origin), and transient
-// failures retried with exponential backoff.
+// failures retried with exponential backoff — or, when the registry says
+// when to come back (429/503 with Retry-After), no sooner than that.
 import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { IncomingMessage } from 'node:http';
@@ -46,6 +47,23 @@ export function classifyNetworkError(err: unknown): PullFailure {
   if (TLS_CODES.test(code) || /certificate|TLS|SSL/i.test((err as Error).message ?? '')) return 'tls';
   if (/^(ECONNREFUSED|ECONNRESET|EHOSTUNREACH|ENETUNREACH|ENOTFOUND|EAI_AGAIN|ETIMEDOUT|EPIPE)$/.test(code)) return 'unreachable';
   return 'other';
+}
+
+// A registry that throttles (429, or 503 with Retry-After) is waited for as
+// long as it asks, up to this much in all for one request, however many
+// times it asks: a storm of pulls against a rate limit then ends in pulls,
+// not in failures after `image.retries` quick attempts. A single wait longer
+// than this fails the pull at once (kubelet backs off and comes back).
+const THROTTLED_PATIENCE_MS = 120_000;
+
+/** Retry-After as RFC 9110 allows it, delay-seconds or an HTTP-date, in ms from `now`; undefined when absent or unreadable. */
+export function parseRetryAfter(value: string | string[] | undefined, now = Date.now()): number | undefined {
+  const v = (Array.isArray(value) ? value[0] : value)?.trim();
+  if (!v) return undefined;
+  if (/^\d+$/.test(v)) return Number(v) * 1000;
+  // An HTTP-date names its day and month (Date.parse alone would take "-1" for a year).
+  const at = /[a-z]/i.test(v) ? Date.parse(v) : NaN;
+  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
 }
 
 function statusFailure(status: number): PullFailure {
@@ -125,15 +143,28 @@ export class RepoClient {
 
   async withRetries<T>(what: string, where: string, signal: AbortSignal | undefined, fn: () => Promise<T>): Promise<T> {
     const base = this.opts.backoffMs ?? 250;
-    for (let attempt = 0; ; attempt++) {
+    let throttledMs = 0;
+    for (let attempt = 0, failures = 0; ; attempt++) {
       try {
         return await fn();
       } catch (err) {
         const reason = classifyNetworkError(err);
         const pe = err instanceof PullError ? err : new PullError(reason, this.registry, `${what} from ${where}: ${(err as Error).message}`, { cause: err });
-        if (!TRANSIENT.has(pe.reason) || attempt >= this.opts.retries || signal?.aborted) throw pe;
-        const wait = Math.min(base * 2 ** attempt, 8000) * (0.75 + Math.random() / 2);
-        this.opts.log.warn({ registry: this.registry, what, attempt: attempt + 1, waitMs: Math.round(wait), err: pe.message }, 'registry request failed, retrying');
+        if (!TRANSIENT.has(pe.reason) || signal?.aborted) throw pe;
+        const asked = pe.retryAfterMs;
+        let wait: number;
+        if (asked !== undefined) {
+          // Never sooner than asked: past the patience (or with retries off) the pull fails instead.
+          if (this.opts.retries === 0 || throttledMs + asked > THROTTLED_PATIENCE_MS) throw pe;
+          // Requests throttled together are spread over up to half the asked delay (at least
+          // 250 ms) after it, so they do not all come back at the same instant.
+          wait = asked + Math.random() * Math.max(250, asked / 2);
+          throttledMs += wait;
+        } else {
+          if (++failures > this.opts.retries) throw pe;
+          wait = Math.min(base * 2 ** (failures - 1), 8000) * (0.75 + Math.random() / 2);
+        }
+        this.opts.log.warn({ registry: this.registry, what, attempt: attempt + 1, waitMs: Math.round(wait), retryAfterMs: asked, err: pe.message }, 'registry request failed, retrying');
         await sleep(wait, undefined, { signal });
       }
     }
@@ -180,7 +211,9 @@ export class RepoClient {
       const detail = await errorDetail(res);
       const reason = statusFailure(res.statusCode);
       const hint = res.statusCode === 401 ? ' (credentials rejected)' : '';
-      throw new PullError(reason, this.registry, `${url.origin}${url.pathname}: ${res.statusCode}${hint}${detail ? ` ${detail}` : ''}`);
+      const retryAfterMs = res.statusCode === 429 || res.statusCode === 503 ? parseRetryAfter(res.headers['retry-after']) : undefined;
+      const after = retryAfterMs === undefined ? '' : ` (Retry-After ${Math.ceil(retryAfterMs / 1000)} s)`;
+      throw new PullError(reason, this.registry, `${url.origin}${url.pathname}: ${res.statusCode}${hint}${detail ? ` ${detail}` : ''}${after}`, { retryAfterMs });
     }
     throw new PullError('other', this.registry, `${ep.base}${path}: too many redirects`);
   }

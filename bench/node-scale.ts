@@ -1,0 +1,397 @@
+// Node-scale steady state, berthd beside Debian's containerd in one run.
+//
+// Each runtime runs PODS pods (default 110, kubelet's default maximum): one
+// container each, the first MULTI (default 10) with three. A client then
+// does to each what kubelet does to its runtime:
+//   - Status every 5 s;
+//   - PLEG relist every 1 s (ListPodSandbox + ListContainers, 1 s after the
+//     previous relist ended), then PodSandboxStatus of every pod whose sandbox
+//     or containers changed since the previous relist and ContainerStatus of
+//     each of that pod's containers;
+//   - ListPodSandboxStats + ListContainerStats + ImageFsInfo every 10 s;
+//   - one GetContainerEvents subscriber for the whole run (containerd 1.6 may
+//     answer UNIMPLEMENTED: then it has none, and the output says so);
+//   - one container replaced a second, round robin over all containers
+//     (StopContainer with a 10 s grace, RemoveContainer, CreateContainer,
+//     StartContainer; the workload exits on SIGTERM, so no grace is waited).
+// The load alternates between the runtimes in slices (default 30 s) until
+// each had SECONDS of it, so both see the machine's slow and quiet moments
+// alike; --concurrent loads both at once instead.
+//
+// Reported, Berth beside containerd with ratios:
+//   - wall time of every RPC as the client saw it, p50/p99/max (target: no
+//     p99 above 100 ms);
+//   - CPU seconds per minute of load from /proc/PID/stat: the daemon's own
+//     (utime+stime; target: berthd's ≤ containerd's), with what it reaped
+//     from children (runc, CNI plugins, exited monitors: cutime+cstime), the
+//     per-pod/per-container helpers (conmon and infra for Berth, shims for
+//     containerd), and each daemon's CPU while the other was loaded (idle
+//     cost of its pods);
+//   - the runtime's memory on the node as PSS (/proc/PID/smaps_rollup,
+//     shared pages divided among the processes sharing them): the daemon plus
+//     conmon and the infra processes (`unshare` + catatonit holding a pod's
+//     PID namespace, found by command line under berthd's directory) for
+//     Berth, the daemon plus its containerd-shim processes for containerd
+//     (target: Berth ≤ 0.4x); containerd's pause containers are shown apart,
+//     being the counterpart of Berth's infra processes;
+//   - berthd's event-loop delay, worst per second (bench/probe/berthd-probe.ts
+//     loaded into berthd; --no-loop-probe leaves it out);
+//   - events received by each subscriber and their delay.
+// There is no floor for this one: nothing below a runtime does its job.
+//
+// Run: node dist/bench/node-scale.js [pods=110] [seconds=120]
+//        [--multi=10] [--slice=30] [--concurrent] [--host-network]
+//        [--no-containerd] [--no-loop-probe] [--cpu-prof=DIR]
+// A short run: node dist/bench/node-scale.js 20 20 --multi=2 --slice=10
+// --cpu-prof=DIR writes a CPU profile of berthd per load slice into DIR.
+// Pods use a CNI bridge network (berthd's default list; containerd gets the
+// same list on a bridge and /24 of its own); --host-network puts both on the
+// host network instead.
+import { parseArgs } from 'node:util';
+import { readFileSync, existsSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { ClientReadableStream } from '@grpc/grpc-js';
+import { CallError } from '../src/cli/client.js';
+import { startNode, type BenchNode, type NodeRuntime, type PodRef, type RuntimeName } from './runtimes.js';
+import { CallLog, cpuTimes, fmt, percentile, processTable, pssKiB, ratio, row, tail } from './lib.js';
+
+const { values: opt, positionals } = parseArgs({
+  allowPositionals: true,
+  options: {
+    multi: { type: 'string', default: '10' },
+    slice: { type: 'string', default: '30' },
+    concurrent: { type: 'boolean', default: false },
+    'host-network': { type: 'boolean', default: false },
+    'no-containerd': { type: 'boolean', default: false },
+    'no-loop-probe': { type: 'boolean', default: false },
+    'cpu-prof': { type: 'string' },
+  },
+});
+const PODS = Number(positionals[0] ?? 110);
+const SECONDS = Number(positionals[1] ?? 120);
+const MULTI = Math.min(PODS, Number(opt.multi));
+const SLICE = Number(opt.slice);
+
+const STATUS_MS = 5000;
+const RELIST_MS = 1000;
+const STATS_MS = 10_000;
+const REPLACE_MS = 1000;
+// Replacements still running when the next is due are not stacked beyond this.
+const MAX_REPLACING = 3;
+
+interface ListedSandbox { id: string; state: string }
+interface ListedContainer { id: string; podSandboxId: string; state: string }
+
+/** What one runtime's kubelet did and saw. */
+class Kubelet {
+  readonly calls = new CallLog();
+  replaced = 0;
+  replaceSkipped = 0;
+  relists = 0;
+  events = 0;
+  readonly eventDelays: number[] = [];
+  eventsUnsupported = '';
+  private stream?: ClientReadableStream<{ createdAt: string }>;
+  private sandboxes = new Map<string, string>();
+  private containers = new Map<string, { pod: string; state: string }>();
+  private next = 0;
+  private readonly replacing = new Set<Promise<void>>();
+
+  constructor(readonly rt: NodeRuntime, private readonly node: BenchNode, private readonly pods: PodRef[]) {}
+
+  private call<T>(method: string, req: object, timeoutMs = 60_000): Promise<T> {
+    return this.calls.time(method, () => this.rt.client.call<T>(method, req, timeoutMs));
+  }
+
+  subscribe(): void {
+    const s = this.rt.client.open<{ createdAt: string }>('GetContainerEvents', {});
+    this.stream = s;
+    s.on('data', (m) => {
+      this.events++;
+      this.eventDelays.push(Date.now() - Number(BigInt(m.createdAt) / 1_000_000n));
+    });
+    s.on('error', (err: Error & { code?: number }) => {
+      // 1: CANCELLED, our own cancel() at the end.
+      if (err.code !== 1) this.eventsUnsupported = err.message;
+    });
+  }
+
+  unsubscribe(): void {
+    this.stream?.cancel();
+  }
+
+  /** PLEG's relist: what changed since the last one gets its statuses read. */
+  async relist(record = true): Promise<void> {
+    const call = record ? this.call.bind(this) : <T>(m: string, r: object) => this.rt.client.call<T>(m, r, 60_000);
+    const sbs = (await call<{ items: ListedSandbox[] }>('ListPodSandbox', {})).items;
+    const cs = (await call<{ containers: ListedContainer[] }>('ListContainers', {})).containers;
+    const changed = new Set<string>();
+    const sbNow = new Map(sbs.map((s) => [s.id, s.state]));
+    for (const [id, state] of sbNow) if (this.sandboxes.get(id) !== state) changed.add(id);
+    for (const id of this.sandboxes.keys()) if (!sbNow.has(id)) changed.add(id);
+    const cNow = new Map(cs.map((c) => [c.id, { pod: c.podSandboxId, state: c.state }]));
+    for (const [id, c] of cNow) if (this.containers.get(id)?.state !== c.state) changed.add(c.pod);
+    for (const [id, c] of this.containers) if (!cNow.has(id)) changed.add(c.pod);
+    this.sandboxes = sbNow;
+    this.containers = cNow;
+    this.relists++;
+    for (const pod of changed) {
+      if (!sbNow.has(pod)) continue;
+      await call('PodSandboxStatus', { podSandboxId: pod }).catch(() => undefined);
+      for (const c of cs) if (c.podSandboxId === pod) await call('ContainerStatus', { containerId: c.id }).catch(() => undefined);
+    }
+  }
+
+  private async stats(): Promise<void> {
+    await this.call('ListPodSandboxStats', {});
+    await this.call('ListContainerStats', {});
+    await this.call('ImageFsInfo', {});
+  }
+
+  private async replaceOne(): Promise<void> {
+    const all = this.pods.flatMap((p) => p.containers.map((_c, k) => ({ pod: p, k })));
+    const { pod, k } = all[this.next++ % all.length]!;
+    const c = pod.containers[k]!;
+    await this.call('StopContainer', { containerId: c.id, timeout: 10 });
+    await this.call('RemoveContainer', { containerId: c.id });
+    const attempt = c.attempt + 1;
+    const { containerId } = await this.call<{ containerId: string }>('CreateContainer', {
+      podSandboxId: pod.id, sandboxConfig: pod.config, config: this.node.containerConfig(c.name, attempt),
+    });
+    pod.containers[k] = { id: containerId, name: c.name, attempt };
+    await this.call('StartContainer', { containerId });
+    this.replaced++;
+  }
+
+  /** Runs kubelet's loops until `ms` have passed, then waits for the replacements under way. */
+  async run(ms: number): Promise<void> {
+    const until = performance.now() + ms;
+    const loop = async (period: number, sliding: boolean, fn: () => Promise<void>): Promise<void> => {
+      let next = performance.now();
+      while (next < until) {
+        await fn().catch(() => undefined); // failures are in the call log
+        next = sliding ? performance.now() + period : next + period;
+        const wait = next - performance.now();
+        if (next < until && wait > 0) await sleep(wait);
+      }
+    };
+    await Promise.all([
+      loop(STATUS_MS, false, () => this.call('Status', {}).then(() => undefined)),
+      loop(RELIST_MS, true, () => this.relist()),
+      loop(STATS_MS, false, () => this.stats()),
+      loop(REPLACE_MS, false, async () => {
+        if (this.replacing.size >= MAX_REPLACING) {
+          this.replaceSkipped++;
+          return;
+        }
+        const p: Promise<void> = this.replaceOne().catch(() => undefined).finally(() => this.replacing.delete(p));
+        this.replacing.add(p);
+      }),
+    ]);
+    await Promise.all([...this.replacing]);
+  }
+}
+
+interface Usage {
+  wallMs: number;
+  self: number;
+  children: number;
+  helpers: number;
+  /** The other daemon's own CPU meanwhile (alternating mode). */
+  idleOther: number;
+}
+
+/** CPU of the daemon and its helpers now, helpers by PID. */
+function cpuSnapshot(rt: NodeRuntime): { self: number; children: number; helpers: Map<number, number> } {
+  const d = cpuTimes(rt.pid) ?? { self: 0, children: 0 };
+  const helpers = new Map<number, number>();
+  for (const h of rt.helpers(processTable())) {
+    const t = cpuTimes(h.pid);
+    if (t) helpers.set(h.pid, t.self + t.children);
+  }
+  return { self: d.self, children: d.children, helpers };
+}
+
+function helperDelta(a: Map<number, number>, b: Map<number, number>): number {
+  let sum = 0;
+  for (const [pid, t] of b) sum += t - (a.get(pid) ?? 0);
+  return sum;
+}
+
+interface Memory { daemon: number; byKind: Record<string, number>; counts: Record<string, number> }
+
+function memory(rt: NodeRuntime): Memory {
+  const byKind: Record<string, number> = {};
+  const counts: Record<string, number> = {};
+  for (const h of rt.helpers(processTable())) {
+    byKind[h.kind] = (byKind[h.kind] ?? 0) + pssKiB(h.pid) / 1024;
+    counts[h.kind] = (counts[h.kind] ?? 0) + 1;
+  }
+  return { daemon: pssKiB(rt.pid) / 1024, byKind, counts };
+}
+
+/** The runtime's own memory by the issue's measure: the daemon and conmon + infra (Berth) or shims (containerd). */
+const runtimeTotal = (m: Memory): number => m.daemon + (m.byKind.conmon ?? 0) + (m.byKind.infra ?? 0) + (m.byKind.shim ?? 0);
+
+function loopDelays(file: string | undefined, windows: [number, number][]): number[] {
+  if (!file || !existsSync(file)) return [];
+  const out: number[] = [];
+  for (const l of readFileSync(file, 'utf8').split('\n')) {
+    if (!l) continue;
+    const s = JSON.parse(l) as { at: number; maxMs: number };
+    if (windows.some(([a, b]) => s.at > a && s.at <= b + 1000)) out.push(s.maxMs);
+  }
+  return out;
+}
+
+console.log(`node-scale: ${PODS} pods per runtime (${MULTI} with 3 containers, ${PODS - MULTI} with 1: ${PODS + 2 * MULTI} containers), ` +
+  `${SECONDS} s of kubelet-shaped load each, ${opt.concurrent ? 'both at once' : `alternating in ${SLICE} s slices`}`);
+const node = await startNode({
+  hostNetwork: opt['host-network'], containerd: !opt['no-containerd'], loopProbe: !opt['no-loop-probe'], cpuProfDir: opt['cpu-prof'],
+});
+try {
+  const kubelets: Kubelet[] = [];
+  for (const rt of node.runtimes) {
+    const t0 = performance.now();
+    const pods = await node.fill(rt, rt.name === 'berth' ? 'b' : 'c', PODS, MULTI);
+    console.log(`  ${rt.name}: ${PODS} pods up in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+    kubelets.push(new Kubelet(rt, node, pods));
+  }
+  await sleep(3000);
+  const memBefore = new Map(node.runtimes.map((rt) => [rt.name, memory(rt)]));
+  for (const k of kubelets) {
+    k.subscribe();
+    await k.relist(false); // PLEG's first relist sees everything as new; not measured
+  }
+
+  const usage = new Map<RuntimeName, Usage>(node.runtimes.map((rt) => [rt.name, { wallMs: 0, self: 0, children: 0, helpers: 0, idleOther: 0 }]));
+  const windows = new Map<RuntimeName, [number, number][]>(node.runtimes.map((rt) => [rt.name, []]));
+  const measured = async (active: Kubelet[], ms: number): Promise<void> => {
+    const before = new Map(node.runtimes.map((rt) => [rt.name, cpuSnapshot(rt)]));
+    const t0 = performance.now();
+    const w0 = Date.now();
+    for (const k of active) k.rt.toggleProfile?.();
+    await Promise.all(active.map((k) => k.run(ms)));
+    const wall = performance.now() - t0;
+    for (const k of active) k.rt.toggleProfile?.();
+    for (const rt of node.runtimes) {
+      const a = before.get(rt.name)!;
+      const b = cpuSnapshot(rt);
+      const u = usage.get(rt.name)!;
+      if (active.some((k) => k.rt === rt)) {
+        u.wallMs += wall;
+        u.self += b.self - a.self;
+        u.children += b.children - a.children;
+        u.helpers += helperDelta(a.helpers, b.helpers);
+        windows.get(rt.name)!.push([w0, Date.now()]);
+      } else {
+        u.idleOther += b.self - a.self;
+      }
+    }
+  };
+  if (opt.concurrent || kubelets.length === 1) {
+    await measured(kubelets, SECONDS * 1000);
+  } else {
+    for (let done = 0, i = 0; done < SECONDS; i++) {
+      const len = Math.min(SLICE, SECONDS - done);
+      // Alternate which runtime goes first in each pair of slices.
+      for (const k of i % 2 === 0 ? kubelets : [...kubelets].reverse()) {
+        process.stdout.write(`  slice ${i + 1}: ${k.rt.name} ${len} s…`);
+        await measured([k], len * 1000);
+        process.stdout.write(' done\n');
+      }
+      done += len;
+    }
+  }
+  for (const k of kubelets) k.unsubscribe();
+  await sleep(1000);
+  const memAfter = new Map(node.runtimes.map((rt) => [rt.name, memory(rt)]));
+
+  // --- per-RPC latency
+  const names = kubelets.map((k) => k.rt.name);
+  const methods = [...new Set(kubelets.flatMap((k) => [...k.calls.ms.keys(), ...k.calls.failures.keys()]))];
+  const W = [22, ...names.flatMap(() => [6, 8, 8, 8]), 11];
+  console.log(`\nRPC wall time while the load ran (ms; n = calls)`);
+  console.log(row(['method', ...names.flatMap((n) => [`n`, `${n.slice(0, 5)} p50`, 'p99', 'max']), 'p99 ratio'], W));
+  const over: string[] = [];
+  for (const m of methods) {
+    const t = kubelets.map((k) => tail(k.calls.ms.get(m) ?? []));
+    console.log(row([m, ...t.flatMap((s) => [s.n, fmt(s.p50), fmt(s.p99), fmt(s.max)]), t.length > 1 ? ratio(t[0]!.p99, t[1]!.p99) : ''], W));
+    kubelets.forEach((k, i) => {
+      if (t[i]!.p99 > 100) over.push(`${k.rt.name} ${m} p99 ${fmt(t[i]!.p99)} ms`);
+    });
+  }
+  for (const k of kubelets) {
+    const f = [...k.calls.failures].map(([m, x]) => `${m} ×${x.count} (${x.first[0]})`);
+    if (f.length) console.log(`  ${k.rt.name} failed calls: ${f.join('; ')}`);
+    console.log(`  ${k.rt.name}: ${k.relists} relists, ${k.replaced} containers replaced (${k.replaceSkipped} ticks skipped: ${MAX_REPLACING} replacements still running)`);
+  }
+  console.log(`target: no p99 above 100 ms — ${over.length ? `MISSED: ${over.join(', ')}` : 'met'}`);
+
+  // --- CPU
+  const per = (rt: RuntimeName, k: keyof Omit<Usage, 'wallMs'>): number => {
+    const u = usage.get(rt)!;
+    return u.wallMs > 0 ? u[k] / 1000 / (u.wallMs / 60_000) : NaN;
+  };
+  const CW = [46, 10, 11, 8];
+  console.log(`\nCPU seconds per minute of load (/proc/PID/stat; ${(usage.get('berth')!.wallMs / 1000).toFixed(0)} s measured per runtime)`);
+  console.log(row(['', 'berth', ...names.slice(1), names.length > 1 ? 'ratio' : ''], CW));
+  const cpuRows: [string, (rt: RuntimeName) => number][] = [
+    ['daemon, own (utime+stime)', (rt) => per(rt, 'self')],
+    ['daemon, reaped children (runc, CNI, …)', (rt) => per(rt, 'children')],
+    ['helpers (conmon+infra | shims, with theirs)', (rt) => per(rt, 'helpers')],
+    ['all of the above', (rt) => per(rt, 'self') + per(rt, 'children') + per(rt, 'helpers')],
+  ];
+  for (const [label, f] of cpuRows) {
+    const v = names.map(f);
+    console.log(row([label, ...v.map((x) => x.toFixed(2)), v.length > 1 ? ratio(v[0]!, v[1]!) : ''], CW));
+  }
+  if (!opt.concurrent && names.length > 1) {
+    const idle = names.map((n) => usage.get(n)!.idleOther / 1000 / (usage.get(names.find((x) => x !== n)!)!.wallMs / 60_000));
+    console.log(row(['daemon, own, while the other was loaded', ...idle.map((x) => x.toFixed(2)), ratio(idle[0]!, idle[1]!)], CW));
+  }
+  if (names.length > 1) {
+    const b = per('berth', 'self');
+    const c = per('containerd', 'self');
+    console.log(`target: berthd's own CPU ≤ containerd's — ${b <= c ? 'met' : 'MISSED'} (${b.toFixed(2)} vs ${c.toFixed(2)} s/min)`);
+  }
+
+  // --- memory
+  const MW = [34, 9, 8, 8, 8, 8, 10, 8];
+  for (const [label, mem] of [['after the pods started, before the load', memBefore], ['after the load', memAfter]] as const) {
+    console.log(`\nruntime memory on the node, PSS MiB (${label})`);
+    console.log(row(['', 'daemon', 'conmon', 'infra', 'shims', 'pause', 'runtime', 'ratio'], MW));
+    const base = mem.get('containerd');
+    for (const rt of node.runtimes) {
+      const m = mem.get(rt.name)!;
+      const k = (kind: string): string => (m.byKind[kind] === undefined ? '-' : `${m.byKind[kind]!.toFixed(1)}`);
+      console.log(row([`${rt.name} (${Object.entries(m.counts).map(([a, n]) => `${n} ${a}`).join(', ')})`, m.daemon.toFixed(1), k('conmon'), k('infra'), k('shim'), k('pause'),
+        runtimeTotal(m).toFixed(1), base ? ratio(runtimeTotal(m), runtimeTotal(base)) : ''], MW));
+    }
+    if (base) {
+      const b = runtimeTotal(mem.get('berth')!);
+      const withPause = runtimeTotal(base) + (base.byKind.pause ?? 0);
+      console.log(`  berth ${b.toFixed(1)} MiB vs containerd ${runtimeTotal(base).toFixed(1)} MiB (daemon + shims): ${ratio(b, runtimeTotal(base))} (target ≤ 0.4x: ` +
+        `${b <= 0.4 * runtimeTotal(base) ? 'met' : 'MISSED'}); vs containerd with its pause containers ${withPause.toFixed(1)} MiB: ${ratio(b, withPause)}`);
+    }
+  }
+
+  // --- events and the event loop
+  console.log('\nGetContainerEvents subscriber');
+  for (const k of kubelets) {
+    if (k.eventsUnsupported && k.events === 0) console.log(`  ${k.rt.name}: not served (${k.eventsUnsupported}); its kubelet would relist only`);
+    else console.log(`  ${k.rt.name}: ${k.events} events, delay p50 ${fmt(percentile(k.eventDelays, 50))} ms, p99 ${fmt(percentile(k.eventDelays, 99))} ms${k.eventsUnsupported ? ` (stream ended: ${k.eventsUnsupported})` : ''}`);
+  }
+  const berthRt = node.runtimes[0]!;
+  const lag = loopDelays(berthRt.loopFile, windows.get('berth')!);
+  if (lag.length) {
+    const t = tail(lag);
+    console.log(`\nberthd event-loop delay during its load, worst of each second (${t.n} s): p50 ${fmt(t.p50)} ms, p99 ${fmt(t.p99)} ms, max ${fmt(t.max)} ms`);
+  }
+} catch (err) {
+  if (err instanceof CallError) console.error(`failed: ${err.message}`);
+  throw err;
+} finally {
+  console.log('\ntearing down…');
+  await node.close();
+}
