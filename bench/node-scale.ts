@@ -8,7 +8,8 @@
 //     previous relist ended), then PodSandboxStatus of every pod whose sandbox
 //     or containers changed since the previous relist and ContainerStatus of
 //     each of that pod's containers;
-//   - ListPodSandboxStats + ListContainerStats + ImageFsInfo every 10 s;
+//   - ListPodSandboxStats + ListContainerStats + ImageFsInfo every 10 s
+//     (answers received whole but not decoded, see stats());
 //   - one GetContainerEvents subscriber for the whole run (containerd 1.6 may
 //     answer UNIMPLEMENTED: then it has none, and the output says so);
 //   - one container replaced a second, round robin over all containers
@@ -37,7 +38,10 @@
 //   - berthd's event-loop delay, worst per second (bench/probe/berthd-probe.ts
 //     loaded into berthd; --no-loop-probe leaves it out);
 //   - events received by each subscriber and their delay.
-// There is no floor for this one: nothing below a runtime does its job.
+// The floor, after the loads: berth's pods and kubelet-shaped reads stay,
+// but the one replacement a second is a bare `runc run -d` + `runc delete -f`
+// of a busybox bundle (no CRI, no conmon, no network), the least a runtime
+// can spend on the container start and stop it answers for.
 //
 // Run: node dist/bench/node-scale.js [pods=110] [seconds=120]
 //        [--multi=10] [--slice=30] [--concurrent] [--host-network]
@@ -48,12 +52,16 @@
 // same list on a bridge and /24 of its own); --host-network puts both on the
 // host network instead.
 import { parseArgs } from 'node:util';
-import { readFileSync, existsSync } from 'node:fs';
+import { readFileSync, existsSync, readdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { spawn } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import type { ClientReadableStream } from '@grpc/grpc-js';
 import { CallError } from '../src/cli/client.js';
 import { startNode, type BenchNode, type NodeRuntime, type PodRef, type RuntimeName } from './runtimes.js';
-import { CallLog, cpuTimes, fmt, percentile, processTable, pssKiB, ratio, row, tail } from './lib.js';
+import { CallLog, cpuTimes, fmt, percentile, processTable, pssKiB, ratio, row, runcBundle, tail } from './lib.js';
+import { tempDir } from '../test/helpers/daemon.js';
 
 const { values: opt, positionals } = parseArgs({
   allowPositionals: true,
@@ -71,6 +79,15 @@ const PODS = Number(positionals[0] ?? 110);
 const SECONDS = Number(positionals[1] ?? 120);
 const MULTI = Math.min(PODS, Number(opt.multi));
 const SLICE = Number(opt.slice);
+
+function runc(args: string[]): Promise<number> {
+  return new Promise((resolve, reject) => {
+    // No pipes: a detached container inherits runc's stdio and would hold them open.
+    const p = spawn('runc', args, { stdio: 'ignore' });
+    p.once('error', reject);
+    p.once('exit', (code) => resolve(code ?? -1));
+  });
+}
 
 const STATUS_MS = 5000;
 const RELIST_MS = 1000;
@@ -97,10 +114,29 @@ class Kubelet {
   private next = 0;
   private readonly replacing = new Set<Promise<void>>();
 
+  /** When set, replacements are bare `runc run -d` + `runc delete -f` of this bundle (the floor), timed in floorCalls. */
+  floor?: { bundle: string; root: string };
+  readonly floorCalls = new CallLog();
+  private floorSeq = 0;
+
   constructor(readonly rt: NodeRuntime, private readonly node: BenchNode, private readonly pods: PodRef[]) {}
 
+  private async floorOnce(): Promise<void> {
+    const { bundle, root } = this.floor!;
+    const id = `bench-scale-floor-${process.pid}-${this.floorSeq++}`;
+    await this.floorCalls.time('runc run -d', async () => {
+      if ((await runc(['--root', root, 'run', '-d', '--bundle', bundle, id])) !== 0) throw new Error(`runc run -d ${id} failed`);
+    });
+    await this.floorCalls.time('runc delete -f', () => runc(['--root', root, 'delete', '-f', id]));
+  }
+
+  /** Where this kubelet's calls are timed: the floor's apart from the runtime's load. */
+  private get log(): CallLog {
+    return this.floor ? this.floorCalls : this.calls;
+  }
+
   private call<T>(method: string, req: object, timeoutMs = 60_000): Promise<T> {
-    return this.calls.time(method, () => this.rt.client.call<T>(method, req, timeoutMs));
+    return this.log.time(method, () => this.rt.client.call<T>(method, req, timeoutMs));
   }
 
   subscribe(): void {
@@ -134,7 +170,7 @@ class Kubelet {
     for (const [id, c] of this.containers) if (!cNow.has(id)) changed.add(c.pod);
     this.sandboxes = sbNow;
     this.containers = cNow;
-    this.relists++;
+    if (!this.floor) this.relists++;
     for (const pod of changed) {
       if (!sbNow.has(pod)) continue;
       await call('PodSandboxStatus', { podSandboxId: pod }).catch(() => undefined);
@@ -142,10 +178,14 @@ class Kubelet {
     }
   }
 
+  // Stats answers are timed to their last byte but not decoded: the client
+  // does not use them, and decoding a 110-pod list in this Node client takes
+  // 20-30 ms (kubelet's Go decoder, about a millisecond), which would time the
+  // benchmark rather than the runtime.
   private async stats(): Promise<void> {
-    await this.call('ListPodSandboxStats', {});
-    await this.call('ListContainerStats', {});
-    await this.call('ImageFsInfo', {});
+    for (const m of ['ListPodSandboxStats', 'ListContainerStats', 'ImageFsInfo']) {
+      await this.log.time(m, () => this.rt.client.callRaw(m, {}, 60_000));
+    }
   }
 
   private async replaceOne(): Promise<void> {
@@ -184,7 +224,7 @@ class Kubelet {
           this.replaceSkipped++;
           return;
         }
-        const p: Promise<void> = this.replaceOne().catch(() => undefined).finally(() => this.replacing.delete(p));
+        const p: Promise<void> = (this.floor ? this.floorOnce() : this.replaceOne()).catch(() => undefined).finally(() => this.replacing.delete(p));
         this.replacing.add(p);
       }),
     ]);
@@ -266,12 +306,15 @@ try {
 
   const usage = new Map<RuntimeName, Usage>(node.runtimes.map((rt) => [rt.name, { wallMs: 0, self: 0, children: 0, helpers: 0, idleOther: 0 }]));
   const windows = new Map<RuntimeName, [number, number][]>(node.runtimes.map((rt) => [rt.name, []]));
+  const clientLoop = monitorEventLoopDelay({ resolution: 5 });
   const measured = async (active: Kubelet[], ms: number): Promise<void> => {
     const before = new Map(node.runtimes.map((rt) => [rt.name, cpuSnapshot(rt)]));
+    clientLoop.enable();
     const t0 = performance.now();
     const w0 = Date.now();
     for (const k of active) k.rt.toggleProfile?.();
     await Promise.all(active.map((k) => k.run(ms)));
+    clientLoop.disable();
     const wall = performance.now() - t0;
     for (const k of active) k.rt.toggleProfile?.();
     for (const rt of node.runtimes) {
@@ -303,9 +346,26 @@ try {
       done += len;
     }
   }
+  const memAfter = new Map(node.runtimes.map((rt) => [rt.name, memory(rt)]));
+
+  // The floor of the runtime-bound calls under the same load: berth's pods
+  // stay and its kubelet-shaped reads go on, but the one replacement a
+  // second is a bare `runc run -d` + `runc delete -f` of a busybox bundle.
+  const floorKubelet = kubelets[0]!;
+  const floorDir = tempDir('bench-scale-floor-');
+  const floorRoot = join(floorDir, 'runc');
+  floorKubelet.floor = { bundle: runcBundle(floorDir), root: floorRoot };
+  const floorSeconds = Math.min(SECONDS, 30);
+  process.stdout.write(`  floor: berth's reads with bare runc replacements, ${floorSeconds} s…`);
+  try {
+    await floorKubelet.run(floorSeconds * 1000);
+  } finally {
+    for (const id of existsSync(floorRoot) ? readdirSync(floorRoot) : []) await runc(['--root', floorRoot, 'delete', '-f', id]);
+    rmSync(floorDir, { recursive: true, force: true });
+  }
+  process.stdout.write(' done\n');
   for (const k of kubelets) k.unsubscribe();
   await sleep(1000);
-  const memAfter = new Map(node.runtimes.map((rt) => [rt.name, memory(rt)]));
 
   // --- per-RPC latency
   const names = kubelets.map((k) => k.rt.name);
@@ -327,6 +387,14 @@ try {
     console.log(`  ${k.rt.name}: ${k.relists} relists, ${k.replaced} containers replaced (${k.replaceSkipped} ticks skipped: ${MAX_REPLACING} replacements still running)`);
   }
   console.log(`target: no p99 above 100 ms — ${over.length ? `MISSED: ${over.join(', ')}` : 'met'}`);
+  const fl = (m: string): ReturnType<typeof tail> => tail(floorKubelet.floorCalls.ms.get(m) ?? []);
+  const runFloor = fl('runc run -d');
+  const delFloor = fl('runc delete -f');
+  const bm = (m: string): ReturnType<typeof tail> => tail(kubelets[0]!.calls.ms.get(m) ?? []);
+  console.log(`floor under the same load (${runFloor.n} bare runc replacements while berth's reads went on): ` +
+    `runc run -d p50 ${fmt(runFloor.p50)} / p99 ${fmt(runFloor.p99)} ms (berth CreateContainer + StartContainer p50 ${fmt(bm('CreateContainer').p50 + bm('StartContainer').p50)}, ` +
+    `StartContainer p99 ${fmt(bm('StartContainer').p99)}); runc delete -f (kill + delete) p50 ${fmt(delFloor.p50)} / p99 ${fmt(delFloor.p99)} ms ` +
+    `(berth StopContainer + RemoveContainer p50 ${fmt(bm('StopContainer').p50 + bm('RemoveContainer').p50)})`);
 
   // --- CPU
   const per = (rt: RuntimeName, k: keyof Omit<Usage, 'wallMs'>): number => {
@@ -388,6 +456,8 @@ try {
     const t = tail(lag);
     console.log(`\nberthd event-loop delay during its load, worst of each second (${t.n} s): p50 ${fmt(t.p50)} ms, p99 ${fmt(t.p99)} ms, max ${fmt(t.max)} ms`);
   }
+  // The client's own stalls add to every call in flight when they happen.
+  console.log(`this benchmark's own event-loop delay during the loads: p99 ${fmt(clientLoop.percentile(99) / 1e6)} ms, max ${fmt(clientLoop.max / 1e6)} ms`);
 } catch (err) {
   if (err instanceof CallError) console.error(`failed: ${err.message}`);
   throw err;

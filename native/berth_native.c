@@ -15,6 +15,12 @@
  * exec either. The child's exit is watched through a pidfd polled by the
  * event loop, and reaped here.
  *
+ * readFiles reads a batch of small kernel pseudo-files (cgroup and /proc
+ * files, generated on read) in one thread-pool job, by path or through a
+ * descriptor kept open: a stats call for a node's pods reads over a thousand
+ * of them, which synchronously held the event loop for tens of milliseconds
+ * and through fs/promises cost four thread-pool round trips each.
+ *
  * seccomp_notify.c (linked in) receives seccomp notification fds from the
  * OCI runtime and answers the notifications.
  *
@@ -28,6 +34,8 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
@@ -163,6 +171,137 @@ static napi_value js_umount(napi_env env, napi_callback_info info) {
     return NULL;
   }
   return queue(env, r, "berth.umount");
+}
+
+/* ---- readFiles -------------------------------------------------------------- */
+
+/* Largest file read whole; longer ones are cut here (cgroup and /proc files are a few KiB). */
+#define READ_FILES_CAP (256 * 1024)
+
+struct read_files {
+  size_t count;
+  char **paths; /* NULL where fds[i] is read instead */
+  int *fds;
+  char **texts; /* NULL where the file could not be read */
+  size_t *lengths;
+  napi_deferred deferred;
+  napi_async_work work;
+};
+
+static void read_files_free(struct read_files *r) {
+  for (size_t i = 0; i < r->count; i++) {
+    if (r->paths != NULL) free(r->paths[i]);
+    if (r->texts != NULL) free(r->texts[i]);
+  }
+  free(r->paths);
+  free(r->fds);
+  free(r->texts);
+  free(r->lengths);
+  free(r);
+}
+
+static void read_files_execute(napi_env env, void *data) {
+  struct read_files *r = data;
+  char *buf = malloc(READ_FILES_CAP);
+  (void)env;
+  if (buf == NULL) return;
+  for (size_t i = 0; i < r->count; i++) {
+    int kept = r->paths[i] == NULL;
+    int fd = kept ? r->fds[i] : open(r->paths[i], O_RDONLY | O_CLOEXEC);
+    size_t n = 0;
+    int failed = 0;
+    if (fd < 0) continue;
+    /* pread from 0: a kept descriptor is read again from the start (seq files regenerate). */
+    while (n < READ_FILES_CAP) {
+      ssize_t k = pread(fd, buf + n, READ_FILES_CAP - n, (off_t)n);
+      if (k < 0 && errno == EINTR) continue;
+      if (k < 0) failed = 1;
+      if (k <= 0) break;
+      n += (size_t)k;
+    }
+    if (!kept) close(fd);
+    if (failed) continue;
+    r->texts[i] = malloc(n > 0 ? n : 1);
+    if (r->texts[i] == NULL) continue;
+    memcpy(r->texts[i], buf, n);
+    r->lengths[i] = n;
+  }
+  free(buf);
+}
+
+static void read_files_complete(napi_env env, napi_status status, void *data) {
+  struct read_files *r = data;
+  napi_value out, v;
+  if (status != napi_ok || napi_create_array_with_length(env, r->count, &out) != napi_ok) {
+    napi_value err;
+    napi_create_string_utf8(env, "readFiles: cancelled", NAPI_AUTO_LENGTH, &v);
+    napi_create_error(env, NULL, v, &err);
+    napi_reject_deferred(env, r->deferred, err);
+  } else {
+    for (size_t i = 0; i < r->count; i++) {
+      if (r->texts[i] == NULL) napi_get_null(env, &v);
+      else napi_create_string_latin1(env, r->texts[i], r->lengths[i], &v);
+      napi_set_element(env, out, (uint32_t)i, v);
+    }
+    napi_resolve_deferred(env, r->deferred, out);
+  }
+  napi_delete_async_work(env, r->work);
+  read_files_free(r);
+}
+
+/*
+ * readFiles(items) -> Promise<(string | null)[]>: the latin1 text of each
+ * file, null where it could not be read. An item is a path (opened, read,
+ * closed) or the descriptor of a file kept open (read from offset 0, left
+ * open; the caller must not close it before the promise settles).
+ */
+static napi_value js_read_files(napi_env env, napi_callback_info info) {
+  napi_value argv[1], promise, name;
+  size_t argc = 1;
+  uint32_t count;
+  bool is_array = false;
+  struct read_files *r;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != 1 ||
+      napi_is_array(env, argv[0], &is_array) != napi_ok || !is_array ||
+      napi_get_array_length(env, argv[0], &count) != napi_ok) {
+    napi_throw_type_error(env, NULL, "readFiles(items: (string | number)[])");
+    return NULL;
+  }
+  r = calloc(1, sizeof(*r));
+  if (r == NULL || (count > 0 && ((r->paths = calloc(count, sizeof(char *))) == NULL ||
+                                  (r->fds = calloc(count, sizeof(int))) == NULL ||
+                                  (r->texts = calloc(count, sizeof(char *))) == NULL ||
+                                  (r->lengths = calloc(count, sizeof(size_t))) == NULL))) {
+    if (r != NULL) read_files_free(r);
+    napi_throw_error(env, NULL, "berth_native: out of memory");
+    return NULL;
+  }
+  r->count = count;
+  for (uint32_t i = 0; i < count; i++) {
+    napi_value p;
+    napi_valuetype t;
+    int32_t fd = -1;
+    int ok = napi_get_element(env, argv[0], i, &p) == napi_ok && napi_typeof(env, p, &t) == napi_ok;
+    if (ok && t == napi_number)
+      ok = napi_get_value_int32(env, p, &fd) == napi_ok && fd >= 0;
+    else
+      ok = ok && t == napi_string && string_arg(env, p, &r->paths[i]) == napi_ok && r->paths[i] != NULL;
+    if (!ok) {
+      read_files_free(r);
+      napi_throw_type_error(env, NULL, "readFiles: every item must be a path or a descriptor");
+      return NULL;
+    }
+    r->fds[i] = fd;
+  }
+  if (napi_create_promise(env, &r->deferred, &promise) != napi_ok ||
+      napi_create_string_utf8(env, "berth.readFiles", NAPI_AUTO_LENGTH, &name) != napi_ok ||
+      napi_create_async_work(env, NULL, name, read_files_execute, read_files_complete, r, &r->work) != napi_ok ||
+      napi_queue_async_work(env, r->work) != napi_ok) {
+    read_files_free(r);
+    napi_throw_error(env, NULL, "readFiles: could not queue the reads");
+    return NULL;
+  }
+  return promise;
 }
 
 /* ---- pipe ------------------------------------------------------------------ */
@@ -522,6 +661,7 @@ static napi_value init(napi_env env, napi_value exports) {
     { "pipe", NULL, js_pipe, NULL, NULL, NULL, napi_enumerable, NULL },
     { "spawn", NULL, js_spawn, NULL, NULL, NULL, napi_enumerable, NULL },
     { "spawnAsync", NULL, js_spawn_async, NULL, NULL, NULL, napi_enumerable, NULL },
+    { "readFiles", NULL, js_read_files, NULL, NULL, NULL, napi_enumerable, NULL },
   };
   if (napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props) != napi_ok) return NULL;
   if (seccomp_notify_exports(env, exports) != napi_ok) return NULL;

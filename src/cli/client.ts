@@ -66,6 +66,26 @@ export class CriClient {
     });
   }
 
+  /**
+   * A unary call whose answer is handed back encoded, not decoded: for a
+   * caller that only needs to know the call succeeded and how big the answer
+   * was (benchmarks: a Node client decoding a stats list of 110 pods spends
+   * longer on it than the runtime answering).
+   */
+  callRaw(method: string, req: object = {}, timeoutMs = this.timeoutMs): Promise<Buffer> {
+    const client = this.pick(method);
+    const service = (client === this.image ? loadCri().ImageServiceClient : loadCri().RuntimeServiceClient).service;
+    const def = service[method];
+    if (!def) return Promise.reject(new Error(`unknown CRI method ${method}`));
+    const options: grpc.CallOptions = timeoutMs > 0 ? { deadline: Date.now() + timeoutMs } : {};
+    return new Promise((resolve, reject) => {
+      client.makeUnaryRequest(def.path, def.requestSerialize, (b: Buffer) => b, req, new grpc.Metadata(), options, (err: grpc.ServiceError | null, res?: Buffer) => {
+        if (err) reject(new CallError(method, err.code, err.details || err.message));
+        else resolve(res ?? Buffer.alloc(0));
+      });
+    });
+  }
+
   /** A server-streaming call, collecting every message. */
   stream<T = Record<string, unknown>>(method: string, req: object = {}, timeoutMs = this.timeoutMs): Promise<T[]> {
     const client = this.pick(method);

@@ -1,8 +1,7 @@
 // Container exits, learnt from the exit files conmon writes (watched with
 // inotify): berthd is never a container's parent. A recorded exit wakes
 // whoever waits for it (StopContainer, attach, exec sessions).
-import { existsSync, watch, type FSWatcher } from 'node:fs';
-import { readFile, stat } from 'node:fs/promises';
+import { existsSync, readFileSync, statSync, watch, type FSWatcher } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from '../log/logger.js';
 import type { Metrics } from '../metrics/metrics.js';
@@ -19,6 +18,8 @@ export class ExitWatcher {
   // lifecycle in order.
   private readonly starting = new Map<string, boolean>();
   private watcher?: FSWatcher;
+  /** Called once an exit is recorded (for one seen inside StartContainer, by StartContainer when it ends). */
+  afterExit?: (c: Container) => void;
 
   constructor(
     private readonly store: ContainerStore,
@@ -45,7 +46,11 @@ export class ExitWatcher {
     let text: string;
     let mtime: number;
     try {
-      [text, mtime] = await Promise.all([readFile(file, 'utf8'), stat(file).then((s) => s.mtimeMs)]);
+      // Read in place: a few bytes on the state tmpfs, where a thread-pool
+      // round trip queued behind stats reads and removals was most of a
+      // slow StopContainer under load.
+      text = readFileSync(file, 'utf8');
+      mtime = statSync(file).mtimeMs;
     } catch {
       return;
     }
@@ -65,6 +70,7 @@ export class ExitWatcher {
     this.metrics.containerExits.inc({ reason: c.reason });
     for (const w of this.waiters.get(id) ?? []) w();
     this.waiters.delete(id);
+    if (!inStart) this.afterExit?.(c);
   }
 
   /** StartContainer begins: hold back the `stopped` event of an exit seen meanwhile. */

@@ -4,6 +4,7 @@
 // the runtime has created the container.
 import { readFile, rm } from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
+import { constants as osConstants } from 'node:os';
 import { join } from 'node:path';
 import type { Container } from './types.js';
 import type { ExitWatcher } from './exits.js';
@@ -15,6 +16,7 @@ import { startError } from './transitions.js';
 import { startFailure } from './failures.js';
 import { unmountImageVolumes } from './image-volumes.js';
 import { span } from '../tracing/tracing.js';
+import { requestedCdiDevices } from './cdi.js';
 
 /** How long a container may take to die after SIGKILL before StopContainer fails. */
 const KILL_WAIT_MS = 10_000;
@@ -28,7 +30,39 @@ export interface LifecycleDeps extends ContainerParts {
 }
 
 export class ContainerLifecycle {
-  constructor(private readonly d: LifecycleDeps) {}
+  // Runtime deletes started when a container exited (its runtime state and
+  // cgroup), by container, with the pod they belong to.
+  private readonly released = new Map<string, { sandboxId: string; done: Promise<void> }>();
+
+  constructor(private readonly d: LifecycleDeps) {
+    d.exits.afterExit = (c) => this.releaseRuntime(c);
+  }
+
+  /**
+   * Deletes an exited container's runtime state and cgroup in the
+   * background, as containerd deletes a task when it exits: RemoveContainer
+   * then only removes files, without a runtime process on its path. Pod
+   * stop and removal, and a shutdown, wait for these.
+   */
+  releaseRuntime(c: Container): void {
+    if (this.released.has(c.id) || c.phase !== 'created') return;
+    const sb = this.d.sandboxes.find(c.sandboxId);
+    if (!sb) return;
+    const done = this.d.runtimes.of(sb).delete(c.id).then(
+      () => undefined,
+      (err: unknown) => {
+        // destroy() tries again.
+        this.released.delete(c.id);
+        this.d.log.warn({ container: c.id, err: errorMessage(err) }, 'runtime delete after the exit failed');
+      },
+    );
+    this.released.set(c.id, { sandboxId: c.sandboxId, done });
+  }
+
+  /** Waits for the background runtime deletes of a pod's containers (every pod's without `sandboxId`). */
+  async runtimeReleased(sandboxId?: string): Promise<void> {
+    await Promise.all([...this.released.values()].filter((r) => sandboxId === undefined || r.sandboxId === sandboxId).map((r) => r.done));
+  }
 
   runtimeOf(c: Container): OciRuntime {
     const sb = this.d.sandboxes.find(c.sandboxId);
@@ -60,6 +94,7 @@ export class ContainerLifecycle {
         throw failedPrecondition(`starting container ${c.id}: ${errorMessage(err)}`);
       }
       const exitedMeanwhile = exits.endStart(c.id);
+      if (exitedMeanwhile) this.releaseRuntime(c);
       store.update(c, (x) => {
         x.pid ||= restoredPid;
         x.startedAt = Date.now();
@@ -94,13 +129,32 @@ export class ContainerLifecycle {
     }
     const rt = this.runtimeOf(c);
     if (timeoutSeconds > 0 && c.state === 'RUNNING') {
-      await rt.kill(c.id, c.stopSignal);
+      if (!this.signalInit(c, c.stopSignal)) await rt.kill(c.id, c.stopSignal);
       if (await this.d.exits.wait(c, timeoutSeconds * 1000)) return;
       this.d.log.info({ container: c.id, timeout: timeoutSeconds }, 'container ignored its stop signal; killing it');
     }
     await rt.kill(c.id, 'SIGKILL', true);
     if (!(await this.d.exits.wait(c, KILL_WAIT_MS))) {
       throw internal(`container ${c.id} did not exit ${KILL_WAIT_MS / 1000}s after SIGKILL`);
+    }
+  }
+
+  /**
+   * Sends `signal` to the container's init directly, as `runc kill` without
+   * --all does, saving a runtime process per stop; false (for the runtime to
+   * do it) when the PID is unknown, no longer the container's (not in its
+   * cgroup), or the signal has no number here.
+   */
+  private signalInit(c: Container, signal: string): boolean {
+    const num = (osConstants.signals as Record<string, number | undefined>)[signal];
+    if (!c.pid || num === undefined) return false;
+    try {
+      // A recycled PID is in another cgroup; the container's path ends in its ID.
+      if (!readFileSync(`/proc/${c.pid}/cgroup`, 'utf8').includes(c.id)) return false;
+      process.kill(c.pid, num);
+      return true;
+    } catch {
+      return false;
     }
   }
 
@@ -118,11 +172,13 @@ export class ContainerLifecycle {
   /** SIGKILL for every container of a pod (StopPodSandbox: kubelet gave each its grace period already). */
   async killPod(sandboxId: string): Promise<void> {
     await Promise.all(this.d.store.inPod(sandboxId).map((c) => this.d.locks.with(c.id, () => this.stopLocked(c, 0))));
+    await this.runtimeReleased(sandboxId);
   }
 
   /** Removes every container of a pod. */
   async removePod(sandboxId: string): Promise<void> {
     await Promise.all(this.d.store.inPod(sandboxId).map((c) => this.remove(c.id)));
+    await this.runtimeReleased(sandboxId);
   }
 
   async remove(idOrPrefix: string): Promise<void> {
@@ -144,7 +200,15 @@ export class ContainerLifecycle {
     this.d.notifier.unregister(c.id);
     const sb = this.d.sandboxes.find(c.sandboxId);
     if (this.d.store.get(c.id) === c) this.d.store.delete(c, publish && c.phase !== 'preparing');
-    if (sb) await this.d.runtimes.of(sb).delete(c.id);
+    const release = this.released.get(c.id);
+    if (release) {
+      // Under way since the exit. Poststop hooks (CDI) get the bundle's path
+      // from the runtime: they run before the bundle goes.
+      if (requestedCdiDevices(c.config.cdiDevices ?? [], c.config.annotations).length > 0) await release.done;
+      void release.done.then(() => this.released.delete(c.id));
+    } else if (sb) {
+      await this.d.runtimes.of(sb).delete(c.id);
+    }
     await this.removeFiles(c.id, shared);
     for (const v of c.imageVolumes ?? []) await this.d.images.release(v.holder);
   }

@@ -86,6 +86,10 @@ export class ContainerService {
     return this.lifecycle.removePod(sandboxId);
   }
 
+  /** The container of exactly this ID, if berthd knows it. */
+  find(id: string): Container | undefined {
+    return this.store.get(id);
+  }
   resolve(idOrPrefix: string, field?: string): Container {
     return this.store.resolve(idOrPrefix, field);
   }
@@ -146,10 +150,11 @@ export class ContainerService {
     await this.checkpointer.removeStale(this.store.ids());
   }
 
-  /** Waits for the runtime to finish creating containers already answered (a graceful shutdown). */
+  /** Waits for the runtime to finish creating containers already answered, and deleting exited ones (a graceful shutdown). */
   async settle(): Promise<void> {
     const creating = this.store.all().filter((c) => c.phase === 'creating');
     await Promise.all(creating.map((c) => this.locks.with(c.id, async () => undefined)));
+    await this.lifecycle.runtimeReleased();
   }
 
   close(): void {

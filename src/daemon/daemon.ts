@@ -80,12 +80,15 @@ export class Daemon {
     const stats = new StatsService({
       listContainers: (f) => containers.list(f),
       listSandboxes: (f) => sandboxes.list(f),
+      findContainer: (id) => containers.find(id),
+      findSandbox: (id) => sandboxes.find(id),
       upperDir: (id) => containers.upperDir(id),
       netnsPath: (id) => sandboxes.paths(id).netns,
     });
     await sandboxes.restore();
     await network.collect(sandboxes.ids());
     await containers.restore();
+    stats.follow(events);
     await sandboxes.sweepCgroups();
     await images.releaseAllBut(containers.imageHolders());
     const streamingTarget = new ContainerStreaming(containers, sandboxes);
@@ -164,6 +167,7 @@ export class Daemon {
     await this.streaming.stop();
     await this.services.containers.settle();
     this.services.containers.close();
+    this.services.stats.close();
     await this.services.sandboxes.cleanupCgroupParent();
     await this.services.images.close();
     await this.tracing?.stop();

@@ -1,8 +1,9 @@
-// Cgroup readers for container and pod stats. Each read is a handful of small
-// pseudo-files read synchronously (see read.ts for why): no process is
-// spawned, so a stats call for 100 pods stays in the low milliseconds.
+// Cgroup readers for container and pod stats. A sample is five small
+// pseudo-files: one cgroup's are read synchronously, a list call's in one
+// batch off the event loop (see read.ts); no process is spawned.
 import { detectCgroupVersion, type CgroupVersion } from '../cgroup/host.js';
-import { readSmall } from './read.js';
+import { preadSmall, readMany, readSmall } from './read.js';
+import { closeSync, openSync } from 'node:fs';
 import { join } from 'node:path';
 
 
@@ -25,8 +26,7 @@ export interface CgroupSample {
   atNs: number;
 }
 
-function num(path: string): number | undefined {
-  const t = readSmall(path);
+function num(t: string | undefined): number | undefined {
   if (t === undefined) return undefined;
   const s = t.trim();
   if (s === 'max') return Infinity;
@@ -47,6 +47,22 @@ export function parseKeyed(t: string | undefined): Map<string, number> {
   return m;
 }
 
+/**
+ * One value of a "key value" file, found in place: a list call parses 240
+ * memory.stat files of ~35 lines for four values, and a Map of each was
+ * most of the call's garbage.
+ */
+export function keyedValue(t: string | undefined, key: string): number | undefined {
+  if (!t) return undefined;
+  let at = t.startsWith(`${key} `) ? 0 : t.indexOf(`\n${key} `);
+  if (at < 0) return undefined;
+  if (at > 0) at++;
+  const start = at + key.length + 1;
+  const end = t.indexOf('\n', start);
+  const v = Number(t.slice(start, end < 0 ? undefined : end));
+  return Number.isFinite(v) ? v : undefined;
+}
+
 // v1 reports "no limit" as the largest page-aligned int64; anything this big is unlimited.
 const V1_UNLIMITED = 2 ** 62;
 
@@ -60,45 +76,57 @@ function memory(usage: number | undefined, limit: number | undefined, inactiveFi
 }
 
 /**
- * cgroup v1: one hierarchy per controller under `base` (cpuacct, memory, pids;
- * `cpuacct` may be a symlink to `cpu,cpuacct`). `path` is the cgroup path as
- * given to runc (`/parent/id`).
+ * The files one sample reads, in the order parse() takes their texts. v1:
+ * one hierarchy per controller under `base` (cpuacct, memory, pids;
+ * `cpuacct` may be a symlink to `cpu,cpuacct`); v2: every controller's files
+ * in one directory. `path` is the cgroup path as given to runc (`/parent/id`).
  */
-export function readCgroupV1(base: string, path: string): CgroupSample {
+export function sampleFiles(version: CgroupVersion, base: string, path: string): string[] {
+  if (version === 'v2') {
+    const dir = join(base, path);
+    return ['cpu.stat', 'memory.current', 'memory.max', 'memory.stat', 'pids.current'].map((f) => join(dir, f));
+  }
   const mem = join(base, 'memory', path);
-  const cpu = num(join(base, 'cpuacct', path, 'cpuacct.usage'));
-  const usage = num(join(mem, 'memory.usage_in_bytes'));
-  const limit = num(join(mem, 'memory.limit_in_bytes'));
-  const stat = readSmall(join(mem, 'memory.stat'));
-  const pids = num(join(base, 'pids', path, 'pids.current'));
-  const s = parseKeyed(stat);
+  return [
+    join(base, 'cpuacct', path, 'cpuacct.usage'),
+    join(mem, 'memory.usage_in_bytes'),
+    join(mem, 'memory.limit_in_bytes'),
+    join(mem, 'memory.stat'),
+    join(base, 'pids', path, 'pids.current'),
+  ];
+}
+
+/** A sample from the texts of sampleFiles() (undefined where a file could not be read). */
+export function parseSample(version: CgroupVersion, texts: (string | undefined)[], atNs = nowNs()): CgroupSample {
+  const [cpuText, usageText, limitText, statText, pidsText] = texts;
+  if (version === 'v2') {
+    const usec = keyedValue(cpuText, 'usage_usec');
+    const g = (k: string): number => keyedValue(statText, k) ?? 0;
+    return {
+      cpuUsageNs: usec === undefined ? undefined : usec * 1000,
+      memory: memory(num(usageText), num(limitText), g('inactive_file'), g('anon'), g('pgfault'), g('pgmajfault')),
+      pids: num(pidsText),
+      atNs,
+    };
+  }
   // total_* include descendants (and total_rss the transparent huge pages), which a pod-level cgroup needs.
-  const g = (k: string): number => s.get(`total_${k}`) ?? s.get(k) ?? 0;
+  const g = (k: string): number => keyedValue(statText, `total_${k}`) ?? keyedValue(statText, k) ?? 0;
   return {
-    cpuUsageNs: cpu,
-    memory: memory(usage, limit, g('inactive_file'), g('rss'), g('pgfault'), g('pgmajfault')),
-    pids,
-    atNs: nowNs(),
+    cpuUsageNs: num(cpuText),
+    memory: memory(num(usageText), num(limitText), g('inactive_file'), g('rss'), g('pgfault'), g('pgmajfault')),
+    pids: num(pidsText),
+    atNs,
   };
 }
 
-/** cgroup v2: every controller's files in the one directory `base/path`. */
+/** cgroup v1 sample of `path`, read synchronously. */
+export function readCgroupV1(base: string, path: string): CgroupSample {
+  return parseSample('v1', sampleFiles('v1', base, path).map(readSmall));
+}
+
+/** cgroup v2 sample of `path`, read synchronously. */
 export function readCgroupV2(base: string, path: string): CgroupSample {
-  const dir = join(base, path);
-  const cpuStat = readSmall(join(dir, 'cpu.stat'));
-  const usage = num(join(dir, 'memory.current'));
-  const limit = num(join(dir, 'memory.max'));
-  const stat = readSmall(join(dir, 'memory.stat'));
-  const pids = num(join(dir, 'pids.current'));
-  const c = parseKeyed(cpuStat);
-  const s = parseKeyed(stat);
-  const usec = c.get('usage_usec');
-  return {
-    cpuUsageNs: usec === undefined ? undefined : usec * 1000,
-    memory: memory(usage, limit, s.get('inactive_file') ?? 0, s.get('anon') ?? 0, s.get('pgfault') ?? 0, s.get('pgmajfault') ?? 0),
-    pids,
-    atNs: nowNs(),
-  };
+  return parseSample('v2', sampleFiles('v2', base, path).map(readSmall));
 }
 
 export function nowNs(): number {
@@ -108,6 +136,10 @@ export function nowNs(): number {
 export interface CgroupReader {
   readonly version: CgroupVersion;
   read(path: string): CgroupSample;
+  /** Samples of many cgroups at once, read off the event loop. */
+  readMany(paths: string[]): Promise<CgroupSample[]>;
+  /** Lets go of what is kept for cgroups not in `live` (removed containers and pods). */
+  retain(live: Set<string>): void;
   /**
    * Processes the OOM killer killed in the cgroup: on v1 those of this
    * cgroup alone (memory.oom_control), on v2 of it and its descendants
@@ -117,11 +149,133 @@ export interface CgroupReader {
 }
 
 export function cgroupReader(base = '/sys/fs/cgroup', version = detectCgroupVersion(base)): CgroupReader {
+  const kept = new KeptFiles();
+  // Path joins per file showed in the profile of a list call: made once per cgroup.
+  const files = new Map<string, string[]>();
+  const filesOf = (p: string): string[] => {
+    let f = files.get(p);
+    if (!f) files.set(p, (f = sampleFiles(version, base, p)));
+    return f;
+  };
   return {
     version,
-    read: (p) => (version === 'v2' ? readCgroupV2(base, p) : readCgroupV1(base, p)),
+    read: (p) => parseSample(version, kept.readSync(p, filesOf(p))),
+    readMany: async (paths) => {
+      const texts = await kept.readMany(paths.map((p) => [p, filesOf(p)]));
+      const atNs = nowNs();
+      return texts.map((t) => parseSample(version, t, atNs));
+    },
+    retain: (live) => {
+      kept.retain(live);
+      for (const p of files.keys()) if (!live.has(p)) files.delete(p);
+    },
     oomKills: (p) => parseKeyed(readSmall(version === 'v2' ? join(base, p, 'memory.events') : join(base, 'memory', p, 'memory.oom_control'))).get('oom_kill'),
   };
+}
+
+// Descriptors kept open at most (five per cgroup); past this, files are opened per read.
+const MAX_KEPT = 4096;
+
+/**
+ * Descriptors of the cgroup files read again and again, by cgroup. Opening
+ * a cgroup file costs three to four times reading it (measured here: 10-16 µs
+ * against 2.5-5.4 µs for a pread from 0 of a kept descriptor; the kernel
+ * regenerates the content at offset 0), and a list call at 110 pods reads
+ * 1,200 of them. A descriptor of a removed cgroup fails to read: it is
+ * closed and the path read afresh (a cgroup made again under the same path).
+ * Descriptors are closed only when no batch read is using them, since a
+ * number closed and reused meanwhile would read another file.
+ */
+class KeptFiles {
+  private readonly byCgroup = new Map<string, (number | undefined)[]>();
+  private count = 0;
+  private reading = 0;
+  private closing: number[] = [];
+
+  /** Each file's descriptor, opened now if need be, or its path where it cannot be kept. */
+  private items(cgroup: string, files: string[]): (string | number)[] {
+    let fds = this.byCgroup.get(cgroup);
+    if (!fds) {
+      fds = files.map(() => undefined);
+      this.byCgroup.set(cgroup, fds);
+    }
+    return files.map((f, i) => {
+      if (fds[i] === undefined && this.count < MAX_KEPT) {
+        try {
+          fds[i] = openSync(f, 'r');
+          this.count++;
+        } catch {
+          // Not there (yet): read by path, which says so.
+        }
+      }
+      return fds[i] ?? f;
+    });
+  }
+
+  /** A descriptor that failed to read: closed (or queued for it) and forgotten. */
+  private drop(cgroup: string, i: number): void {
+    const fds = this.byCgroup.get(cgroup);
+    const fd = fds?.[i];
+    if (fd === undefined) return;
+    fds![i] = undefined;
+    this.count--;
+    this.close([fd]);
+  }
+
+  private close(fds: number[]): void {
+    if (this.reading > 0) {
+      this.closing.push(...fds);
+      return;
+    }
+    for (const fd of fds) closeSync(fd);
+  }
+
+  readSync(cgroup: string, files: string[]): (string | undefined)[] {
+    return this.items(cgroup, files).map((item, i) => {
+      if (typeof item === 'string') return readSmall(item);
+      const t = preadSmall(item);
+      if (t !== undefined) return t;
+      this.drop(cgroup, i);
+      return readSmall(files[i]!);
+    });
+  }
+
+  async readMany(wanted: [cgroup: string, files: string[]][]): Promise<(string | undefined)[][]> {
+    const items = wanted.map(([cg, files]) => this.items(cg, files));
+    this.reading++;
+    let texts: (string | undefined)[];
+    try {
+      texts = await readMany(items.flat());
+    } finally {
+      if (--this.reading === 0 && this.closing.length) this.close(this.closing.splice(0));
+    }
+    let at = 0;
+    return wanted.map(([cg, files], w) => {
+      const out = texts.slice(at, (at += files.length));
+      items[w]!.forEach((item, i) => {
+        if (typeof item === 'number' && out[i] === undefined) {
+          this.drop(cg, i);
+          out[i] = readSmall(files[i]!);
+        }
+      });
+      return out;
+    });
+  }
+
+  /** Closes the descriptors of every cgroup not in `live`. */
+  retain(live: Set<string>): void {
+    const gone: number[] = [];
+    for (const [cg, fds] of this.byCgroup) {
+      if (live.has(cg)) continue;
+      this.byCgroup.delete(cg);
+      for (const fd of fds) {
+        if (fd === undefined) continue;
+        gone.push(fd);
+        this.count--;
+      }
+    }
+    if (gone.length) this.close(gone);
+  }
 }
 
 /**

@@ -4,10 +4,11 @@
 import type { Container } from '../container/types.js';
 import type { Sandbox } from '../sandbox/types.js';
 import { containerCgroupPath } from '../cgroup/host.js';
+import type { EventBus } from '../events/bus.js';
 import { diskUsage, mountPointOf } from '../image/store/usage.js';
-import { walkUsage } from './read.js';
+import { readMany, walkUsage } from './read.js';
 import { cgroupReader, CpuRates, nowNs, type CgroupReader, type CgroupSample, type MemorySample } from './cgroup.js';
-import { defaultInterface, readNetDevOfNetns, readNetDevOfPid, type InterfaceCounters } from './net.js';
+import { defaultInterface, parseNetDev, readNetDevOfNetns, readNetDevOfPid, type InterfaceCounters } from './net.js';
 
 export interface CpuStats {
   atNs: number;
@@ -49,58 +50,105 @@ export interface SandboxStatsView {
 export interface StatsSources {
   listContainers(f: { id?: string; sandboxId?: string; labels?: Record<string, string> }): Container[];
   listSandboxes(f: { id?: string; labels?: Record<string, string> }): Sandbox[];
+  /** The container or pod of exactly this ID (lists filter by prefix and sort: too slow per container). */
+  findContainer(id: string): Container | undefined;
+  findSandbox(id: string): Sandbox | undefined;
   upperDir(containerId: string): string;
   netnsPath(sandboxId: string): string;
 }
 
-// Walking an upper directory costs one stat per file; kubelet asks every 10 s,
-// so a walk result younger than this is reused.
+// Walking an upper directory costs one stat per file. A call about one
+// container walks a layer whose last walk is older than this; list calls
+// (kubelet's, every 10 s) are answered from the last walk and refresh stale
+// ones in the background, as containerd's snapshot usage syncer does.
 const FS_TTL_MS = 2000;
 // kubelet's housekeeping asks ListPodSandboxStats and ListContainerStats back
-// to back, each reading every container's cgroup files; in those lists a
-// sample younger than this is served again (with the time it was taken)
-// instead of read twice. A call about one container or pod reads afresh.
+// to back; in those lists a cgroup sample younger than this is served again
+// (with the time it was taken) instead of read twice. A call about one
+// container or pod reads afresh.
 const SAMPLE_TTL_MS = 1000;
-// Pods or containers read between two yields to the event loop (reads are
-// synchronous). Under CPU contention a cgroup's files took 0.2-0.7 ms here:
-// 32 at a time held other calls for 30-100 ms; 8, for a quarter of that.
-const BATCH = 8;
+// Layers walked between two yields to the event loop (walks are synchronous).
+const WALK_BATCH = 8;
+// The background walks run this long at most between two yields.
+const DRAIN_SLICE_MS = 2;
 
 const tick = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
-
-/** Runs `fn` over `items` in batches, yielding between batches so other calls are served. */
-async function batched<T, R>(items: T[], fn: (x: T) => Promise<R>): Promise<R[]> {
-  const out: R[] = [];
-  for (let i = 0; i < items.length; i += BATCH) {
-    if (i > 0) await tick();
-    out.push(...(await Promise.all(items.slice(i, i + BATCH).map(fn))));
-  }
-  return out;
-}
 
 export class StatsService {
   private readonly cpu = new CpuRates();
   private readonly fsCache = new Map<string, { at: number; value: Promise<FsStats> }>();
   private readonly samples = new Map<string, { at: number; sample: CgroupSample }>();
   private fsMountpoint?: string;
+  // Containers whose layer one background loop walks (and, when true, whose
+  // cgroup files it opens): found stale by a list call, just started, or
+  // there at start.
+  private readonly pending = new Map<string, boolean>();
+  private draining?: Promise<void>;
+  private unsubscribe?: () => void;
 
   constructor(
     private readonly src: StatsSources,
     private readonly reader: CgroupReader = cgroupReader(),
+    private readonly ttl = { fsMs: FS_TTL_MS, sampleMs: SAMPLE_TTL_MS },
   ) {}
+
+  /**
+   * Readies what a list call needs of every container berthd has, and of
+   * each container as it starts, in the background: the first walk of its
+   * layer and the descriptors of its cgroup files. Otherwise the first list
+   * call after a start (or restart) at 110 pods did all of it inline.
+   */
+  follow(events: EventBus): void {
+    this.unsubscribe?.();
+    this.unsubscribe = events.subscribe((e) => {
+      if (e.type === 'started') this.queue(e.containerId, true);
+    });
+    for (const c of this.src.listContainers({})) this.queue(c.id, true);
+  }
+
+  close(): void {
+    this.unsubscribe?.();
+    this.unsubscribe = undefined;
+  }
+
+  private queue(id: string, openCgroup = false): void {
+    this.pending.set(id, openCgroup || (this.pending.get(id) ?? false));
+    this.draining ??= this.drain().finally(() => (this.draining = undefined));
+  }
+
+  /** Settles once the background walks queued so far are done. */
+  async settled(): Promise<void> {
+    while (this.draining) await this.draining;
+  }
 
   private cgroupPath(c: Container, sb: Sandbox): string {
     return containerCgroupPath(sb.cgroupParent, c.id);
   }
 
-  /** The cgroup's sample; for lists, the last one when younger than SAMPLE_TTL_MS. */
-  private sample(path: string, list: boolean): CgroupSample {
-    const now = Date.now();
-    const hit = this.samples.get(path);
-    if (list && hit && now - hit.at < SAMPLE_TTL_MS) return hit.sample;
+  /** One cgroup's sample, read now. */
+  private sample(path: string): CgroupSample {
     const sample = this.reader.read(path);
-    this.samples.set(path, { at: now, sample });
+    this.samples.set(path, { at: Date.now(), sample });
     return sample;
+  }
+
+  /** Samples for a list call: those younger than SAMPLE_TTL_MS again, the rest in one batch read off the event loop. */
+  private async listSamples(paths: string[]): Promise<Map<string, CgroupSample>> {
+    const now = Date.now();
+    const out = new Map<string, CgroupSample>();
+    const missing: string[] = [];
+    for (const p of new Set(paths)) {
+      const hit = this.samples.get(p);
+      if (hit && now - hit.at < this.ttl.sampleMs) out.set(p, hit.sample);
+      else missing.push(p);
+    }
+    const read = await this.reader.readMany(missing);
+    const at = Date.now();
+    missing.forEach((p, i) => {
+      out.set(p, read[i]!);
+      this.samples.set(p, { at, sample: read[i]! });
+    });
+    return out;
   }
 
   private cpuOf(key: string, s: CgroupSample): CpuStats | undefined {
@@ -108,9 +156,7 @@ export class StatsService {
     return { atNs: s.atNs, usageCoreNs: s.cpuUsageNs, nanoCores: this.cpu.rate(key, s.cpuUsageNs, s.atNs) };
   }
 
-  private writableLayer(id: string): Promise<FsStats> {
-    const hit = this.fsCache.get(id);
-    if (hit && Date.now() - hit.at < FS_TTL_MS) return hit.value;
+  private walk(id: string): Promise<FsStats> {
     const upper = this.src.upperDir(id);
     this.fsMountpoint ??= mountPointOf(upper);
     const mountpoint = this.fsMountpoint;
@@ -123,18 +169,55 @@ export class StatsService {
     return value;
   }
 
-  /** Sum of every writable layer (cached walks), for the container fs gauge. */
-  async writableLayersBytes(): Promise<number> {
-    const all = this.src.listContainers({});
-    // Batched like the CRI stats calls: the first walk of each layer is synchronous.
-    const sizes = await batched(all, (c) => this.writableLayer(c.id).then((f) => f.usedBytes, () => 0));
-    return sizes.reduce((a, b) => a + b, 0);
+  /**
+   * The writable layer's usage: walked now when never walked (or, outside a
+   * list, when stale); in a list a stale walk is served and queued for the
+   * background refresh.
+   */
+  private writableLayer(id: string, list: boolean): Promise<FsStats> {
+    const hit = this.fsCache.get(id);
+    if (hit && Date.now() - hit.at < this.ttl.fsMs) return hit.value;
+    if (!hit || !list) return this.walk(id);
+    this.queue(id);
+    return hit.value;
   }
 
-  private async containerStats(c: Container, sb: Sandbox | undefined, list: boolean): Promise<ContainerStatsView> {
-    const live = sb !== undefined && (c.state === 'RUNNING' || c.state === 'CREATED');
-    const cg = live ? this.sample(this.cgroupPath(c, sb), list) : undefined;
-    const fs = await this.writableLayer(c.id).catch(() => undefined);
+  private async drain(): Promise<void> {
+    // Queued from inside a call or an event: the work comes after it.
+    await tick();
+    let slice = performance.now();
+    for (const [id, openCgroup] of this.pending) {
+      this.pending.delete(id);
+      const c = this.src.findContainer(id);
+      // Removed meanwhile: nothing to do.
+      if (!c) continue;
+      const hit = this.fsCache.get(id);
+      if (!hit || Date.now() - hit.at >= this.ttl.fsMs) await this.walk(id).catch(() => undefined);
+      const sb = this.src.findSandbox(c.sandboxId);
+      if (openCgroup && this.isLive(c, sb)) this.reader.read(this.cgroupPath(c, sb));
+      // Walks are synchronous: give the event loop back every couple of milliseconds.
+      if (performance.now() - slice >= DRAIN_SLICE_MS) {
+        await tick();
+        slice = performance.now();
+      }
+    }
+  }
+
+  /** Sum of every writable layer (from the last walks; stale ones are refreshed in the background), for the container fs gauge. */
+  async writableLayersBytes(): Promise<number> {
+    const all = this.src.listContainers({});
+    let total = 0;
+    let walked = 0;
+    for (const c of all) {
+      // The first walk of each layer is synchronous: yield now and then.
+      if (!this.fsCache.has(c.id) && ++walked % WALK_BATCH === 0) await tick();
+      total += await this.writableLayer(c.id, true).then((f) => f.usedBytes, () => 0);
+    }
+    return total;
+  }
+
+  private async containerStats(c: Container, cg: CgroupSample | undefined, list: boolean): Promise<ContainerStatsView> {
+    const fs = await this.writableLayer(c.id, list).catch(() => undefined);
     const v: ContainerStatsView = { container: c, writableLayer: fs };
     if (cg) {
       v.cpu = this.cpuOf(c.id, cg);
@@ -143,39 +226,81 @@ export class StatsService {
     return v;
   }
 
+  private isLive(c: Container, sb: Sandbox | undefined): sb is Sandbox {
+    return sb !== undefined && (c.state === 'RUNNING' || c.state === 'CREATED');
+  }
+
   async containers(f: { id?: string; sandboxId?: string; labels?: Record<string, string> }): Promise<ContainerStatsView[]> {
     const sbs = new Map(this.src.listSandboxes({}).map((s) => [s.id, s]));
     const list = this.src.listContainers(f).filter((c) => c.state === 'RUNNING' || c.state === 'CREATED');
-    const out = await batched(list, (c) => this.containerStats(c, sbs.get(c.sandboxId), true));
+    const paths = new Map<string, string>();
+    for (const c of list) {
+      const sb = sbs.get(c.sandboxId);
+      if (this.isLive(c, sb)) paths.set(c.id, this.cgroupPath(c, sb));
+    }
+    const samples = await this.listSamples([...paths.values()]);
+    const out = await this.withWalkYields(list, (c) => [c.id], (c) => {
+      const p = paths.get(c.id);
+      return this.containerStats(c, p === undefined ? undefined : samples.get(p), true);
+    });
     this.prune();
+    return out;
+  }
+
+  /** Runs `fn` over `items` in order, yielding once WALK_BATCH layers never walked (walked synchronously) went by. */
+  private async withWalkYields<T, R>(items: T[], layers: (x: T) => string[], fn: (x: T) => Promise<R>): Promise<R[]> {
+    const out: R[] = [];
+    let walks = 0;
+    for (const x of items) {
+      walks += layers(x).filter((id) => !this.fsCache.has(id)).length;
+      if (walks >= WALK_BATCH) {
+        walks = 0;
+        await tick();
+      }
+      out.push(await fn(x));
+    }
     return out;
   }
 
   async container(c: Container): Promise<ContainerStatsView> {
     const sb = this.src.listSandboxes({ id: c.sandboxId }).find((s) => s.id === c.sandboxId);
-    return this.containerStats(c, sb, false);
+    const v = await this.containerStats(c, this.isLive(c, sb) ? this.sample(this.cgroupPath(c, sb)) : undefined, false);
+    this.prune();
+    return v;
   }
 
-  private async network(sb: Sandbox, containers: Container[]): Promise<NetworkStats | undefined> {
-    if (sb.config.namespaces.network === 'NODE' || sb.state !== 'READY') return undefined;
-    const pids = [...containers.filter((c) => c.state === 'RUNNING' && c.pid > 0).map((c) => c.pid), ...(sb.infraPid ? [sb.infraPid] : [])];
-    let ifs: InterfaceCounters[] | undefined;
-    for (const pid of pids) {
-      ifs = readNetDevOfPid(pid);
+  private hasOwnNetwork(sb: Sandbox): boolean {
+    return sb.config.namespaces.network !== 'NODE' && sb.state === 'READY';
+  }
+
+  /** Processes whose /proc/PID/net/dev shows the pod's network namespace, best first; none for a host-network pod. */
+  private netPids(sb: Sandbox, containers: Container[]): number[] {
+    if (!this.hasOwnNetwork(sb)) return [];
+    return [...containers.filter((c) => c.state === 'RUNNING' && c.pid > 0).map((c) => c.pid), ...(sb.infraPid ? [sb.infraPid] : [])];
+  }
+
+  /** The pod's interfaces; `first` is the net/dev text of the first of netPids when a list call read it already. */
+  private async network(sb: Sandbox, containers: Container[], first?: string): Promise<NetworkStats | undefined> {
+    if (!this.hasOwnNetwork(sb)) return undefined;
+    const pids = this.netPids(sb, containers);
+    let ifs = first === undefined ? undefined : parseNetDev(first);
+    for (const pid of first === undefined ? pids : pids.slice(1)) {
       if (ifs) break;
+      ifs = readNetDevOfPid(pid);
     }
     ifs ??= await readNetDevOfNetns(this.src.netnsPath(sb.id));
     if (!ifs) return undefined;
     return { atNs: nowNs(), interfaces: ifs, defaultInterface: defaultInterface(ifs) };
   }
 
-  private async sandboxStats(sb: Sandbox, all: Container[], list: boolean): Promise<SandboxStatsView> {
-    const mine = all.filter((c) => c.sandboxId === sb.id);
-    const cg = this.sample(sb.cgroupParent, list);
-    const [network, containers] = await Promise.all([
-      this.network(sb, mine),
-      Promise.all(mine.filter((c) => c.state === 'RUNNING' || c.state === 'CREATED').map((c) => this.containerStats(c, sb, list))),
-    ]);
+  private async sandboxStats(sb: Sandbox, mine: Container[], read: { samples: Map<string, CgroupSample>; netDev?: string } | undefined): Promise<SandboxStatsView> {
+    const list = read !== undefined;
+    const sample = (path: string): CgroupSample => read?.samples.get(path) ?? this.sample(path);
+    const cg = sample(sb.cgroupParent);
+    const live = mine.filter((c) => this.isLive(c, sb));
+    const network = await this.network(sb, mine, read?.netDev);
+    const containers: ContainerStatsView[] = [];
+    for (const c of live) containers.push(await this.containerStats(c, sample(this.cgroupPath(c, sb)), list));
     const v: SandboxStatsView = { sandbox: sb, containers, network, cpu: this.cpuOf(`pod:${sb.id}`, cg) };
     if (cg.memory) v.memory = { ...cg.memory, atNs: cg.atNs };
     if (cg.pids !== undefined) v.processCount = { atNs: cg.atNs, count: cg.pids };
@@ -190,18 +315,53 @@ export class StatsService {
       if (l) l.push(c);
       else bySandbox.set(c.sandboxId, [c]);
     }
-    const out = await batched(list, (sb) => this.sandboxStats(sb, bySandbox.get(sb.id) ?? [], true));
+    // Every pod's and live container's cgroup, and each pod's first net/dev, in one read off the event loop.
+    const paths: string[] = [];
+    const netFiles: string[] = [];
+    for (const sb of list) {
+      const mine = bySandbox.get(sb.id) ?? [];
+      paths.push(sb.cgroupParent, ...mine.filter((c) => this.isLive(c, sb)).map((c) => this.cgroupPath(c, sb)));
+      const pid = this.netPids(sb, mine)[0];
+      if (pid !== undefined) netFiles.push(`/proc/${pid}/net/dev`);
+    }
+    const [samples, netTexts] = await Promise.all([this.listSamples(paths), readMany(netFiles)]);
+    const netDev = new Map(netFiles.map((f, i) => [f, netTexts[i]]));
+    const out = await this.withWalkYields(
+      list,
+      (sb) => (bySandbox.get(sb.id) ?? []).map((c) => c.id),
+      (sb) => {
+        const mine = bySandbox.get(sb.id) ?? [];
+        const pid = this.netPids(sb, mine)[0];
+        return this.sandboxStats(sb, mine, { samples, netDev: pid === undefined ? undefined : netDev.get(`/proc/${pid}/net/dev`) });
+      },
+    );
     this.prune();
     return out;
   }
 
-  sandbox(sb: Sandbox): Promise<SandboxStatsView> {
-    return this.sandboxStats(sb, this.src.listContainers({ sandboxId: sb.id }), false);
+  async sandbox(sb: Sandbox): Promise<SandboxStatsView> {
+    const v = await this.sandboxStats(sb, this.src.listContainers({ sandboxId: sb.id }), undefined);
+    this.prune();
+    return v;
   }
 
   private pruneCounter = 0;
+  private retainedAt = 0;
   // Forget samples of removed containers and pods now and then, not on every call.
   private prune(): void {
+    // Kept cgroup descriptors go sooner: a container is replaced every
+    // second on a busy node, and each holds five.
+    if (Date.now() - this.retainedAt >= 1000) {
+      this.retainedAt = Date.now();
+      const cgroups = new Set<string>();
+      const sbs = new Map(this.src.listSandboxes({}).map((sb) => [sb.id, sb]));
+      for (const sb of sbs.values()) cgroups.add(sb.cgroupParent);
+      for (const c of this.src.listContainers({})) {
+        const sb = sbs.get(c.sandboxId);
+        if (this.isLive(c, sb)) cgroups.add(this.cgroupPath(c, sb));
+      }
+      this.reader.retain(cgroups);
+    }
     if (++this.pruneCounter % 32 !== 0) return;
     const live = new Set<string>();
     for (const c of this.src.listContainers({})) live.add(c.id);
@@ -209,6 +369,6 @@ export class StatsService {
     this.cpu.retain(live);
     for (const k of this.fsCache.keys()) if (!live.has(k)) this.fsCache.delete(k);
     const now = Date.now();
-    for (const [k, v] of this.samples) if (now - v.at >= SAMPLE_TTL_MS) this.samples.delete(k);
+    for (const [k, v] of this.samples) if (now - v.at >= this.ttl.sampleMs) this.samples.delete(k);
   }
 }

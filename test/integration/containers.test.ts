@@ -46,6 +46,25 @@ test('sandbox and container lifecycle: create, start, exec, stop, status, list, 
   await assert.rejects(d.client.call('PodSandboxStatus', { podSandboxId: pod.id }), (err: CallError) => err.code === 5);
 });
 
+test('an exited container\'s runtime state and cgroup go when it exits, before RemoveContainer; its status stays', async () => {
+  const pod = await runPod(d);
+  const id = await runContainer(d, pod, fx.image, { command: ['sh', '-c', 'trap "exit 7" TERM; sleep 1000 & wait'] });
+  const memory = (await execSync(d, id, ['cat', '/proc/self/cgroup'])).stdout.split('\n').find((l) => /^\d+:memory:/.test(l))!.split(':')[2]!;
+  const cgroupDir = join('/sys/fs/cgroup/memory', memory);
+  const runtimeDir = join(d.state, 'runtime', 'runc', id);
+  assert.ok(existsSync(cgroupDir) && existsSync(runtimeDir));
+  await d.client.call('StopContainer', { containerId: id, timeout: 10 });
+  for (const until = Date.now() + 10_000; (existsSync(runtimeDir) || existsSync(cgroupDir)) && Date.now() < until;) await new Promise((r) => setTimeout(r, 20));
+  assert.equal(existsSync(runtimeDir), false, 'runtime state deleted after the exit');
+  assert.equal(existsSync(cgroupDir), false, 'container cgroup removed after the exit');
+  const s = await status(d, id);
+  assert.equal(s.state, 'CONTAINER_EXITED');
+  assert.equal(s.exitCode, 7, 'the stop signal reached the container\'s init');
+  await d.client.call('RemoveContainer', { containerId: id });
+  await d.client.call('StopPodSandbox', { podSandboxId: pod.id });
+  await d.client.call('RemovePodSandbox', { podSandboxId: pod.id });
+});
+
 test('StopPodSandbox terminates what still runs at once: SIGKILL, no stop signal (kubelet gave the grace period through StopContainer)', async () => {
   const logDir = join(d.dir, 'logs', 'pstop');
   const pod = await runPod(d, { logDirectory: logDir });

@@ -1,0 +1,114 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { StatsService, type StatsSources } from './service.js';
+import type { CgroupReader, CgroupSample } from './cgroup.js';
+import type { Container } from '../container/types.js';
+import { EventBus } from '../events/bus.js';
+import type { Sandbox } from '../sandbox/types.js';
+
+function fixture(dir: string) {
+  const sb = { id: 'p1', state: 'READY', cgroupParent: '/berth/p1', config: { namespaces: { network: 'NODE' } } } as unknown as Sandbox;
+  const containers = ['c1', 'c2'].map((id) => ({ id, sandboxId: 'p1', state: 'RUNNING', pid: 0, config: {} }) as unknown as Container);
+  const src: StatsSources = {
+    listContainers: (f) => containers.filter((c) => !f.id || c.id === f.id),
+    listSandboxes: () => [sb],
+    findContainer: (id) => containers.find((c) => c.id === id),
+    findSandbox: (id) => (id === sb.id ? sb : undefined),
+    upperDir: (id) => join(dir, id),
+    netnsPath: () => '/nonexistent',
+  };
+  const calls = { read: [] as string[], readMany: [] as string[][], retained: [] as string[][] };
+  let usage = 1000;
+  const sample = (): CgroupSample => ({ cpuUsageNs: (usage += 1000), atNs: Date.now() * 1e6 });
+  const reader: CgroupReader = {
+    version: 'v1',
+    read: (p) => (calls.read.push(p), sample()),
+    readMany: async (ps) => (calls.readMany.push(ps), ps.map(sample)),
+    retain: (live) => calls.retained.push([...live].sort()),
+    oomKills: () => 0,
+  };
+  for (const c of containers) {
+    rmSync(join(dir, c.id), { recursive: true, force: true });
+    writeFileSync(join(dir, c.id), '');
+  }
+  return { sb, containers, src, reader, calls };
+}
+
+test('a list call reads every cgroup in one batch; one right after reuses those samples; a call about one pod reads afresh', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'berth-stats-'));
+  try {
+    const f = fixture(dir);
+    const s = new StatsService(f.src, f.reader, { fsMs: 60_000, sampleMs: 60_000 });
+    const pods = await s.sandboxes({});
+    assert.equal(pods.length, 1);
+    assert.equal(pods[0]!.containers.length, 2);
+    assert.deepEqual(f.calls.readMany, [['/berth/p1', '/berth/p1/c1', '/berth/p1/c2']]);
+    assert.deepEqual(f.calls.read, []);
+    const cs = await s.containers({});
+    assert.equal(cs.length, 2);
+    assert.deepEqual(f.calls.readMany.at(-1), [], 'samples of the pod list served again');
+    assert.equal(cs[0]!.cpu?.usageCoreNs, pods[0]!.containers[0]!.cpu?.usageCoreNs);
+    await s.sandbox(f.sb);
+    assert.deepEqual(f.calls.read, ['/berth/p1', '/berth/p1/c1', '/berth/p1/c2']);
+    assert.deepEqual(f.calls.retained, [['/berth/p1', '/berth/p1/c1', '/berth/p1/c2']], 'what is kept for live cgroups is let go of at most once a second');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('writable layers: lists serve the last walk and refresh stale ones in the background; a call about one container walks a stale layer now', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'berth-stats-'));
+  try {
+    const f = fixture(dir);
+    const s = new StatsService(f.src, f.reader, { fsMs: 50, sampleMs: 0 });
+    const first = await s.containers({});
+    const before = first.find((v) => v.container.id === 'c1')!.writableLayer!;
+    assert.equal(before.inodesUsed, 1);
+    rmSync(join(dir, 'c1'));
+    mkdirSync(join(dir, 'c1'));
+    for (let i = 0; i < 5; i++) writeFileSync(join(dir, 'c1', `f${i}`), 'x'.repeat(10_000));
+    await sleep(60);
+    const stale = (await s.containers({})).find((v) => v.container.id === 'c1')!.writableLayer!;
+    assert.equal(stale.inodesUsed, 1, 'the stale walk is served');
+    await s.settled();
+    const refreshed = (await s.containers({ id: 'c1' }))[0]!.writableLayer!;
+    assert.equal(refreshed.inodesUsed, 6, 'the background refresh walked it again');
+    assert.ok(refreshed.usedBytes > before.usedBytes);
+    writeFileSync(join(dir, 'c1', 'more'), 'y');
+    await sleep(60);
+    assert.equal((await s.container(f.containers[0]!)).writableLayer?.inodesUsed, 7, 'one container: walked now');
+    assert.ok((await s.writableLayersBytes()) >= refreshed.usedBytes);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('follow: layers of the containers there and of each one started are walked, and cgroups opened, before any list call', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'berth-stats-'));
+  try {
+    const f = fixture(dir);
+    const events = new EventBus();
+    const s = new StatsService(f.src, f.reader, { fsMs: 60_000, sampleMs: 60_000 });
+    s.follow(events);
+    await s.settled();
+    assert.deepEqual(f.calls.read.sort(), ['/berth/p1/c1', '/berth/p1/c2'], 'the cgroups of running containers read once (their files kept open)');
+    f.containers.push({ id: 'c3', sandboxId: 'p1', state: 'RUNNING', pid: 0, config: {} } as unknown as Container);
+    mkdirSync(join(dir, 'c3'));
+    writeFileSync(join(dir, 'c3', 'a'), 'x');
+    events.publish({ type: 'started', containerId: 'c3', podSandboxId: 'p1', at: Date.now() });
+    await s.settled();
+    assert.ok(f.calls.read.includes('/berth/p1/c3'));
+    rmSync(join(dir, 'c3'), { recursive: true });
+    const c3 = (await s.containers({ id: 'c3' }))[0]!;
+    assert.equal(c3.writableLayer?.inodesUsed, 2, 'walked when it started, not by the list call');
+    s.close();
+    events.publish({ type: 'started', containerId: 'c1', podSandboxId: 'p1', at: Date.now() });
+    await s.settled();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
