@@ -141,9 +141,13 @@ export class ContainerLifecycle {
 
   /**
    * Sends `signal` to the container's init directly, as `runc kill` without
-   * --all does, saving a runtime process per stop; false (for the runtime to
-   * do it) when the PID is unknown, no longer the container's (not in its
-   * cgroup), or the signal has no number here.
+   * --all does, saving a runtime process per stop. Only once the init
+   * catches that signal: a PID namespace's init gets no signal it has no
+   * handler for, and one stopped right after it started may not have set its
+   * handler yet; the runtime's slower path then gives it that time, as it
+   * always did. False (for the runtime to do it) also when the PID is
+   * unknown or no longer the container's (not in its cgroup), or the signal
+   * has no number here.
    */
   private signalInit(c: Container, signal: string): boolean {
     const num = (osConstants.signals as Record<string, number | undefined>)[signal];
@@ -151,6 +155,7 @@ export class ContainerLifecycle {
     try {
       // A recycled PID is in another cgroup; the container's path ends in its ID.
       if (!readFileSync(`/proc/${c.pid}/cgroup`, 'utf8').includes(c.id)) return false;
+      if (!catches(readFileSync(`/proc/${c.pid}/status`, 'utf8'), num)) return false;
       process.kill(c.pid, num);
       return true;
     } catch {
@@ -267,6 +272,13 @@ export class ContainerLifecycle {
   private sharedElsewhere(path: string, except: string): boolean {
     return this.d.store.all().some((o) => o.id !== except && o.sharedMounts.includes(path));
   }
+}
+
+/** True when the SigCgt mask of a /proc/PID/status text has signal `num` (a handler is installed). */
+export function catches(status: string, num: number): boolean {
+  const hex = /^SigCgt:\s*([0-9a-f]+)/m.exec(status)?.[1];
+  if (!hex || num < 1) return false;
+  return ((BigInt(`0x${hex}`) >> BigInt(num - 1)) & 1n) === 1n;
 }
 
 /** True while `pid` is a process whose command line names `bundle` (a recycled pid does not). */

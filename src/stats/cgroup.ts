@@ -173,8 +173,15 @@ export function cgroupReader(base = '/sys/fs/cgroup', version = detectCgroupVers
   };
 }
 
-// Descriptors kept open at most (five per cgroup); past this, files are opened per read.
-const MAX_KEPT = 4096;
+/**
+ * Descriptors kept open at most (five per cgroup; past this, files are opened
+ * per read): 4096, or a quarter of the open-file limit when that is lower,
+ * so they never starve the daemon's other files and sockets.
+ */
+function maxKept(): number {
+  const soft = /^Max open files\s+(\d+)/m.exec(readSmall('/proc/self/limits') ?? '')?.[1];
+  return Math.min(4096, Math.floor(Number(soft ?? 4096) / 4));
+}
 
 /**
  * Descriptors of the cgroup files read again and again, by cgroup. Opening
@@ -188,6 +195,7 @@ const MAX_KEPT = 4096;
  */
 class KeptFiles {
   private readonly byCgroup = new Map<string, (number | undefined)[]>();
+  private readonly max = maxKept();
   private count = 0;
   private reading = 0;
   private closing: number[] = [];
@@ -200,7 +208,7 @@ class KeptFiles {
       this.byCgroup.set(cgroup, fds);
     }
     return files.map((f, i) => {
-      if (fds[i] === undefined && this.count < MAX_KEPT) {
+      if (fds[i] === undefined && this.count < this.max) {
         try {
           fds[i] = openSync(f, 'r');
           this.count++;
