@@ -4,7 +4,6 @@
 // the runtime has created the container.
 import { readFile, rm } from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
-import { constants as osConstants } from 'node:os';
 import { join } from 'node:path';
 import type { Container } from './types.js';
 import type { ExitWatcher } from './exits.js';
@@ -129,37 +128,13 @@ export class ContainerLifecycle {
     }
     const rt = this.runtimeOf(c);
     if (timeoutSeconds > 0 && c.state === 'RUNNING') {
-      if (!this.signalInit(c, c.stopSignal)) await rt.kill(c.id, c.stopSignal);
+      await rt.kill(c.id, c.stopSignal);
       if (await this.d.exits.wait(c, timeoutSeconds * 1000)) return;
       this.d.log.info({ container: c.id, timeout: timeoutSeconds }, 'container ignored its stop signal; killing it');
     }
     await rt.kill(c.id, 'SIGKILL', true);
     if (!(await this.d.exits.wait(c, KILL_WAIT_MS))) {
       throw internal(`container ${c.id} did not exit ${KILL_WAIT_MS / 1000}s after SIGKILL`);
-    }
-  }
-
-  /**
-   * Sends `signal` to the container's init directly, as `runc kill` without
-   * --all does, saving a runtime process per stop. Only once the init
-   * catches that signal: a PID namespace's init gets no signal it has no
-   * handler for, and one stopped right after it started may not have set its
-   * handler yet; the runtime's slower path then gives it that time, as it
-   * always did. False (for the runtime to do it) also when the PID is
-   * unknown or no longer the container's (not in its cgroup), or the signal
-   * has no number here.
-   */
-  private signalInit(c: Container, signal: string): boolean {
-    const num = (osConstants.signals as Record<string, number | undefined>)[signal];
-    if (!c.pid || num === undefined) return false;
-    try {
-      // A recycled PID is in another cgroup; the container's path ends in its ID.
-      if (!readFileSync(`/proc/${c.pid}/cgroup`, 'utf8').includes(c.id)) return false;
-      if (!catches(readFileSync(`/proc/${c.pid}/status`, 'utf8'), num)) return false;
-      process.kill(c.pid, num);
-      return true;
-    } catch {
-      return false;
     }
   }
 
@@ -272,13 +247,6 @@ export class ContainerLifecycle {
   private sharedElsewhere(path: string, except: string): boolean {
     return this.d.store.all().some((o) => o.id !== except && o.sharedMounts.includes(path));
   }
-}
-
-/** True when the SigCgt mask of a /proc/PID/status text has signal `num` (a handler is installed). */
-export function catches(status: string, num: number): boolean {
-  const hex = /^SigCgt:\s*([0-9a-f]+)/m.exec(status)?.[1];
-  if (!hex || num < 1) return false;
-  return ((BigInt(`0x${hex}`) >> BigInt(num - 1)) & 1n) === 1n;
 }
 
 /** True while `pid` is a process whose command line names `bundle` (a recycled pid does not). */
