@@ -23,14 +23,14 @@
 // apart) into DIR. Pods use a CNI bridge network (see bench/runtimes.ts)
 // unless --host-network.
 import { parseArgs } from 'node:util';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { tempDir } from '../test/helpers/daemon.js';
 import { startNode, type NodeRuntime, type RuntimeName } from './runtimes.js';
-import { CallLog, cpuTimes, fmt, ratio, row, runcBundle, tail } from './lib.js';
+import { CallLog, cpuTimes, fmt, ratio, row, runc, runcBundle, tail } from './lib.js';
 
 const { values: opt, positionals } = parseArgs({
   allowPositionals: true,
@@ -58,15 +58,6 @@ const daemonCpu = (pid: number): number => {
   const t = cpuTimes(pid);
   return t ? t.self + t.children : 0;
 };
-
-function runc(args: string[]): Promise<number> {
-  return new Promise((resolve, reject) => {
-    // No pipes: a detached container inherits runc's stdio and would hold them open.
-    const p = spawn('runc', args, { stdio: 'ignore' });
-    p.once('error', reject);
-    p.once('exit', (code) => resolve(code ?? -1));
-  });
-}
 
 async function floorBurst(bundle: string, root: string, round: number): Promise<Burst> {
   const ids = Array.from({ length: PODS }, (_x, i) => `bench-burst-${process.pid}-${round}-${i}`);

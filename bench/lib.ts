@@ -1,5 +1,5 @@
 // Shared measurement helpers for the benchmarks under bench/.
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { cpSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -172,6 +172,16 @@ export class CallLog {
     for (const f of this.failures.values()) n += f.count;
     return n;
   }
+}
+
+/** Runs `runc` with `args` to its end; its exit code. */
+export function runc(args: string[]): Promise<number> {
+  return new Promise((resolve, reject) => {
+    // No pipes: a detached container inherits runc's stdio and would hold them open.
+    const p = spawn('runc', args, { stdio: 'ignore' });
+    p.once('error', reject);
+    p.once('exit', (code) => resolve(code ?? -1));
+  });
 }
 
 /** A runc bundle running busybox `sleep` (with `true` to exec), built from `runc spec`. */

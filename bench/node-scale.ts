@@ -54,13 +54,12 @@
 import { parseArgs } from 'node:util';
 import { readFileSync, existsSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { spawn } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import type { ClientReadableStream } from '@grpc/grpc-js';
 import { CallError } from '../src/cli/client.js';
 import { startNode, type BenchNode, type NodeRuntime, type PodRef, type RuntimeName } from './runtimes.js';
-import { CallLog, cpuTimes, fmt, percentile, processTable, pssKiB, ratio, row, runcBundle, tail } from './lib.js';
+import { CallLog, cpuTimes, fmt, percentile, processTable, pssKiB, ratio, row, runc, runcBundle, tail } from './lib.js';
 import { tempDir } from '../test/helpers/daemon.js';
 
 const { values: opt, positionals } = parseArgs({
@@ -79,15 +78,6 @@ const PODS = Number(positionals[0] ?? 110);
 const SECONDS = Number(positionals[1] ?? 120);
 const MULTI = Math.min(PODS, Number(opt.multi));
 const SLICE = Number(opt.slice);
-
-function runc(args: string[]): Promise<number> {
-  return new Promise((resolve, reject) => {
-    // No pipes: a detached container inherits runc's stdio and would hold them open.
-    const p = spawn('runc', args, { stdio: 'ignore' });
-    p.once('error', reject);
-    p.once('exit', (code) => resolve(code ?? -1));
-  });
-}
 
 const STATUS_MS = 5000;
 const RELIST_MS = 1000;

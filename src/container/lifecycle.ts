@@ -43,7 +43,7 @@ export class ContainerLifecycle {
    * then only removes files, without a runtime process on its path. Pod
    * stop and removal, and a shutdown, wait for these.
    */
-  releaseRuntime(c: Container): void {
+  private releaseRuntime(c: Container): void {
     if (this.released.has(c.id) || c.phase !== 'created') return;
     const sb = this.d.sandboxes.find(c.sandboxId);
     if (!sb) return;

@@ -55,12 +55,6 @@ function reachable(t: protobuf.Type, out = new Set<protobuf.Type>()): Set<protob
   return out;
 }
 
-function hasEnum(t: protobuf.Type, seen = new Set<protobuf.Type>()): boolean {
-  if (seen.has(t)) return false;
-  seen.add(t);
-  return t.fieldsArray.some((f) => f.resolvedType instanceof protobuf.Enum || (f.resolvedType instanceof protobuf.Type && hasEnum(f.resolvedType, seen)));
-}
-
 function encodeDirectly(service: grpc.ServiceDefinition, serviceName: string): void {
   const root = protobuf.loadSync(protoPath);
   root.resolveAll();
@@ -68,11 +62,13 @@ function encodeDirectly(service: grpc.ServiceDefinition, serviceName: string): v
   for (const name of DIRECT_ENCODE) {
     const type = methods[name]?.resolvedResponseType;
     const def = service[name];
+    if (!type || !def) continue;
+    const types = reachable(type);
     // A schema change that brings an enum in falls back to proto-loader's serializer.
-    if (!type || !def || hasEnum(type)) continue;
+    if ([...types].some((t) => t.fieldsArray.some((f) => f.resolvedType instanceof protobuf.Enum))) continue;
     // protobufjs generates a type's encoder on its first use: 80 ms of the
     // first stats call at 110 pods, so it is done now.
-    for (const t of reachable(type)) t.setup();
+    for (const t of types) t.setup();
     (def as { responseSerialize: (v: object) => Buffer }).responseSerialize = (v) => {
       const bytes = type.encode(v).finish();
       return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);

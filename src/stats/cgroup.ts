@@ -34,19 +34,6 @@ function num(t: string | undefined): number | undefined {
   return Number.isFinite(n) ? n : undefined;
 }
 
-/** Parses "key value" lines (memory.stat, cpu.stat). */
-export function parseKeyed(t: string | undefined): Map<string, number> {
-  const m = new Map<string, number>();
-  if (!t) return m;
-  for (const line of t.split('\n')) {
-    const sp = line.indexOf(' ');
-    if (sp <= 0) continue;
-    const v = Number(line.slice(sp + 1));
-    if (Number.isFinite(v)) m.set(line.slice(0, sp), v);
-  }
-  return m;
-}
-
 /**
  * One value of a "key value" file, found in place: a list call parses 240
  * memory.stat files of ~35 lines for four values, and a Map of each was
@@ -149,27 +136,17 @@ export interface CgroupReader {
 }
 
 export function cgroupReader(base = '/sys/fs/cgroup', version = detectCgroupVersion(base)): CgroupReader {
-  const kept = new KeptFiles();
-  // Path joins per file showed in the profile of a list call: made once per cgroup.
-  const files = new Map<string, string[]>();
-  const filesOf = (p: string): string[] => {
-    let f = files.get(p);
-    if (!f) files.set(p, (f = sampleFiles(version, base, p)));
-    return f;
-  };
+  const kept = new KeptFiles((p) => sampleFiles(version, base, p));
   return {
     version,
-    read: (p) => parseSample(version, kept.readSync(p, filesOf(p))),
+    read: (p) => parseSample(version, kept.readSync(p)),
     readMany: async (paths) => {
-      const texts = await kept.readMany(paths.map((p) => [p, filesOf(p)]));
+      const texts = await kept.readMany(paths);
       const atNs = nowNs();
       return texts.map((t) => parseSample(version, t, atNs));
     },
-    retain: (live) => {
-      kept.retain(live);
-      for (const p of files.keys()) if (!live.has(p)) files.delete(p);
-    },
-    oomKills: (p) => parseKeyed(readSmall(version === 'v2' ? join(base, p, 'memory.events') : join(base, 'memory', p, 'memory.oom_control'))).get('oom_kill'),
+    retain: (live) => kept.retain(live),
+    oomKills: (p) => keyedValue(readSmall(version === 'v2' ? join(base, p, 'memory.events') : join(base, 'memory', p, 'memory.oom_control')), 'oom_kill'),
   };
 }
 
@@ -194,40 +171,57 @@ function maxKept(): number {
  * number closed and reused meanwhile would read another file.
  */
 class KeptFiles {
-  private readonly byCgroup = new Map<string, (number | undefined)[]>();
+  // By cgroup: its files (the path joins showed in a list call's profile, so
+  // they are made once) and the descriptor of each, when open.
+  private readonly byCgroup = new Map<string, { files: string[]; fds: (number | undefined)[] }>();
   private readonly max = maxKept();
   private count = 0;
   private reading = 0;
   private closing: number[] = [];
 
-  /** Each file's descriptor, opened now if need be, or its path where it cannot be kept. */
-  private items(cgroup: string, files: string[]): (string | number)[] {
-    let fds = this.byCgroup.get(cgroup);
-    if (!fds) {
-      fds = files.map(() => undefined);
-      this.byCgroup.set(cgroup, fds);
+  constructor(private readonly filesOf: (cgroup: string) => string[]) {}
+
+  /** The cgroup's entry, with each file's descriptor opened now if need be. */
+  private entry(cgroup: string): { files: string[]; fds: (number | undefined)[] } {
+    let e = this.byCgroup.get(cgroup);
+    if (!e) {
+      const files = this.filesOf(cgroup);
+      e = { files, fds: files.map(() => undefined) };
+      this.byCgroup.set(cgroup, e);
     }
-    return files.map((f, i) => {
-      if (fds[i] === undefined && this.count < this.max) {
-        try {
-          fds[i] = openSync(f, 'r');
-          this.count++;
-        } catch {
-          // Not there (yet): read by path, which says so.
-        }
+    for (let i = 0; i < e.files.length; i++) {
+      if (e.fds[i] !== undefined || this.count >= this.max) continue;
+      try {
+        e.fds[i] = openSync(e.files[i]!, 'r');
+        this.count++;
+      } catch {
+        // Not there (yet): read by path, which says so.
       }
-      return fds[i] ?? f;
-    });
+    }
+    return e;
   }
 
-  /** A descriptor that failed to read: closed (or queued for it) and forgotten. */
-  private drop(cgroup: string, i: number): void {
-    const fds = this.byCgroup.get(cgroup);
-    const fd = fds?.[i];
-    if (fd === undefined) return;
-    fds![i] = undefined;
-    this.count--;
-    this.close([fd]);
+  /** What to read for each file: its descriptor, or its path where it is not kept. */
+  private items(e: { files: string[]; fds: (number | undefined)[] }): (string | number)[] {
+    return e.files.map((f, i) => e.fds[i] ?? f);
+  }
+
+  /**
+   * Texts read through `items`: a descriptor that failed to read (its cgroup
+   * was removed) is closed, or queued for it, and forgotten, and the path is
+   * read afresh (a cgroup made again under the same path).
+   */
+  private recover(e: { files: string[]; fds: (number | undefined)[] }, items: (string | number)[], texts: (string | undefined)[]): (string | undefined)[] {
+    items.forEach((item, i) => {
+      if (typeof item !== 'number' || texts[i] !== undefined) return;
+      if (e.fds[i] === item) {
+        e.fds[i] = undefined;
+        this.count--;
+        this.close([item]);
+      }
+      texts[i] = readSmall(e.files[i]!);
+    });
+    return texts;
   }
 
   private close(fds: number[]): void {
@@ -238,18 +232,15 @@ class KeptFiles {
     for (const fd of fds) closeSync(fd);
   }
 
-  readSync(cgroup: string, files: string[]): (string | undefined)[] {
-    return this.items(cgroup, files).map((item, i) => {
-      if (typeof item === 'string') return readSmall(item);
-      const t = preadSmall(item);
-      if (t !== undefined) return t;
-      this.drop(cgroup, i);
-      return readSmall(files[i]!);
-    });
+  readSync(cgroup: string): (string | undefined)[] {
+    const e = this.entry(cgroup);
+    const items = this.items(e);
+    return this.recover(e, items, items.map((item) => (typeof item === 'string' ? readSmall(item) : preadSmall(item))));
   }
 
-  async readMany(wanted: [cgroup: string, files: string[]][]): Promise<(string | undefined)[][]> {
-    const items = wanted.map(([cg, files]) => this.items(cg, files));
+  async readMany(cgroups: string[]): Promise<(string | undefined)[][]> {
+    const entries = cgroups.map((cg) => this.entry(cg));
+    const items = entries.map((e) => this.items(e));
     this.reading++;
     let texts: (string | undefined)[];
     try {
@@ -258,25 +249,16 @@ class KeptFiles {
       if (--this.reading === 0 && this.closing.length) this.close(this.closing.splice(0));
     }
     let at = 0;
-    return wanted.map(([cg, files], w) => {
-      const out = texts.slice(at, (at += files.length));
-      items[w]!.forEach((item, i) => {
-        if (typeof item === 'number' && out[i] === undefined) {
-          this.drop(cg, i);
-          out[i] = readSmall(files[i]!);
-        }
-      });
-      return out;
-    });
+    return entries.map((e, w) => this.recover(e, items[w]!, texts.slice(at, (at += items[w]!.length))));
   }
 
   /** Closes the descriptors of every cgroup not in `live`. */
   retain(live: Set<string>): void {
     const gone: number[] = [];
-    for (const [cg, fds] of this.byCgroup) {
+    for (const [cg, e] of this.byCgroup) {
       if (live.has(cg)) continue;
       this.byCgroup.delete(cg);
-      for (const fd of fds) {
+      for (const fd of e.fds) {
         if (fd === undefined) continue;
         gone.push(fd);
         this.count--;

@@ -67,12 +67,25 @@ const FS_TTL_MS = 2000;
 // (with the time it was taken) instead of read twice. A call about one
 // container or pod reads afresh.
 const SAMPLE_TTL_MS = 1000;
-// Layers walked between two yields to the event loop (walks are synchronous).
-const WALK_BATCH = 8;
-// The background walks run this long at most between two yields.
-const DRAIN_SLICE_MS = 2;
+// Layer walks are synchronous: a loop that may walk gives the event loop back
+// once it has run this long.
+const SLICE_MS = 2;
 
 const tick = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+/** Runs `fn` over `items` in order, yielding to the event loop every SLICE_MS of work. */
+async function sliced<T, R>(items: Iterable<T>, fn: (x: T) => Promise<R>): Promise<R[]> {
+  const out: R[] = [];
+  let since = performance.now();
+  for (const x of items) {
+    out.push(await fn(x));
+    if (performance.now() - since >= SLICE_MS) {
+      await tick();
+      since = performance.now();
+    }
+  }
+  return out;
+}
 
 export class StatsService {
   private readonly cpu = new CpuRates();
@@ -185,35 +198,22 @@ export class StatsService {
   private async drain(): Promise<void> {
     // Queued from inside a call or an event: the work comes after it.
     await tick();
-    let slice = performance.now();
-    for (const [id, openCgroup] of this.pending) {
+    await sliced(this.pending, async ([id, openCgroup]) => {
       this.pending.delete(id);
       const c = this.src.findContainer(id);
       // Removed meanwhile: nothing to do.
-      if (!c) continue;
+      if (!c) return;
       const hit = this.fsCache.get(id);
       if (!hit || Date.now() - hit.at >= this.ttl.fsMs) await this.walk(id).catch(() => undefined);
       const sb = this.src.findSandbox(c.sandboxId);
       if (openCgroup && this.isLive(c, sb)) this.reader.read(this.cgroupPath(c, sb));
-      // Walks are synchronous: give the event loop back every couple of milliseconds.
-      if (performance.now() - slice >= DRAIN_SLICE_MS) {
-        await tick();
-        slice = performance.now();
-      }
-    }
+    });
   }
 
   /** Sum of every writable layer (from the last walks; stale ones are refreshed in the background), for the container fs gauge. */
   async writableLayersBytes(): Promise<number> {
-    const all = this.src.listContainers({});
-    let total = 0;
-    let walked = 0;
-    for (const c of all) {
-      // The first walk of each layer is synchronous: yield now and then.
-      if (!this.fsCache.has(c.id) && ++walked % WALK_BATCH === 0) await tick();
-      total += await this.writableLayer(c.id, true).then((f) => f.usedBytes, () => 0);
-    }
-    return total;
+    const sizes = await sliced(this.src.listContainers({}), (c) => this.writableLayer(c.id, true).then((f) => f.usedBytes, () => 0));
+    return sizes.reduce((a, b) => a + b, 0);
   }
 
   private async containerStats(c: Container, cg: CgroupSample | undefined, list: boolean): Promise<ContainerStatsView> {
@@ -239,7 +239,7 @@ export class StatsService {
       if (this.isLive(c, sb)) paths.set(c.id, this.cgroupPath(c, sb));
     }
     const samples = await this.listSamples([...paths.values()]);
-    const out = await this.withWalkYields(list, (c) => [c.id], (c) => {
+    const out = await sliced(list, (c) => {
       const p = paths.get(c.id);
       return this.containerStats(c, p === undefined ? undefined : samples.get(p), true);
     });
@@ -247,23 +247,8 @@ export class StatsService {
     return out;
   }
 
-  /** Runs `fn` over `items` in order, yielding once WALK_BATCH layers never walked (walked synchronously) went by. */
-  private async withWalkYields<T, R>(items: T[], layers: (x: T) => string[], fn: (x: T) => Promise<R>): Promise<R[]> {
-    const out: R[] = [];
-    let walks = 0;
-    for (const x of items) {
-      walks += layers(x).filter((id) => !this.fsCache.has(id)).length;
-      if (walks >= WALK_BATCH) {
-        walks = 0;
-        await tick();
-      }
-      out.push(await fn(x));
-    }
-    return out;
-  }
-
   async container(c: Container): Promise<ContainerStatsView> {
-    const sb = this.src.listSandboxes({ id: c.sandboxId }).find((s) => s.id === c.sandboxId);
+    const sb = this.src.findSandbox(c.sandboxId);
     const v = await this.containerStats(c, this.isLive(c, sb) ? this.sample(this.cgroupPath(c, sb)) : undefined, false);
     this.prune();
     return v;
@@ -317,24 +302,19 @@ export class StatsService {
     }
     // Every pod's and live container's cgroup, and each pod's first net/dev, in one read off the event loop.
     const paths: string[] = [];
+    const netPods: string[] = [];
     const netFiles: string[] = [];
     for (const sb of list) {
       const mine = bySandbox.get(sb.id) ?? [];
       paths.push(sb.cgroupParent, ...mine.filter((c) => this.isLive(c, sb)).map((c) => this.cgroupPath(c, sb)));
       const pid = this.netPids(sb, mine)[0];
-      if (pid !== undefined) netFiles.push(`/proc/${pid}/net/dev`);
+      if (pid === undefined) continue;
+      netPods.push(sb.id);
+      netFiles.push(`/proc/${pid}/net/dev`);
     }
     const [samples, netTexts] = await Promise.all([this.listSamples(paths), readMany(netFiles)]);
-    const netDev = new Map(netFiles.map((f, i) => [f, netTexts[i]]));
-    const out = await this.withWalkYields(
-      list,
-      (sb) => (bySandbox.get(sb.id) ?? []).map((c) => c.id),
-      (sb) => {
-        const mine = bySandbox.get(sb.id) ?? [];
-        const pid = this.netPids(sb, mine)[0];
-        return this.sandboxStats(sb, mine, { samples, netDev: pid === undefined ? undefined : netDev.get(`/proc/${pid}/net/dev`) });
-      },
-    );
+    const netDev = new Map(netPods.map((id, i) => [id, netTexts[i]]));
+    const out = await sliced(list, (sb) => this.sandboxStats(sb, bySandbox.get(sb.id) ?? [], { samples, netDev: netDev.get(sb.id) }));
     this.prune();
     return out;
   }

@@ -19,13 +19,13 @@ export interface NativeModule {
     file: string, argv: string[], env: string[], cwd: string | null, fds: number[], newSession: boolean, keepAlive: boolean,
     onExit: (code: number | null, signal: number | null) => void,
   ): number;
-  /** spawn, the wait for the child's exec on a thread-pool thread instead of the event loop; fds may be closed once it returns. */
   /**
    * Reads each file whole (up to 256 KiB) in one thread-pool job, by path or
    * from offset 0 of a descriptor kept open (not to be closed before the
    * promise settles): its latin1 text, or null where it could not be read.
    */
   readFiles(items: (string | number)[]): Promise<(string | null)[]>;
+  /** spawn, the wait for the child's exec on a thread-pool thread instead of the event loop; fds may be closed once it returns. */
   spawnAsync(
     file: string, argv: string[], env: string[], cwd: string | null, fds: number[], newSession: boolean, keepAlive: boolean,
     onExit: (code: number | null, signal: number | null) => void,
