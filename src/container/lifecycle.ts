@@ -16,6 +16,7 @@ import { startFailure } from './failures.js';
 import { unmountImageVolumes } from './image-volumes.js';
 import { span } from '../tracing/tracing.js';
 import { requestedCdiDevices } from './cdi.js';
+import { signalInit } from './stop-signal.js';
 
 /** How long a container may take to die after SIGKILL before StopContainer fails. */
 const KILL_WAIT_MS = 10_000;
@@ -128,7 +129,7 @@ export class ContainerLifecycle {
     }
     const rt = this.runtimeOf(c);
     if (timeoutSeconds > 0 && c.state === 'RUNNING') {
-      await rt.kill(c.id, c.stopSignal);
+      if (!signalInit(c, c.stopSignal)) await rt.kill(c.id, c.stopSignal);
       if (await this.d.exits.wait(c, timeoutSeconds * 1000)) return;
       this.d.log.info({ container: c.id, timeout: timeoutSeconds }, 'container ignored its stop signal; killing it');
     }
@@ -199,11 +200,15 @@ export class ContainerLifecycle {
     await this.reapConmon(id);
     await unmountAll([paths.rootfs(id), ...sharedMounts]);
     await unmountImageVolumes(paths.bundle(id));
-    await rm(paths.bundle(id), { recursive: true, force: true });
-    await rm(join(paths.socketDir, id), { force: true });
-    await rm(paths.exitFile(id), { force: true });
-    await rm(paths.persistDir(id), { recursive: true, force: true });
-    await rm(paths.checkpoint(id), { recursive: true, force: true });
+    // Independent removals, each a thread-pool round trip: side by side, so
+    // a pool busy with stats reads delays them once, not five times over.
+    await Promise.all([
+      rm(paths.bundle(id), { recursive: true, force: true }),
+      rm(join(paths.socketDir, id), { force: true }),
+      rm(paths.exitFile(id), { force: true }),
+      rm(paths.persistDir(id), { recursive: true, force: true }),
+      rm(paths.checkpoint(id), { recursive: true, force: true }),
+    ]);
     await this.d.images.release(id);
   }
 
