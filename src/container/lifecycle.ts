@@ -48,7 +48,7 @@ export class ContainerLifecycle {
     if (this.released.has(c.id) || c.phase !== 'created') return;
     const sb = this.d.sandboxes.find(c.sandboxId);
     if (!sb) return;
-    const done = this.d.runtimes.of(sb).delete(c.id).then(
+    const done = this.d.runtimes.of(sb).delete(c.id, { background: true }).then(
       () => undefined,
       (err: unknown) => {
         // destroy() tries again.

@@ -21,14 +21,15 @@ export class RunError extends Error {
 /**
  * Runs a helper (started without forking the daemon, see util/spawn.ts);
  * rejects with RunError when it cannot start, exits non-zero, is killed, runs
- * past the timeout (default 60 s) or prints more than 16 MiB.
+ * past the timeout (default 60 s) or prints more than 16 MiB. `niceness`
+ * lowers its CPU priority (see CollectOptions).
  */
-export async function run(cmd: string, args: string[], opts: { timeoutMs?: number; input?: string } = {}): Promise<RunResult> {
+export async function run(cmd: string, args: string[], opts: { timeoutMs?: number; input?: string; niceness?: number } = {}): Promise<RunResult> {
   const what = `${cmd} ${args.slice(0, 3).join(' ')}`;
   const timeoutMs = opts.timeoutMs ?? 60_000;
   let r;
   try {
-    r = await collectProcess(cmd, args, { input: opts.input, timeoutMs });
+    r = await collectProcess(cmd, args, { input: opts.input, timeoutMs, niceness: opts.niceness });
   } catch (err) {
     throw new RunError(what, null, (err as Error).message);
   }

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readdirSync, realpathSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, realpathSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Socket } from 'node:net';
@@ -159,6 +159,16 @@ test('collectProcess: input, output, a name found on PATH, timeout and overflow'
   const deaf = await collectProcess('true', [], { input: 'x'.repeat(1 << 20) });
   assert.equal(deaf.code, 0);
   await assert.rejects(collectProcess('no-such-program-berth', []), /No such file or directory/);
+});
+
+test('collectProcess: niceness lowers the priority of the process, not the daemon\'s', async () => {
+  // Field 19 of /proc/PID/stat is the nice value; the shell reads its own once the priority was set.
+  const niceOf = (stat: string): number => Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]);
+  const r = await collectProcess('sh', ['-c', 'sleep 0.3; cat /proc/$$/stat'], { niceness: 10 });
+  assert.equal(niceOf(r.stdout.toString()), 10);
+  assert.equal(niceOf(readFileSync('/proc/self/stat', 'utf8')), 0);
+  const plain = await collectProcess('sh', ['-c', 'cat /proc/$$/stat']);
+  assert.equal(niceOf(plain.stdout.toString()), 0);
 });
 
 test('run: helper failures become RunError with what the helper said', async () => {

@@ -5,7 +5,7 @@
 // this way.
 import { closeSync, openSync } from 'node:fs';
 import { Socket } from 'node:net';
-import { constants } from 'node:os';
+import { constants, setPriority } from 'node:os';
 import { loadNativeModule } from './native.js';
 import { clampTimerMs } from './timers.js';
 
@@ -220,6 +220,11 @@ export interface CollectOptions {
    * `runc exec` reaps its command) is given the time to do so.
    */
   killGraceMs?: number;
+  /**
+   * Scheduling niceness for the process, set once it has exec'd: work nobody
+   * waits for (a background cleanup) then yields the CPU to work somebody does.
+   */
+  niceness?: number;
 }
 
 /**
@@ -236,6 +241,13 @@ export function collectProcess(file: string, args: string[], o: CollectOptions =
 
   function watch({ process: child, pipes }: Spawned, resolve: (o: Outcome) => void): void {
     const [stdin, stdout, stderr] = pipes as [Socket | undefined, Socket, Socket];
+    if (o.niceness !== undefined) {
+      try {
+        setPriority(child.pid, o.niceness);
+      } catch {
+        // exited already, or not allowed here: it runs at the daemon's priority
+      }
+    }
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     const size = [0, 0];
