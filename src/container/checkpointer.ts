@@ -108,7 +108,7 @@ export class ContainerCheckpointer {
     const images = join(this.restoreDir(c.id), CHECKPOINT_IMAGES_DIR);
     const opts = { ...this.d.conmonOptions(c), restore: images };
     try {
-      return await this.d.runtimeOf(c).launchConmon(opts).create();
+      return await (await this.d.runtimeOf(c).launchConmon(opts)).create();
     } catch (err) {
       throw await criuFailure(`restoring container ${c.id}`, err, [join(this.d.paths.bundle(c.id), 'restore.log')]);
     }

@@ -233,8 +233,8 @@ export class ContainerCreator {
   }
 
   /** Launches the container's conmon, held, and moves it out of berthd's cgroup while it cannot run anything yet (see cgroup/monitors.ts). */
-  launchConmon(c: Container, sb: Sandbox): ConmonLaunch {
-    const launch = this.d.runtimes.of(sb).launchConmon(this.conmonOptions(c));
+  async launchConmon(c: Container, sb: Sandbox): Promise<ConmonLaunch> {
+    const launch = await this.d.runtimes.of(sb).launchConmon(this.conmonOptions(c));
     try {
       this.d.sandboxes.placeMonitor(launch.pid, sb);
     } catch (err) {
@@ -292,22 +292,24 @@ export class ContainerCreator {
     const mounting = made.then(() => mountRootfs(image.layerDirs, layerDirs.upper(c.id), layerDirs.work(c.id), rootfs));
     const volumeSources = Promise.all(volumes.map(({ volume: { mount: i }, image: vi }) =>
       mountImageVolume(bundle, i, vi.layerDirs, c.config.mounts[i]!.imageSubPath ?? '', `config.mounts[${i}]`).then((source) => ({ i, source }))));
-    let conmon: ConmonLaunch | undefined;
+    // A container restored from a checkpoint gets its conmon at StartContainer (`conmon --restore`).
+    const launching = c.restoreFrom ? Promise.resolve(undefined) : this.launchConmon(c, sb);
+    // Its failure is taken below; until then it must not count as unhandled.
+    launching.catch(() => undefined);
     try {
-      // A container restored from a checkpoint gets its conmon at StartContainer (`conmon --restore`).
-      if (!c.restoreFrom) conmon = this.launchConmon(c, sb);
       const spec = await this.buildSpecFor(c, sb, image, rootfs, volumeSources);
       await mounting;
       if (c.restoreFrom) await this.d.checkpoints.prepare(c, spec, rootfs);
       // A few kilobytes, no fsync: written in place rather than queued on the
       // thread pool.
       writeFileSync(join(bundle, 'config.json'), JSON.stringify(spec));
+      return await launching;
     } catch (err) {
-      conmon?.abort();
+      // A conmon that started is killed while it still waits to be released.
+      await launching.then((l) => l?.abort(), () => undefined);
       await Promise.all([mounting.catch(() => undefined), volumeSources.catch(() => undefined)]);
       throw err;
     }
-    return conmon;
   }
 
   /**

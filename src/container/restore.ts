@@ -158,7 +158,7 @@ export class ContainerRestore {
     await rm(this.d.paths.exitFile(c.id), { force: true });
     try {
       await this.ensureRootfs(c);
-      const pid = await this.d.creator.launchConmon(c, sb).create();
+      const pid = await (await this.d.creator.launchConmon(c, sb)).create();
       this.d.store.update(c, (x) => {
         x.pid = pid;
         x.phase = 'created';

@@ -23,7 +23,7 @@ test('a held conmon never runs the runtime: abort kills it, a bad bundle reports
     persistDir: join(dir, 'persist'), logPath: join(dir, 'bundle', `${id}.log`), stdin: false, tty: false,
   });
 
-  const held = rt.launchConmon(opts('berth-oci-held'));
+  const held = await rt.launchConmon(opts('berth-oci-held'));
   await new Promise((r) => setTimeout(r, 150));
   assert.equal(conmonsOf('berth-oci-held').length, 1, 'conmon waits on its start pipe');
   held.abort();
@@ -33,7 +33,7 @@ test('a held conmon never runs the runtime: abort kills it, a bad bundle reports
   assert.equal(existsSync(join(dir, 'runc', 'berth-oci-held')), false, 'the runtime never created anything');
 
   // No config.json in the bundle: released, conmon runs runc, which refuses.
-  const bad = rt.launchConmon(opts('berth-oci-bad'));
+  const bad = await rt.launchConmon(opts('berth-oci-bad'));
   await assert.rejects(bad.create(), /runc create failed.*config\.json/s);
 });
 
@@ -85,7 +85,7 @@ test('conmon\'s PID is kept in the bundle; create answers with the PID runc writ
   });
   const bundle = busyboxBundle(dir, id);
   const rt = new OciRuntime('runc', which('runc'), root, true);
-  const launch = rt.launchConmon({
+  const launch = await rt.launchConmon({
     conmon: which('conmon'), id, name: id, bundle, exitDir: join(dir, 'exits'), socketDir: join(dir, 'sockets'),
     persistDir: join(dir, 'persist'), logPath: join(bundle, 'c.log'), stdin: false, tty: false,
   });

@@ -6,7 +6,7 @@ import { readFile } from 'node:fs/promises';
 import { Socket } from 'node:net';
 import { join } from 'node:path';
 import { run, RunError } from '../util/run.js';
-import { spawnProcess } from '../util/spawn.js';
+import { spawnProcessAsync } from '../util/spawn.js';
 
 export interface ConmonOptions {
   conmon: string;
@@ -65,9 +65,12 @@ export class OciRuntime {
    * byte on its start pipe). Spawning it early lets conmon load while the
    * daemon mounts the rootfs and writes the spec; `create()` then releases it
    * and resolves with the container's PID, or rejects with the runtime's error.
-   * `abort()` kills a held conmon that must not create anything.
+   * `abort()` kills a held conmon that must not create anything. The wait
+   * for conmon's exec is on a thread-pool thread: under CPU contention it
+   * took tens of milliseconds, which the event loop (every other call) would
+   * otherwise wait out.
    */
-  launchConmon(o: ConmonOptions): ConmonLaunch {
+  async launchConmon(o: ConmonOptions): Promise<ConmonLaunch> {
     const pidFile = join(o.bundle, 'pidfile');
     const args = [
       '--api-version', '1', '-c', o.id, '-u', o.id, '-n', o.name, '-r', this.path, '-b', o.bundle,
@@ -91,7 +94,7 @@ export class OciRuntime {
     // its exit is reaped here instead of lingering as a zombie under PID 1;
     // detached (own session) so it outlives berthd. It is spawned without
     // forking the daemon (util/spawn.ts): this runs on every CreateContainer.
-    const { process: child, pipes } = spawnProcess(o.conmon, args, {
+    const { process: child, pipes } = await spawnProcessAsync(o.conmon, args, {
       detached: true,
       keepAlive: false,
       stdio: ['null', 'null', 'pipe-out', 'pipe-out', 'pipe-in', { ours: 3 }, { ours: 2 }],
