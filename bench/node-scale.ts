@@ -2,7 +2,9 @@
 //
 // Each runtime runs PODS pods (default 110, kubelet's default maximum): one
 // container each, the first MULTI (default 10) with three. A client then
-// does to each what kubelet does to its runtime:
+// does to each what kubelet does to its runtime, each loop in a worker
+// thread with a connection of its own, as kubelet's Go client does not make
+// one loop's answers wait for another's decoding (bench/kubelet-loop.ts):
 //   - Status every 5 s;
 //   - PLEG relist every 1 s (ListPodSandbox + ListContainers, 1 s after the
 //     previous relist ended), then PodSandboxStatus of every pod whose sandbox
@@ -56,10 +58,11 @@ import { readFileSync, existsSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import type { ClientReadableStream } from '@grpc/grpc-js';
+import { Worker } from 'node:worker_threads';
 import { CallError } from '../src/cli/client.js';
 import { startNode, type BenchNode, type NodeRuntime, type PodRef, type RuntimeName } from './runtimes.js';
 import { CallLog, cpuTimes, fmt, percentile, processTable, pssKiB, ratio, row, runc, runcBundle, tail } from './lib.js';
+import type { Floor, FromLoop, LoopData, LoopKind, LoopResult, ToLoop } from './kubelet-loop.js';
 import { tempDir } from '../test/helpers/daemon.js';
 
 const { values: opt, positionals } = parseArgs({
@@ -86,139 +89,89 @@ const REPLACE_MS = 1000;
 // Replacements still running when the next is due are not stacked beyond this.
 const MAX_REPLACING = 3;
 
-interface ListedSandbox { id: string; state: string }
-interface ListedContainer { id: string; podSandboxId: string; state: string }
+const LOOP = new URL('./kubelet-loop.js', import.meta.url);
 
-/** What one runtime's kubelet did and saw. */
+/** What one runtime's kubelet did and saw: its loops, each in a worker thread of its own (bench/kubelet-loop.ts). */
 class Kubelet {
   readonly calls = new CallLog();
+  readonly floorCalls = new CallLog();
   replaced = 0;
   replaceSkipped = 0;
   relists = 0;
   events = 0;
   readonly eventDelays: number[] = [];
   eventsUnsupported = '';
-  private stream?: ClientReadableStream<{ createdAt: string }>;
-  private sandboxes = new Map<string, string>();
-  private containers = new Map<string, { pod: string; state: string }>();
-  private next = 0;
-  private readonly replacing = new Set<Promise<void>>();
-
+  /** The worst event-loop delay of any of its loop threads while they ran (ms). */
+  loopMaxMs = 0;
   /** When set, replacements are bare `runc run -d` + `runc delete -f` of this bundle (the floor), timed in floorCalls. */
-  floor?: { bundle: string; root: string };
-  readonly floorCalls = new CallLog();
-  private floorSeq = 0;
+  floor?: Floor;
+  private readonly loops = new Map<LoopKind, { worker: Worker; next: () => Promise<FromLoop> }>();
 
   constructor(readonly rt: NodeRuntime, private readonly node: BenchNode, private readonly pods: PodRef[]) {}
 
-  private async floorOnce(): Promise<void> {
-    const { bundle, root } = this.floor!;
-    const id = `bench-scale-floor-${process.pid}-${this.floorSeq++}`;
-    await this.floorCalls.time('runc run -d', async () => {
-      if ((await runc(['--root', root, 'run', '-d', '--bundle', bundle, id])) !== 0) throw new Error(`runc run -d ${id} failed`);
-    });
-    await this.floorCalls.time('runc delete -f', () => runc(['--root', root, 'delete', '-f', id]));
+  /** Starts the loops' workers; the events loop subscribes and the relist loop makes PLEG's first, unmeasured, relist. */
+  async start(): Promise<void> {
+    const periods: Record<LoopKind, number> = { status: STATUS_MS, relist: RELIST_MS, stats: STATS_MS, replace: REPLACE_MS, events: 0 };
+    await Promise.all((Object.keys(periods) as LoopKind[]).map(async (kind) => {
+      const data: LoopData = {
+        kind, endpoint: this.rt.endpoint, pods: this.pods, container: this.node.containerConfig(''), periodMs: periods[kind], maxReplacing: MAX_REPLACING,
+      };
+      const worker = new Worker(LOOP, { workerData: data });
+      const queue: FromLoop[] = [];
+      const waiting: ((m: FromLoop) => void)[] = [];
+      worker.on('message', (m: FromLoop) => {
+        const w = waiting.shift();
+        if (w) w(m);
+        else queue.push(m);
+      });
+      worker.on('error', (err: Error) => console.error(`${this.rt.name} ${kind} loop failed: ${err.message}`));
+      const next = (): Promise<FromLoop> => (queue.length ? Promise.resolve(queue.shift()!) : new Promise((r) => waiting.push(r)));
+      this.loops.set(kind, { worker, next });
+      await next(); // ready
+    }));
   }
 
-  /** Where this kubelet's calls are timed: the floor's apart from the runtime's load. */
-  private get log(): CallLog {
-    return this.floor ? this.floorCalls : this.calls;
-  }
-
-  private call<T>(method: string, req: object, timeoutMs = 60_000): Promise<T> {
-    return this.log.time(method, () => this.rt.client.call<T>(method, req, timeoutMs));
-  }
-
-  subscribe(): void {
-    const s = this.rt.client.open<{ createdAt: string }>('GetContainerEvents', {});
-    this.stream = s;
-    s.on('data', (m) => {
-      this.events++;
-      this.eventDelays.push(Date.now() - Number(BigInt(m.createdAt) / 1_000_000n));
-    });
-    s.on('error', (err: Error & { code?: number }) => {
-      // 1: CANCELLED, our own cancel() at the end.
-      if (err.code !== 1) this.eventsUnsupported = err.message;
-    });
-  }
-
-  unsubscribe(): void {
-    this.stream?.cancel();
-  }
-
-  /** PLEG's relist: what changed since the last one gets its statuses read. */
-  async relist(record = true): Promise<void> {
-    const call = record ? this.call.bind(this) : <T>(m: string, r: object) => this.rt.client.call<T>(m, r, 60_000);
-    const sbs = (await call<{ items: ListedSandbox[] }>('ListPodSandbox', {})).items;
-    const cs = (await call<{ containers: ListedContainer[] }>('ListContainers', {})).containers;
-    const changed = new Set<string>();
-    const sbNow = new Map(sbs.map((s) => [s.id, s.state]));
-    for (const [id, state] of sbNow) if (this.sandboxes.get(id) !== state) changed.add(id);
-    for (const id of this.sandboxes.keys()) if (!sbNow.has(id)) changed.add(id);
-    const cNow = new Map(cs.map((c) => [c.id, { pod: c.podSandboxId, state: c.state }]));
-    for (const [id, c] of cNow) if (this.containers.get(id)?.state !== c.state) changed.add(c.pod);
-    for (const [id, c] of this.containers) if (!cNow.has(id)) changed.add(c.pod);
-    this.sandboxes = sbNow;
-    this.containers = cNow;
-    if (!this.floor) this.relists++;
-    for (const pod of changed) {
-      if (!sbNow.has(pod)) continue;
-      await call('PodSandboxStatus', { podSandboxId: pod }).catch(() => undefined);
-      for (const c of cs) if (c.podSandboxId === pod) await call('ContainerStatus', { containerId: c.id }).catch(() => undefined);
+  private add(r: LoopResult): void {
+    const into = (log: CallLog, entries: [string, number[]][]): void => {
+      for (const [m, ms] of entries) log.ms.set(m, [...(log.ms.get(m) ?? []), ...ms]);
+    };
+    into(this.calls, r.calls);
+    into(this.floorCalls, r.floorCalls);
+    for (const [m, f] of r.failures) {
+      const have = this.calls.failures.get(m) ?? { count: 0, first: [] };
+      have.count += f.count;
+      have.first.push(...f.first.slice(0, Math.max(0, 3 - have.first.length)));
+      this.calls.failures.set(m, have);
     }
-  }
-
-  // Stats answers are timed to their last byte but not decoded: the client
-  // does not use them, and decoding a 110-pod list in this Node client takes
-  // 20-30 ms (kubelet's Go decoder, about a millisecond), which would time the
-  // benchmark rather than the runtime.
-  private async stats(): Promise<void> {
-    for (const m of ['ListPodSandboxStats', 'ListContainerStats', 'ImageFsInfo']) {
-      await this.log.time(m, () => this.rt.client.callRaw(m, {}, 60_000));
-    }
-  }
-
-  private async replaceOne(): Promise<void> {
-    const all = this.pods.flatMap((p) => p.containers.map((_c, k) => ({ pod: p, k })));
-    const { pod, k } = all[this.next++ % all.length]!;
-    const c = pod.containers[k]!;
-    await this.call('StopContainer', { containerId: c.id, timeout: 10 });
-    await this.call('RemoveContainer', { containerId: c.id });
-    const attempt = c.attempt + 1;
-    const { containerId } = await this.call<{ containerId: string }>('CreateContainer', {
-      podSandboxId: pod.id, sandboxConfig: pod.config, config: this.node.containerConfig(c.name, attempt),
-    });
-    pod.containers[k] = { id: containerId, name: c.name, attempt };
-    await this.call('StartContainer', { containerId });
-    this.replaced++;
+    this.replaced += r.replaced;
+    this.replaceSkipped += r.replaceSkipped;
+    this.relists += r.relists;
+    this.events += r.events;
+    this.eventDelays.push(...r.eventDelays);
+    this.eventsUnsupported ||= r.eventsUnsupported;
+    this.loopMaxMs = Math.max(this.loopMaxMs, r.loopMaxMs);
   }
 
   /** Runs kubelet's loops until `ms` have passed, then waits for the replacements under way. */
   async run(ms: number): Promise<void> {
-    const until = performance.now() + ms;
-    const loop = async (period: number, sliding: boolean, fn: () => Promise<void>): Promise<void> => {
-      let next = performance.now();
-      while (next < until) {
-        await fn().catch(() => undefined); // failures are in the call log
-        next = sliding ? performance.now() + period : next + period;
-        const wait = next - performance.now();
-        if (next < until && wait > 0) await sleep(wait);
-      }
-    };
-    await Promise.all([
-      loop(STATUS_MS, false, () => this.call('Status', {}).then(() => undefined)),
-      loop(RELIST_MS, true, () => this.relist()),
-      loop(STATS_MS, false, () => this.stats()),
-      loop(REPLACE_MS, false, async () => {
-        if (this.replacing.size >= MAX_REPLACING) {
-          this.replaceSkipped++;
-          return;
-        }
-        const p: Promise<void> = (this.floor ? this.floorOnce() : this.replaceOne()).catch(() => undefined).finally(() => this.replacing.delete(p));
-        this.replacing.add(p);
-      }),
-    ]);
-    await Promise.all([...this.replacing]);
+    const running = [...this.loops].filter(([kind]) => kind !== 'events');
+    const msg: ToLoop = { type: 'run', ms, floor: this.floor };
+    for (const [, l] of running) l.worker.postMessage(msg);
+    for (const [, l] of running) {
+      const m = await l.next();
+      if (m.type === 'ran') this.add(m.result);
+    }
+  }
+
+  /** Ends the loops; the events loop's subscription with them. */
+  async stop(): Promise<void> {
+    for (const [, l] of this.loops) {
+      l.worker.postMessage({ type: 'stop' } satisfies ToLoop);
+      const m = await l.next();
+      if (m.type === 'stopped') this.add(m.result);
+      await l.worker.terminate();
+    }
+    this.loops.clear();
   }
 }
 
@@ -289,10 +242,7 @@ try {
   }
   await sleep(3000);
   const memBefore = new Map(node.runtimes.map((rt) => [rt.name, memory(rt)]));
-  for (const k of kubelets) {
-    k.subscribe();
-    await k.relist(false); // PLEG's first relist sees everything as new; not measured
-  }
+  for (const k of kubelets) await k.start();
 
   const usage = new Map<RuntimeName, Usage>(node.runtimes.map((rt) => [rt.name, { wallMs: 0, self: 0, children: 0, helpers: 0, idleOther: 0 }]));
   const windows = new Map<RuntimeName, [number, number][]>(node.runtimes.map((rt) => [rt.name, []]));
@@ -354,8 +304,8 @@ try {
     rmSync(floorDir, { recursive: true, force: true });
   }
   process.stdout.write(' done\n');
-  for (const k of kubelets) k.unsubscribe();
   await sleep(1000);
+  for (const k of kubelets) await k.stop();
 
   // --- per-RPC latency
   const names = kubelets.map((k) => k.rt.name);
@@ -446,8 +396,9 @@ try {
     const t = tail(lag);
     console.log(`\nberthd event-loop delay during its load, worst of each second (${t.n} s): p50 ${fmt(t.p50)} ms, p99 ${fmt(t.p99)} ms, max ${fmt(t.max)} ms`);
   }
-  // The client's own stalls add to every call in flight when they happen.
-  console.log(`this benchmark's own event-loop delay during the loads: p99 ${fmt(clientLoop.percentile(99) / 1e6)} ms, max ${fmt(clientLoop.max / 1e6)} ms`);
+  // A loop thread's own stalls add to the calls it has in flight when they happen.
+  console.log(`this benchmark's loop threads, worst event-loop delay during the loads: ${kubelets.map((k) => `${k.rt.name} ${fmt(k.loopMaxMs)} ms`).join(', ')} ` +
+    `(its main thread, which only coordinates: max ${fmt(clientLoop.max / 1e6)} ms)`);
 } catch (err) {
   if (err instanceof CallError) console.error(`failed: ${err.message}`);
   throw err;

@@ -29,6 +29,8 @@ export interface Helper {
 export interface NodeRuntime {
   name: RuntimeName;
   client: CriClient;
+  /** The CRI socket, for clients of their own (unix://…). */
+  endpoint: string;
   /** The daemon's PID. */
   pid: number;
   /** The runtime's per-pod and per-container processes in a process table. */
@@ -195,7 +197,7 @@ export async function startNode(o: NodeOptions): Promise<BenchNode> {
     teardown.add(() => removeAllPods(berth.client));
     await berth.client.call('PullImage', { image: { image: busybox.ref } }, 120_000);
     const berthRt: NodeRuntime = {
-      name: 'berth', client: berth.client, pid: berth.proc.pid!, loopFile,
+      name: 'berth', client: berth.client, endpoint: berth.endpoint, pid: berth.proc.pid!, loopFile,
       toggleProfile: o.cpuProfDir ? () => berth.proc.kill('SIGUSR2') : undefined,
       helpers: (table) => {
         const holders = new Set<number>();
@@ -231,7 +233,7 @@ export async function startNode(o: NodeOptions): Promise<BenchNode> {
         await ctd.client.call('PullImage', { image: { image: busybox.ref } }, 120_000);
         await ctd.client.call('PullImage', { image: { image: pause.ref } }, 120_000);
         ctdRt = {
-          name: 'containerd', client: ctd.client, pid: ctd.proc.pid!,
+          name: 'containerd', client: ctd.client, endpoint: ctd.endpoint, pid: ctd.proc.pid!,
           helpers: (table) => {
             const shims = new Set<number>();
             const out: Helper[] = [];
