@@ -40,7 +40,16 @@ const leftInStore = (): string[] => {
   return existsSync(p) ? readdirSync(p) : [];
 };
 const counter = ['sh', '-c', 'i=0; while true; do i=$((i+1)); echo $i > /tmp/count; sleep 0.05; done'];
-const count = async (id: string): Promise<number> => Number((await execSync(d, id, ['cat', '/tmp/count'])).stdout.trim());
+// The shell's `>` truncates the file before it writes the number: a read
+// that falls in between (a preempted writer on a busy machine) finds it
+// empty, and is made again.
+const count = async (id: string): Promise<number> => {
+  for (let i = 0; i < 20; i++) {
+    const text = (await execSync(d, id, ['cat', '/tmp/count'])).stdout.trim();
+    if (text) return Number(text);
+  }
+  throw new Error(`container ${id}: /tmp/count stayed empty`);
+};
 
 test('CheckpointContainer refuses unknown and stopped containers and bad locations, naming them, and makes nothing', async () => {
   const pod = await runPod(d);
