@@ -59,6 +59,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { Worker } from 'node:worker_threads';
+import { once } from 'node:events';
 import { CallError } from '../src/cli/client.js';
 import { startNode, type BenchNode, type NodeRuntime, type PodRef, type RuntimeName } from './runtimes.js';
 import { CallLog, cpuTimes, fmt, percentile, processTable, pssKiB, ratio, row, runc, runcBundle, tail } from './lib.js';
@@ -91,6 +92,9 @@ const MAX_REPLACING = 3;
 
 const LOOP = new URL('./kubelet-loop.js', import.meta.url);
 
+/** A loop thread's next message (each answers one request; the listener is set before the answer can arrive). */
+const reply = async (w: Worker): Promise<FromLoop> => (await once(w, 'message'))[0] as FromLoop;
+
 /** What one runtime's kubelet did and saw: its loops, each in a worker thread of its own (bench/kubelet-loop.ts). */
 class Kubelet {
   readonly calls = new CallLog();
@@ -105,7 +109,7 @@ class Kubelet {
   loopMaxMs = 0;
   /** When set, replacements are bare `runc run -d` + `runc delete -f` of this bundle (the floor), timed in floorCalls. */
   floor?: Floor;
-  private readonly loops = new Map<LoopKind, { worker: Worker; next: () => Promise<FromLoop> }>();
+  private readonly loops = new Map<LoopKind, Worker>();
 
   constructor(readonly rt: NodeRuntime, private readonly node: BenchNode, private readonly pods: PodRef[]) {}
 
@@ -117,17 +121,9 @@ class Kubelet {
         kind, endpoint: this.rt.endpoint, pods: this.pods, container: this.node.containerConfig(''), periodMs: periods[kind], maxReplacing: MAX_REPLACING,
       };
       const worker = new Worker(LOOP, { workerData: data });
-      const queue: FromLoop[] = [];
-      const waiting: ((m: FromLoop) => void)[] = [];
-      worker.on('message', (m: FromLoop) => {
-        const w = waiting.shift();
-        if (w) w(m);
-        else queue.push(m);
-      });
       worker.on('error', (err: Error) => console.error(`${this.rt.name} ${kind} loop failed: ${err.message}`));
-      const next = (): Promise<FromLoop> => (queue.length ? Promise.resolve(queue.shift()!) : new Promise((r) => waiting.push(r)));
-      this.loops.set(kind, { worker, next });
-      await next(); // ready
+      this.loops.set(kind, worker);
+      await reply(worker); // ready
     }));
   }
 
@@ -154,22 +150,21 @@ class Kubelet {
 
   /** Runs kubelet's loops until `ms` have passed, then waits for the replacements under way. */
   async run(ms: number): Promise<void> {
-    const running = [...this.loops].filter(([kind]) => kind !== 'events');
     const msg: ToLoop = { type: 'run', ms, floor: this.floor };
-    for (const [, l] of running) l.worker.postMessage(msg);
-    for (const [, l] of running) {
-      const m = await l.next();
-      if (m.type === 'ran') this.add(m.result);
-    }
+    const replies = [...this.loops].filter(([kind]) => kind !== 'events').map(([, w]) => {
+      w.postMessage(msg);
+      return reply(w);
+    });
+    for (const m of await Promise.all(replies)) if (m.type === 'ran') this.add(m.result);
   }
 
   /** Ends the loops; the events loop's subscription with them. */
   async stop(): Promise<void> {
-    for (const [, l] of this.loops) {
-      l.worker.postMessage({ type: 'stop' } satisfies ToLoop);
-      const m = await l.next();
+    for (const w of this.loops.values()) {
+      w.postMessage({ type: 'stop' } satisfies ToLoop);
+      const m = await reply(w);
       if (m.type === 'stopped') this.add(m.result);
-      await l.worker.terminate();
+      await w.terminate();
     }
     this.loops.clear();
   }

@@ -107,15 +107,30 @@ static void complete(napi_env env, napi_status status, void *data) {
   request_free(r);
 }
 
-static napi_value queue(napi_env env, struct request *r, const char *name) {
+/*
+ * A promise that `done` settles (through *deferred) after `exec` has run on a
+ * thread-pool thread with `data`; NULL, with nothing queued and no exception
+ * set, when that cannot be arranged (the caller frees `data` and throws).
+ */
+static napi_value queue_work(napi_env env, const char *name, napi_async_execute_callback exec, napi_async_complete_callback done,
+                             void *data, napi_deferred *deferred, napi_async_work *work) {
   napi_value promise, resource_name;
-  if (napi_create_promise(env, &r->deferred, &promise) != napi_ok ||
+  *work = NULL;
+  if (napi_create_promise(env, deferred, &promise) != napi_ok ||
       napi_create_string_utf8(env, name, NAPI_AUTO_LENGTH, &resource_name) != napi_ok ||
-      napi_create_async_work(env, NULL, resource_name, execute, complete, r, &r->work) != napi_ok ||
-      napi_queue_async_work(env, r->work) != napi_ok) {
+      napi_create_async_work(env, NULL, resource_name, exec, done, data, work) != napi_ok ||
+      napi_queue_async_work(env, *work) != napi_ok) {
+    if (*work != NULL) napi_delete_async_work(env, *work);
+    return NULL;
+  }
+  return promise;
+}
+
+static napi_value queue(napi_env env, struct request *r, const char *name) {
+  napi_value promise = queue_work(env, name, execute, complete, r, &r->deferred, &r->work);
+  if (promise == NULL) {
     request_free(r);
     napi_throw_error(env, NULL, "berth_native: could not queue the call");
-    return NULL;
   }
   return promise;
 }
@@ -256,7 +271,7 @@ static void read_files_complete(napi_env env, napi_status status, void *data) {
  * open; the caller must not close it before the promise settles).
  */
 static napi_value js_read_files(napi_env env, napi_callback_info info) {
-  napi_value argv[1], promise, name;
+  napi_value argv[1], promise;
   size_t argc = 1;
   uint32_t count;
   bool is_array = false;
@@ -293,10 +308,7 @@ static napi_value js_read_files(napi_env env, napi_callback_info info) {
     }
     r->fds[i] = fd;
   }
-  if (napi_create_promise(env, &r->deferred, &promise) != napi_ok ||
-      napi_create_string_utf8(env, "berth.readFiles", NAPI_AUTO_LENGTH, &name) != napi_ok ||
-      napi_create_async_work(env, NULL, name, read_files_execute, read_files_complete, r, &r->work) != napi_ok ||
-      napi_queue_async_work(env, r->work) != napi_ok) {
+  if ((promise = queue_work(env, "berth.readFiles", read_files_execute, read_files_complete, r, &r->deferred, &r->work)) == NULL) {
     read_files_free(r);
     napi_throw_error(env, NULL, "readFiles: could not queue the reads");
     return NULL;
@@ -634,7 +646,7 @@ static void spawn_complete(napi_env env, napi_status status, void *data) {
  * duplicated before this returns, so the caller may close its own at once.
  */
 static napi_value js_spawn_async(napi_env env, napi_callback_info info) {
-  napi_value argv[8], promise, name;
+  napi_value argv[8], promise;
   const char *problem = NULL;
   struct spawn_req *s;
   if (!spawn_args(env, info, argv, "spawnAsync(file, argv, env, cwd, fds, newSession, keepAlive, onExit)")) return NULL;
@@ -642,10 +654,8 @@ static napi_value js_spawn_async(napi_env env, napi_callback_info info) {
     napi_throw_error(env, NULL, problem);
     return NULL;
   }
-  if (napi_create_reference(env, argv[7], 1, &s->on_exit) != napi_ok || napi_create_promise(env, &s->deferred, &promise) != napi_ok ||
-      napi_create_string_utf8(env, "berth.spawn", NAPI_AUTO_LENGTH, &name) != napi_ok ||
-      napi_create_async_work(env, NULL, name, spawn_execute, spawn_complete, s, &s->work) != napi_ok ||
-      napi_queue_async_work(env, s->work) != napi_ok) {
+  if (napi_create_reference(env, argv[7], 1, &s->on_exit) != napi_ok ||
+      (promise = queue_work(env, "berth.spawn", spawn_execute, spawn_complete, s, &s->deferred, &s->work)) == NULL) {
     if (s->on_exit != NULL) napi_delete_reference(env, s->on_exit);
     spawn_req_free(s);
     napi_throw_error(env, NULL, "spawnAsync: could not queue the spawn");

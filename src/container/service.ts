@@ -90,6 +90,7 @@ export class ContainerService {
   find(id: string): Container | undefined {
     return this.store.get(id);
   }
+
   resolve(idOrPrefix: string, field?: string): Container {
     return this.store.resolve(idOrPrefix, field);
   }

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as protoLoader from '@grpc/proto-loader';
 import * as grpc from '@grpc/grpc-js';
-import { loadCri, LOADER_OPTIONS } from './load.js';
+import { LOADER_OPTIONS, servedRuntimeService } from './load.js';
 import { protoPath } from './proto-path.js';
 import { criContainerStats, criSandboxStats } from '../server/stats_common.js';
 import type { Container } from '../container/types.js';
@@ -13,7 +13,7 @@ test('stats responses encoded directly decode to what proto-loader\'s encoding d
     runtime: { v1: { RuntimeService: grpc.ServiceClientConstructor } };
   };
   const reference = plain.runtime.v1.RuntimeService.service;
-  const direct = loadCri().runtimeService;
+  const direct = servedRuntimeService();
   const at = 1_733_000_000_123_456_000;
   const container = { id: 'c'.repeat(64), config: { name: 'app', attempt: 2, labels: { a: 'b' }, annotations: { 'x/y': 'z' } } } as unknown as Container;
   const sandbox = { id: 'p'.repeat(64), config: { metadata: { name: 'pod', uid: 'u1', namespace: 'ns', attempt: 1 }, labels: { app: 'x' }, annotations: {} } } as unknown as Sandbox;

@@ -4,7 +4,7 @@ import { dirname } from 'node:path';
 import { connect, createServer, type Server as NetServer } from 'node:net';
 import * as grpc from '@grpc/grpc-js';
 import type { Logger } from '../log/logger.js';
-import { loadCri } from './load.js';
+import { loadCri, servedRuntimeService } from './load.js';
 import { codeName, toGrpcStatus } from './status.js';
 import { startCallSpan } from '../tracing/tracing.js';
 import { anyAuthorityConnection } from './h2/authority.js';
@@ -106,7 +106,8 @@ export class CriServer {
       this.opts.log.info({ socket: socketPath }, 'replacing stale socket left by an earlier run');
       unlinkSync(socketPath);
     }
-    const { runtimeService, imageService } = loadCri();
+    const { imageService } = loadCri();
+    const runtimeService = servedRuntimeService();
     this.server.addService(runtimeService, this.implement('RuntimeService', runtimeService));
     this.server.addService(imageService, this.implement('ImageService', imageService));
     // berthd accepts the socket's connections itself and hands them to

@@ -38,77 +38,69 @@ function fixture(dir: string) {
   return { sb, containers, src, reader, calls };
 }
 
-test('a list call reads every cgroup in one batch; one right after reuses those samples; a call about one pod reads afresh', async () => {
+/** Runs `fn` with a fixture whose writable layers live in a directory of its own, removed after. */
+async function withFixture(fn: (f: ReturnType<typeof fixture>, dir: string) => Promise<void>): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'berth-stats-'));
   try {
-    const f = fixture(dir);
-    const s = new StatsService(f.src, f.reader, { fsMs: 60_000, sampleMs: 60_000 });
-    const pods = await s.sandboxes({});
-    assert.equal(pods.length, 1);
-    assert.equal(pods[0]!.containers.length, 2);
-    assert.deepEqual(f.calls.readMany, [['/berth/p1', '/berth/p1/c1', '/berth/p1/c2']]);
-    assert.deepEqual(f.calls.read, []);
-    const cs = await s.containers({});
-    assert.equal(cs.length, 2);
-    assert.deepEqual(f.calls.readMany.at(-1), [], 'samples of the pod list served again');
-    assert.equal(cs[0]!.cpu?.usageCoreNs, pods[0]!.containers[0]!.cpu?.usageCoreNs);
-    await s.sandbox(f.sb);
-    assert.deepEqual(f.calls.read, ['/berth/p1', '/berth/p1/c1', '/berth/p1/c2']);
-    assert.deepEqual(f.calls.retained, [['/berth/p1', '/berth/p1/c1', '/berth/p1/c2']], 'what is kept for live cgroups is let go of at most once a second');
+    await fn(fixture(dir), dir);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
-});
+}
 
-test('writable layers: lists serve the last walk and refresh stale ones in the background; a call about one container walks a stale layer now', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'berth-stats-'));
-  try {
-    const f = fixture(dir);
-    const s = new StatsService(f.src, f.reader, { fsMs: 50, sampleMs: 0 });
-    const first = await s.containers({});
-    const before = first.find((v) => v.container.id === 'c1')!.writableLayer!;
-    assert.equal(before.inodesUsed, 1);
-    rmSync(join(dir, 'c1'));
-    mkdirSync(join(dir, 'c1'));
-    for (let i = 0; i < 5; i++) writeFileSync(join(dir, 'c1', `f${i}`), 'x'.repeat(10_000));
-    await sleep(60);
-    const stale = (await s.containers({})).find((v) => v.container.id === 'c1')!.writableLayer!;
-    assert.equal(stale.inodesUsed, 1, 'the stale walk is served');
-    await s.settled();
-    const refreshed = (await s.containers({ id: 'c1' }))[0]!.writableLayer!;
-    assert.equal(refreshed.inodesUsed, 6, 'the background refresh walked it again');
-    assert.ok(refreshed.usedBytes > before.usedBytes);
-    writeFileSync(join(dir, 'c1', 'more'), 'y');
-    await sleep(60);
-    assert.equal((await s.container(f.containers[0]!)).writableLayer?.inodesUsed, 7, 'one container: walked now');
-    assert.ok((await s.writableLayersBytes()) >= refreshed.usedBytes);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-});
+test('a list call reads every cgroup in one batch; one right after reuses those samples; a call about one pod reads afresh', () => withFixture(async (f) => {
+  const s = new StatsService(f.src, f.reader, { fsMs: 60_000, sampleMs: 60_000 });
+  const pods = await s.sandboxes({});
+  assert.equal(pods.length, 1);
+  assert.equal(pods[0]!.containers.length, 2);
+  assert.deepEqual(f.calls.readMany, [['/berth/p1', '/berth/p1/c1', '/berth/p1/c2']]);
+  assert.deepEqual(f.calls.read, []);
+  const cs = await s.containers({});
+  assert.equal(cs.length, 2);
+  assert.deepEqual(f.calls.readMany.at(-1), [], 'samples of the pod list served again');
+  assert.equal(cs[0]!.cpu?.usageCoreNs, pods[0]!.containers[0]!.cpu?.usageCoreNs);
+  await s.sandbox(f.sb);
+  assert.deepEqual(f.calls.read, ['/berth/p1', '/berth/p1/c1', '/berth/p1/c2']);
+  assert.deepEqual(f.calls.retained, [['/berth/p1', '/berth/p1/c1', '/berth/p1/c2']], 'what is kept for live cgroups is let go of at most once a second');
+}));
 
-test('follow: layers of the containers there and of each one started are walked, and cgroups opened, before any list call', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'berth-stats-'));
-  try {
-    const f = fixture(dir);
-    const events = new EventBus();
-    const s = new StatsService(f.src, f.reader, { fsMs: 60_000, sampleMs: 60_000 });
-    s.follow(events);
-    await s.settled();
-    assert.deepEqual(f.calls.read.sort(), ['/berth/p1/c1', '/berth/p1/c2'], 'the cgroups of running containers read once (their files kept open)');
-    f.containers.push({ id: 'c3', sandboxId: 'p1', state: 'RUNNING', pid: 0, config: {} } as unknown as Container);
-    mkdirSync(join(dir, 'c3'));
-    writeFileSync(join(dir, 'c3', 'a'), 'x');
-    events.publish({ type: 'started', containerId: 'c3', podSandboxId: 'p1', at: Date.now() });
-    await s.settled();
-    assert.ok(f.calls.read.includes('/berth/p1/c3'));
-    rmSync(join(dir, 'c3'), { recursive: true });
-    const c3 = (await s.containers({ id: 'c3' }))[0]!;
-    assert.equal(c3.writableLayer?.inodesUsed, 2, 'walked when it started, not by the list call');
-    s.close();
-    events.publish({ type: 'started', containerId: 'c1', podSandboxId: 'p1', at: Date.now() });
-    await s.settled();
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-});
+test('writable layers: lists serve the last walk and refresh stale ones in the background; a call about one container walks a stale layer now', () => withFixture(async (f, dir) => {
+  const s = new StatsService(f.src, f.reader, { fsMs: 50, sampleMs: 0 });
+  const first = await s.containers({});
+  const before = first.find((v) => v.container.id === 'c1')!.writableLayer!;
+  assert.equal(before.inodesUsed, 1);
+  rmSync(join(dir, 'c1'));
+  mkdirSync(join(dir, 'c1'));
+  for (let i = 0; i < 5; i++) writeFileSync(join(dir, 'c1', `f${i}`), 'x'.repeat(10_000));
+  await sleep(60);
+  const stale = (await s.containers({})).find((v) => v.container.id === 'c1')!.writableLayer!;
+  assert.equal(stale.inodesUsed, 1, 'the stale walk is served');
+  await s.settled();
+  const refreshed = (await s.containers({ id: 'c1' }))[0]!.writableLayer!;
+  assert.equal(refreshed.inodesUsed, 6, 'the background refresh walked it again');
+  assert.ok(refreshed.usedBytes > before.usedBytes);
+  writeFileSync(join(dir, 'c1', 'more'), 'y');
+  await sleep(60);
+  assert.equal((await s.container(f.containers[0]!)).writableLayer?.inodesUsed, 7, 'one container: walked now');
+  assert.ok((await s.writableLayersBytes()) >= refreshed.usedBytes);
+}));
+
+test('follow: layers of the containers there and of each one started are walked, and cgroups opened, before any list call', () => withFixture(async (f, dir) => {
+  const events = new EventBus();
+  const s = new StatsService(f.src, f.reader, { fsMs: 60_000, sampleMs: 60_000 });
+  s.follow(events);
+  await s.settled();
+  assert.deepEqual(f.calls.read.sort(), ['/berth/p1/c1', '/berth/p1/c2'], 'the cgroups of running containers read once (their files kept open)');
+  f.containers.push({ id: 'c3', sandboxId: 'p1', state: 'RUNNING', pid: 0, config: {} } as unknown as Container);
+  mkdirSync(join(dir, 'c3'));
+  writeFileSync(join(dir, 'c3', 'a'), 'x');
+  events.publish({ type: 'started', containerId: 'c3', podSandboxId: 'p1', at: Date.now() });
+  await s.settled();
+  assert.ok(f.calls.read.includes('/berth/p1/c3'));
+  rmSync(join(dir, 'c3'), { recursive: true });
+  const c3 = (await s.containers({ id: 'c3' }))[0]!;
+  assert.equal(c3.writableLayer?.inodesUsed, 2, 'walked when it started, not by the list call');
+  s.close();
+  events.publish({ type: 'started', containerId: 'c1', podSandboxId: 'p1', at: Date.now() });
+  await s.settled();
+}));

@@ -134,8 +134,9 @@ export class StatsService {
     while (this.draining) await this.draining;
   }
 
-  private cgroupPath(c: Container, sb: Sandbox): string {
-    return containerCgroupPath(sb.cgroupParent, c.id);
+  /** The container's cgroup while it has one to read (created or running, in a pod berthd knows). */
+  private liveCgroup(c: Container, sb: Sandbox | undefined): string | undefined {
+    return sb !== undefined && (c.state === 'RUNNING' || c.state === 'CREATED') ? containerCgroupPath(sb.cgroupParent, c.id) : undefined;
   }
 
   /** One cgroup's sample, read now. */
@@ -205,8 +206,8 @@ export class StatsService {
       if (!c) return;
       const hit = this.fsCache.get(id);
       if (!hit || Date.now() - hit.at >= this.ttl.fsMs) await this.walk(id).catch(() => undefined);
-      const sb = this.src.findSandbox(c.sandboxId);
-      if (openCgroup && this.isLive(c, sb)) this.reader.read(this.cgroupPath(c, sb));
+      const cgroup = openCgroup ? this.liveCgroup(c, this.src.findSandbox(c.sandboxId)) : undefined;
+      if (cgroup !== undefined) this.reader.read(cgroup);
     });
   }
 
@@ -226,17 +227,13 @@ export class StatsService {
     return v;
   }
 
-  private isLive(c: Container, sb: Sandbox | undefined): sb is Sandbox {
-    return sb !== undefined && (c.state === 'RUNNING' || c.state === 'CREATED');
-  }
-
   async containers(f: { id?: string; sandboxId?: string; labels?: Record<string, string> }): Promise<ContainerStatsView[]> {
     const sbs = new Map(this.src.listSandboxes({}).map((s) => [s.id, s]));
     const list = this.src.listContainers(f).filter((c) => c.state === 'RUNNING' || c.state === 'CREATED');
     const paths = new Map<string, string>();
     for (const c of list) {
-      const sb = sbs.get(c.sandboxId);
-      if (this.isLive(c, sb)) paths.set(c.id, this.cgroupPath(c, sb));
+      const cgroup = this.liveCgroup(c, sbs.get(c.sandboxId));
+      if (cgroup !== undefined) paths.set(c.id, cgroup);
     }
     const samples = await this.listSamples([...paths.values()]);
     const out = await sliced(list, (c) => {
@@ -248,8 +245,8 @@ export class StatsService {
   }
 
   async container(c: Container): Promise<ContainerStatsView> {
-    const sb = this.src.findSandbox(c.sandboxId);
-    const v = await this.containerStats(c, this.isLive(c, sb) ? this.sample(this.cgroupPath(c, sb)) : undefined, false);
+    const cgroup = this.liveCgroup(c, this.src.findSandbox(c.sandboxId));
+    const v = await this.containerStats(c, cgroup === undefined ? undefined : this.sample(cgroup), false);
     this.prune();
     return v;
   }
@@ -282,10 +279,12 @@ export class StatsService {
     const list = read !== undefined;
     const sample = (path: string): CgroupSample => read?.samples.get(path) ?? this.sample(path);
     const cg = sample(sb.cgroupParent);
-    const live = mine.filter((c) => this.isLive(c, sb));
     const network = await this.network(sb, mine, read?.netDev);
     const containers: ContainerStatsView[] = [];
-    for (const c of live) containers.push(await this.containerStats(c, sample(this.cgroupPath(c, sb)), list));
+    for (const c of mine) {
+      const cgroup = this.liveCgroup(c, sb);
+      if (cgroup !== undefined) containers.push(await this.containerStats(c, sample(cgroup), list));
+    }
     const v: SandboxStatsView = { sandbox: sb, containers, network, cpu: this.cpuOf(`pod:${sb.id}`, cg) };
     if (cg.memory) v.memory = { ...cg.memory, atNs: cg.atNs };
     if (cg.pids !== undefined) v.processCount = { atNs: cg.atNs, count: cg.pids };
@@ -306,7 +305,11 @@ export class StatsService {
     const netFiles: string[] = [];
     for (const sb of list) {
       const mine = bySandbox.get(sb.id) ?? [];
-      paths.push(sb.cgroupParent, ...mine.filter((c) => this.isLive(c, sb)).map((c) => this.cgroupPath(c, sb)));
+      paths.push(sb.cgroupParent);
+      for (const c of mine) {
+        const cgroup = this.liveCgroup(c, sb);
+        if (cgroup !== undefined) paths.push(cgroup);
+      }
       const pid = this.netPids(sb, mine)[0];
       if (pid === undefined) continue;
       netPods.push(sb.id);
@@ -337,8 +340,8 @@ export class StatsService {
       const sbs = new Map(this.src.listSandboxes({}).map((sb) => [sb.id, sb]));
       for (const sb of sbs.values()) cgroups.add(sb.cgroupParent);
       for (const c of this.src.listContainers({})) {
-        const sb = sbs.get(c.sandboxId);
-        if (this.isLive(c, sb)) cgroups.add(this.cgroupPath(c, sb));
+        const cgroup = this.liveCgroup(c, sbs.get(c.sandboxId));
+        if (cgroup !== undefined) cgroups.add(cgroup);
       }
       this.reader.retain(cgroups);
     }
