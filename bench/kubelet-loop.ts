@@ -58,6 +58,9 @@ export interface LoopResult {
 export type ToLoop = { type: 'run'; ms: number; floor?: Floor } | { type: 'stop' };
 export type FromLoop = { type: 'ready' } | { type: 'ran'; result: LoopResult } | { type: 'stopped'; result: LoopResult };
 
+/** kubelet's housekeeping calls, in its order. */
+const STATS = ['ListPodSandboxStats', 'ListContainerStats', 'ImageFsInfo'];
+
 interface ListedSandbox { id: string; state: string }
 interface ListedContainer { id: string; podSandboxId: string; state: string }
 
@@ -97,6 +100,13 @@ class Loop {
     if (this.d.kind === 'events') this.subscribe();
     // PLEG's first relist sees everything as new; not measured.
     if (this.d.kind === 'relist') await this.relist(false);
+    // kubelet's connection is long open and its calls long compiled: each
+    // loop's first call (the channel's connection, this thread's first
+    // encoding and decoding, berthd's first answer of that kind) is made
+    // before the measured load, not timed as its first second.
+    if (this.d.kind === 'status') await this.client.call('Status', {}, 60_000);
+    if (this.d.kind === 'stats') for (const m of STATS) await this.client.callRaw(m, {}, 60_000);
+    if (this.d.kind === 'replace') await this.client.call('Version', {}, 60_000);
   }
 
   private subscribe(): void {
@@ -139,7 +149,7 @@ class Loop {
   // 20-30 ms (kubelet's Go decoder, about a millisecond), which would time the
   // benchmark rather than the runtime.
   private async stats(): Promise<void> {
-    for (const m of ['ListPodSandboxStats', 'ListContainerStats', 'ImageFsInfo']) {
+    for (const m of STATS) {
       await this.log.time(m, () => this.client.callRaw(m, {}, 60_000));
     }
   }

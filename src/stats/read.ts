@@ -5,9 +5,8 @@
 // fs/promises. One file is read synchronously; a node's worth (a list call
 // reads over a thousand, 40 ms under load) goes to the native module in a few
 // thread-pool jobs, so the event loop serves other calls meanwhile.
-import { openSync, readSync, closeSync, lstatSync, readdirSync } from 'node:fs';
+import { openSync, readSync, closeSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { join } from 'node:path';
 import { loadNativeModule } from '../util/native.js';
 
 // Below this many files a batch is one job: splitting costs more than it saves.
@@ -62,42 +61,4 @@ export function preadSmall(fd: number): string | undefined {
   } catch {
     return undefined;
   }
-}
-
-/**
- * Bytes (allocated blocks) and inodes under a directory, hard links counted
- * once, as `du` does. Synchronous: writable layers are usually a handful of
- * files; `limit` entries bound the time one call may block, after which the
- * result is marked partial and the caller can finish the walk asynchronously.
- */
-export function walkUsage(root: string, limit = 20_000): { bytes: number; inodes: number; complete: boolean } {
-  const seen = new Set<string>();
-  let bytes = 0;
-  let inodes = 0;
-  const stack = [root];
-  while (stack.length) {
-    const p = stack.pop()!;
-    let st;
-    try {
-      st = lstatSync(p);
-    } catch {
-      continue;
-    }
-    if (st.nlink > 1 && !st.isDirectory()) {
-      const key = `${st.dev}:${st.ino}`;
-      if (seen.has(key)) continue;
-      seen.add(key);
-    }
-    inodes++;
-    bytes += st.blocks * 512;
-    if (inodes >= limit) return { bytes, inodes, complete: false };
-    if (st.isDirectory()) {
-      try {
-        for (const n of readdirSync(p)) stack.push(join(p, n));
-      } catch {
-        // removed while walking
-      }
-    }
-  }
-  return { bytes, inodes, complete: true };
 }

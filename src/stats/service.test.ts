@@ -4,11 +4,12 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { StatsService, type StatsSources } from './service.js';
+import { StatsService, type LayerUsage, type StatsSources } from './service.js';
 import type { CgroupReader, CgroupSample } from './cgroup.js';
 import type { Container } from '../container/types.js';
 import { EventBus } from '../events/bus.js';
 import type { Sandbox } from '../sandbox/types.js';
+import { loadNativeModule } from '../util/native.js';
 
 function fixture(dir: string) {
   const sb = { id: 'p1', state: 'READY', cgroupParent: '/berth/p1', config: { namespaces: { network: 'NODE' } } } as unknown as Sandbox;
@@ -103,4 +104,24 @@ test('follow: layers of the containers there and of each one started are walked,
   s.close();
   events.publish({ type: 'started', containerId: 'c1', podSandboxId: 'p1', at: Date.now() });
   await s.settled();
+}));
+
+test('layer walks: a list call walks every new layer in one batch; calls during a walk share it; a layer that cannot be read has no usage', () => withFixture(async (f, dir) => {
+  const batches: string[][] = [];
+  const usage: LayerUsage = (roots) => (batches.push(roots.map((r) => r.slice(dir.length + 1))), loadNativeModule().usage(roots));
+  {
+    const s = new StatsService(f.src, f.reader, { fsMs: 0, sampleMs: 0 }, usage);
+    await s.containers({});
+    assert.deepEqual(batches[0], ['c1', 'c2'], 'one walk for both new layers');
+    // fsMs 0: every walk is stale at once (the list queued both again), but one still running is not started again.
+    await s.settled();
+    const before = batches.length;
+    const [a, b] = await Promise.all([s.container(f.containers[0]!), s.container(f.containers[0]!)]);
+    assert.deepEqual(batches.slice(before), [['c1']], 'the second call got the first one\'s walk');
+    assert.equal(a.writableLayer?.atNs, b.writableLayer?.atNs);
+    rmSync(join(dir, 'c2'));
+    const gone = await s.container(f.containers[1]!);
+    assert.equal(gone.writableLayer, undefined);
+    assert.ok(gone.cpu, 'the rest of its stats still there');
+  }
 }));

@@ -25,6 +25,12 @@ export interface NativeModule {
    * promise settles): its latin1 text, or null where it could not be read.
    */
   readFiles(items: (string | number)[]): Promise<(string | null)[]>;
+  /**
+   * Allocated bytes and inodes under each root, the root included, as du
+   * counts them (a file with several links once), walked in one thread-pool
+   * job: [bytes, inodes], or null where the root could not be read.
+   */
+  usage(roots: string[]): Promise<([number, number] | null)[]>;
   /** spawn, the wait for the child's exec on a thread-pool thread instead of the event loop; fds may be closed once it returns. */
   spawnAsync(
     file: string, argv: string[], env: string[], cwd: string | null, fds: number[], newSession: boolean, keepAlive: boolean,
