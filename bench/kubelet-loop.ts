@@ -92,8 +92,13 @@ class Loop {
     return this.floor ? this.floorCalls : this.calls;
   }
 
+  /** A call outside the measured load. */
+  private untimed<T>(method: string, req: object): Promise<T> {
+    return this.client.call<T>(method, req, 60_000);
+  }
+
   private call<T>(method: string, req: object): Promise<T> {
-    return this.log.time(method, () => this.client.call<T>(method, req, 60_000));
+    return this.log.time(method, () => this.untimed<T>(method, req));
   }
 
   async init(): Promise<void> {
@@ -104,9 +109,9 @@ class Loop {
     // loop's first call (the channel's connection, this thread's first
     // encoding and decoding, berthd's first answer of that kind) is made
     // before the measured load, not timed as its first second.
-    if (this.d.kind === 'status') await this.client.call('Status', {}, 60_000);
+    if (this.d.kind === 'status') await this.untimed('Status', {});
     if (this.d.kind === 'stats') for (const m of STATS) await this.client.callRaw(m, {}, 60_000);
-    if (this.d.kind === 'replace') await this.client.call('Version', {}, 60_000);
+    if (this.d.kind === 'replace') await this.untimed('Version', {});
   }
 
   private subscribe(): void {
@@ -124,7 +129,7 @@ class Loop {
 
   /** PLEG's relist: what changed since the last one gets its statuses read. */
   private async relist(record = true): Promise<void> {
-    const call = record ? this.call.bind(this) : <T>(m: string, r: object) => this.client.call<T>(m, r, 60_000);
+    const call = record ? this.call.bind(this) : this.untimed.bind(this);
     const sbs = (await call<{ items: ListedSandbox[] }>('ListPodSandbox', {})).items;
     const cs = (await call<{ containers: ListedContainer[] }>('ListContainers', {})).containers;
     const changed = new Set<string>();

@@ -133,6 +133,14 @@ static napi_value queue_work(napi_env env, const char *name, napi_async_execute_
   return promise;
 }
 
+/* Rejects the promise behind `deferred` with an Error saying `message`. */
+static void reject_with(napi_env env, napi_deferred deferred, const char *message) {
+  napi_value msg, err;
+  napi_create_string_utf8(env, message, NAPI_AUTO_LENGTH, &msg);
+  napi_create_error(env, NULL, msg, &err);
+  napi_reject_deferred(env, deferred, err);
+}
+
 static napi_value queue(napi_env env, struct request *r, const char *name) {
   napi_value promise = queue_work(env, name, execute, complete, r, &r->deferred, &r->work);
   if (promise == NULL) {
@@ -266,10 +274,7 @@ static void read_files_complete(napi_env env, napi_status status, void *data) {
   struct read_files *r = data;
   napi_value out, v;
   if (status != napi_ok || napi_create_array_with_length(env, r->count, &out) != napi_ok) {
-    napi_value err;
-    napi_create_string_utf8(env, "readFiles: cancelled", NAPI_AUTO_LENGTH, &v);
-    napi_create_error(env, NULL, v, &err);
-    napi_reject_deferred(env, r->deferred, err);
+    reject_with(env, r->deferred, "readFiles: cancelled");
   } else {
     for (size_t i = 0; i < r->count; i++) {
       if (r->texts[i] == NULL) napi_get_null(env, &v);
@@ -445,10 +450,7 @@ static void usage_complete(napi_env env, napi_status status, void *data) {
   struct usage_req *r = data;
   napi_value out, v, n;
   if (status != napi_ok || napi_create_array_with_length(env, r->count, &out) != napi_ok) {
-    napi_value err;
-    napi_create_string_utf8(env, "usage: cancelled", NAPI_AUTO_LENGTH, &v);
-    napi_create_error(env, NULL, v, &err);
-    napi_reject_deferred(env, r->deferred, err);
+    reject_with(env, r->deferred, "usage: cancelled");
   } else {
     for (size_t i = 0; i < r->count; i++) {
       if (!r->found[i]) {
@@ -815,12 +817,7 @@ static void spawn_complete(napi_env env, napi_status status, void *data) {
     s->on_exit = NULL;
     if (problem == NULL && napi_create_int32(env, s->pid, &v) == napi_ok) napi_resolve_deferred(env, s->deferred, v);
   }
-  if (problem != NULL) {
-    napi_value msg, err;
-    napi_create_string_utf8(env, problem, NAPI_AUTO_LENGTH, &msg);
-    napi_create_error(env, NULL, msg, &err);
-    napi_reject_deferred(env, s->deferred, err);
-  }
+  if (problem != NULL) reject_with(env, s->deferred, problem);
   if (s->on_exit != NULL) napi_delete_reference(env, s->on_exit);
   napi_delete_async_work(env, s->work);
   spawn_req_free(s);

@@ -1,10 +1,21 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { makeTestCgroup, type TestCgroup } from '../../test/helpers/cgroups.js';
 import { catches, runtimeInit, signalInit, SETTLE_MS } from './stop-signal.js';
+
+/** A shell that traps SIGTERM, and whether its trap showed in its SigCgt mask within a second. */
+async function trappingShell(): Promise<{ child: ChildProcess; trapped: boolean }> {
+  const child = spawn('sh', ['-c', 'trap "exit 0" TERM; while :; do sleep 0.05; done'], { stdio: 'ignore' });
+  let trapped = false;
+  for (let i = 0; i < 100 && !trapped; i++) {
+    trapped = catches(readFileSync(`/proc/${child.pid}/status`, 'utf8'), 15);
+    if (!trapped) await sleep(10);
+  }
+  return { child, trapped };
+}
 
 test('catches reads the SigCgt mask: bit N-1 for signal N', () => {
   const status = 'Name:\tsh\nSigIgn:\t0000000000000004\nSigCgt:\t0000000000004002\n';
@@ -25,15 +36,10 @@ test('runtimeInit tells runc\'s init (before its exec) from the container\'s pro
 });
 
 test('catches tells a process that traps SIGTERM from one that does not', async () => {
-  const trapping = spawn('sh', ['-c', 'trap "exit 0" TERM; while :; do sleep 0.05; done'], { stdio: 'ignore' });
+  const { child: trapping, trapped } = await trappingShell();
   const plain = spawn('sleep', ['5'], { stdio: 'ignore' });
   try {
-    let ok = false;
-    for (let i = 0; i < 100 && !ok; i++) {
-      ok = catches(readFileSync(`/proc/${trapping.pid}/status`, 'utf8'), 15);
-      if (!ok) await sleep(10);
-    }
-    assert.ok(ok, 'the shell installs its TERM trap');
+    assert.ok(trapped, 'the shell installs its TERM trap');
     assert.equal(catches(readFileSync(`/proc/${plain.pid}/status`, 'utf8'), 15), false);
   } finally {
     trapping.kill('SIGKILL');
@@ -51,12 +57,11 @@ test('signalInit leaves to the runtime what it cannot send safely, and signals t
     t.skip(`no cgroup to make here: ${(err as Error).message}`);
     return;
   }
-  const trapping = spawn('sh', ['-c', 'trap "exit 0" TERM; while :; do sleep 0.05; done'], { stdio: 'ignore' });
+  const { child: trapping } = await trappingShell();
   const exited = new Promise<number | null>((resolve) => trapping.once('exit', (code) => resolve(code)));
   try {
     const pid = trapping.pid!;
     for (const f of cg.procsFiles) writeFileSync(f, String(pid));
-    for (let i = 0; i < 100 && !catches(readFileSync(`/proc/${pid}/status`, 'utf8'), 15); i++) await sleep(10);
     const now = Date.now();
     const old = now - 10 * SETTLE_MS;
     assert.equal(signalInit({ id: 'another-container', pid, startedAt: old }, 'SIGTERM', now), false, 'not in the container\'s cgroup');

@@ -202,8 +202,7 @@ export class StatsService {
     const mountpoint = this.fsMountpoint;
     const walked = this.layerUsage(uppers);
     return ids.map((id, i) => {
-      const entry: LayerWalk = { at: Date.now(), walking: true, value: Promise.resolve() as unknown as Promise<FsStats> };
-      entry.value = walked.then((all) => {
+      const value = walked.then((all) => {
         const u = all[i];
         if (!u) throw new Error(`the writable layer of ${id} cannot be read`);
         return { atNs: nowNs(), mountpoint, usedBytes: u[0], inodesUsed: u[1] };
@@ -211,10 +210,11 @@ export class StatsService {
         entry.walking = false;
         entry.at = Date.now();
       });
+      const entry: LayerWalk = { at: Date.now(), walking: true, value };
       // Its callers handle the failure; a walk nobody waits for must not become an unhandled rejection.
-      entry.value.catch(() => undefined);
+      value.catch(() => undefined);
       this.fsCache.set(id, entry);
-      return entry.value;
+      return value;
     });
   }
 
