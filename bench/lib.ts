@@ -1,6 +1,6 @@
 // Shared measurement helpers for the benchmarks under bench/.
 import { execFileSync, spawn } from 'node:child_process';
-import { cpSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, readdirSync, readFileSync, readlinkSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 export function percentile(samples: number[], p: number): number {
@@ -124,6 +124,29 @@ export function pssKiB(pid: number): number {
   } catch {
     return 0;
   }
+}
+
+/**
+ * Size in KiB of the memfds a process holds open (/proc/PID/fd links named
+ * /memfd:…): in-memory files such as berthd's sealed copy of runc, which
+ * PSS leaves out when the process does not map them. 0 when gone.
+ */
+export function memfdKiB(pid: number): number {
+  let total = 0;
+  let fds: string[];
+  try {
+    fds = readdirSync(`/proc/${pid}/fd`);
+  } catch {
+    return 0;
+  }
+  for (const fd of fds) {
+    try {
+      if (readlinkSync(`/proc/${pid}/fd/${fd}`).startsWith('/memfd:')) total += statSync(`/proc/${pid}/fd/${fd}`).size;
+    } catch {
+      // closed meanwhile
+    }
+  }
+  return total / 1024;
 }
 
 /**

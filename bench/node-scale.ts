@@ -31,8 +31,8 @@
 //     containerd), and each daemon's CPU while the other was loaded (idle
 //     cost of its pods);
 //   - the runtime's memory on the node as PSS (/proc/PID/smaps_rollup,
-//     shared pages divided among the processes sharing them): the daemon plus
-//     conmon and the infra processes (`unshare` + catatonit holding a pod's
+//     shared pages divided among the processes sharing them): the daemon
+//     (with the memfds it holds, berthd's sealed copy of runc) plus conmon and the infra processes (`unshare` + catatonit holding a pod's
 //     PID namespace, found by command line under berthd's directory) for
 //     Berth, the daemon plus its containerd-shim processes for containerd
 //     (target: Berth ≤ 0.4x); containerd's pause containers are shown apart,
@@ -62,7 +62,7 @@ import { Worker } from 'node:worker_threads';
 import { once } from 'node:events';
 import { CallError } from '../src/cli/client.js';
 import { startNode, type BenchNode, type NodeRuntime, type PodRef, type RuntimeName } from './runtimes.js';
-import { CallLog, cpuTimes, fmt, percentile, processTable, pssKiB, ratio, row, runc, runcBundle, tail } from './lib.js';
+import { CallLog, cpuTimes, fmt, memfdKiB, percentile, processTable, pssKiB, ratio, row, runc, runcBundle, tail } from './lib.js';
 import type { Floor, FromLoop, LoopData, LoopKind, LoopResult, ToLoop } from './kubelet-loop.js';
 import { tempDir } from '../test/helpers/daemon.js';
 
@@ -205,7 +205,7 @@ function memory(rt: NodeRuntime): Memory {
     byKind[h.kind] = (byKind[h.kind] ?? 0) + pssKiB(h.pid) / 1024;
     counts[h.kind] = (counts[h.kind] ?? 0) + 1;
   }
-  return { daemon: pssKiB(rt.pid) / 1024, byKind, counts };
+  return { daemon: (pssKiB(rt.pid) + memfdKiB(rt.pid)) / 1024, byKind, counts };
 }
 
 /** The runtime's own memory by the issue's measure: the daemon and conmon + infra (Berth) or shims (containerd). */

@@ -26,6 +26,11 @@
  * walked on the event loop they held it for 10-15 ms at 130 containers,
  * delaying every call that arrived meanwhile.
  *
+ * pinNamespaces makes a pod's network, IPC and UTS namespaces and pins them
+ * on files, with loopback up, where `unshare` exec'ing `ip` took two
+ * processes per pod. sealedCopy makes the sealed in-memory copy of runc
+ * that spares runc cloning itself before every container process.
+ *
  * seccomp_notify.c (linked in) receives seccomp notification fds from the
  * OCI runtime and answers the notifications.
  *
@@ -37,6 +42,11 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <net/if.h>
+#include <pthread.h>
+#include <sched.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdbool.h>
@@ -44,7 +54,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <dirent.h>
+#include <sys/mman.h>
 #include <sys/mount.h>
+#include <sys/sendfile.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -850,6 +862,190 @@ static napi_value js_spawn_async(napi_env env, napi_callback_info info) {
   return promise;
 }
 
+/* ---- pinNamespaces ---------------------------------------------------------- */
+
+static const char *const NS_NAMES[3] = { "net", "ipc", "uts" };
+static const int NS_FLAGS[3] = { CLONE_NEWNET, CLONE_NEWIPC, CLONE_NEWUTS };
+
+struct pin_req {
+  char *files[3]; /* where to pin each namespace (net, ipc, uts); NULL where not wanted */
+  char message[512]; /* empty on success */
+  napi_deferred deferred;
+  napi_async_work work;
+};
+
+static void pin_req_free(struct pin_req *r) {
+  for (int i = 0; i < 3; i++) free(r->files[i]);
+  free(r);
+}
+
+/* Brings loopback up in the calling thread's network namespace. */
+static int loopback_up(void) {
+  struct ifreq ifr;
+  int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0), rc = -1;
+  if (s < 0) return -1;
+  memset(&ifr, 0, sizeof(ifr));
+  strncpy(ifr.ifr_name, "lo", IFNAMSIZ - 1);
+  if (ioctl(s, SIOCGIFFLAGS, &ifr) == 0) {
+    ifr.ifr_flags |= IFF_UP;
+    rc = ioctl(s, SIOCSIFFLAGS, &ifr);
+  }
+  int saved = errno;
+  close(s);
+  errno = saved;
+  return rc;
+}
+
+/*
+ * A thread of its own: unshare() moves only the calling thread into the new
+ * namespaces, and this one ends with the job, so no thread the daemon keeps
+ * (a thread-pool thread runs DNS lookups and file I/O afterwards) is ever
+ * left inside a pod's namespaces. The bind mounts keep them alive.
+ */
+static void *pin_thread(void *data) {
+  struct pin_req *r = data;
+  int flags = 0;
+  char src[64];
+  for (int i = 0; i < 3; i++)
+    if (r->files[i] != NULL) flags |= NS_FLAGS[i];
+  if (unshare(flags) != 0) {
+    snprintf(r->message, sizeof(r->message), "unshare: %s", strerror(errno));
+    return NULL;
+  }
+  for (int i = 0; i < 3; i++) {
+    if (r->files[i] == NULL) continue;
+    snprintf(src, sizeof(src), "/proc/thread-self/ns/%s", NS_NAMES[i]);
+    if (mount(src, r->files[i], NULL, MS_BIND, NULL) != 0) {
+      snprintf(r->message, sizeof(r->message), "pinning the %s namespace on %s: %s", NS_NAMES[i], r->files[i], strerror(errno));
+      return NULL;
+    }
+  }
+  if (r->files[0] != NULL && loopback_up() != 0)
+    snprintf(r->message, sizeof(r->message), "bringing loopback up: %s", strerror(errno));
+  return NULL;
+}
+
+static void pin_execute(napi_env env, void *data) {
+  struct pin_req *r = data;
+  pthread_t t;
+  int rc;
+  (void)env;
+  if ((rc = pthread_create(&t, NULL, pin_thread, r)) != 0) {
+    snprintf(r->message, sizeof(r->message), "starting the thread that makes the namespaces: %s", strerror(rc));
+    return;
+  }
+  pthread_join(t, NULL);
+}
+
+static void pin_complete(napi_env env, napi_status status, void *data) {
+  struct pin_req *r = data;
+  napi_value undef;
+  if (status != napi_ok) reject_with(env, r->deferred, "pinNamespaces: cancelled");
+  else if (r->message[0] != '\0') reject_with(env, r->deferred, r->message);
+  else if (napi_get_undefined(env, &undef) == napi_ok) napi_resolve_deferred(env, r->deferred, undef);
+  napi_delete_async_work(env, r->work);
+  pin_req_free(r);
+}
+
+/*
+ * pinNamespaces(net, ipc, uts) -> Promise<void>: new network, IPC and UTS
+ * namespaces (those given a path), each bind-mounted onto its (existing)
+ * file, and loopback up in the network one. A failure rejects with what
+ * failed; what was pinned before it stays mounted for the caller to undo.
+ */
+static napi_value js_pin_namespaces(napi_env env, napi_callback_info info) {
+  napi_value argv[3], promise;
+  size_t argc = 3;
+  struct pin_req *r;
+  bool any = false;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != 3) {
+    napi_throw_type_error(env, NULL, "pinNamespaces(net, ipc, uts)");
+    return NULL;
+  }
+  if ((r = calloc(1, sizeof(*r))) == NULL) {
+    napi_throw_error(env, NULL, "berth_native: out of memory");
+    return NULL;
+  }
+  for (int i = 0; i < 3; i++) {
+    if (string_arg(env, argv[i], &r->files[i]) != napi_ok) {
+      pin_req_free(r);
+      napi_throw_type_error(env, NULL, "pinNamespaces: each file must be a path, null or undefined");
+      return NULL;
+    }
+    any = any || r->files[i] != NULL;
+  }
+  if (!any) {
+    pin_req_free(r);
+    napi_throw_type_error(env, NULL, "pinNamespaces: no namespace asked for");
+    return NULL;
+  }
+  if ((promise = queue_work(env, "berth.pinNamespaces", pin_execute, pin_complete, r, &r->deferred, &r->work)) == NULL) {
+    pin_req_free(r);
+    napi_throw_error(env, NULL, "pinNamespaces: could not queue the call");
+    return NULL;
+  }
+  return promise;
+}
+
+/* ---- sealedCopy ------------------------------------------------------------- */
+
+/* The seals runc looks for on its own executable: with all four it skips copying itself. */
+#define SEALED_COPY_SEALS (F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE)
+
+/*
+ * sealedCopy(path) -> fd: a memfd holding a copy of the file at `path`,
+ * sealed against any change (runc's memfd-bind). runc executed from it
+ * finds itself sealed and does not clone its binary before every container
+ * process (a read-only bind mount of itself, mounted and unmounted, and a
+ * second exec of the 8 MiB binary, per create and exec). Close-on-exec:
+ * processes exec it through /proc/<daemon>/fd/<fd>. Synchronous: made once
+ * at start and again only when the binary is replaced.
+ */
+static napi_value js_sealed_copy(napi_env env, napi_callback_info info) {
+  napi_value argv[1], out;
+  size_t argc = 1;
+  char *path = NULL, message[512];
+  struct stat st;
+  int src = -1, fd = -1;
+  off_t sent = 0;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != 1 ||
+      string_arg(env, argv[0], &path) != napi_ok || path == NULL) {
+    free(path);
+    napi_throw_type_error(env, NULL, "sealedCopy(path: string)");
+    return NULL;
+  }
+  message[0] = '\0';
+  if ((src = open(path, O_RDONLY | O_CLOEXEC)) < 0 || fstat(src, &st) != 0)
+    snprintf(message, sizeof(message), "sealedCopy: reading %s: %s", path, strerror(errno));
+  else if ((fd = memfd_create(path, MFD_CLOEXEC | MFD_ALLOW_SEALING)) < 0)
+    snprintf(message, sizeof(message), "sealedCopy: memfd_create: %s", strerror(errno));
+  else {
+    while (sent < st.st_size) {
+      ssize_t n = sendfile(fd, src, NULL, (size_t)(st.st_size - sent));
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) {
+        snprintf(message, sizeof(message), "sealedCopy: copying %s: %s", path, n < 0 ? strerror(errno) : "the file shrank while copied");
+        break;
+      }
+      sent += n;
+    }
+    if (message[0] == '\0' && (fchmod(fd, 0755) != 0 || fcntl(fd, F_ADD_SEALS, SEALED_COPY_SEALS) != 0))
+      snprintf(message, sizeof(message), "sealedCopy: sealing the copy of %s: %s", path, strerror(errno));
+  }
+  if (src >= 0) close(src);
+  free(path);
+  if (message[0] != '\0') {
+    if (fd >= 0) close(fd);
+    napi_throw_error(env, NULL, message);
+    return NULL;
+  }
+  if (napi_create_int32(env, fd, &out) != napi_ok) {
+    close(fd);
+    return NULL;
+  }
+  return out;
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
     { "mount", NULL, js_mount, NULL, NULL, NULL, napi_enumerable, NULL },
@@ -859,6 +1055,8 @@ static napi_value init(napi_env env, napi_value exports) {
     { "spawnAsync", NULL, js_spawn_async, NULL, NULL, NULL, napi_enumerable, NULL },
     { "readFiles", NULL, js_read_files, NULL, NULL, NULL, napi_enumerable, NULL },
     { "usage", NULL, js_usage, NULL, NULL, NULL, napi_enumerable, NULL },
+    { "pinNamespaces", NULL, js_pin_namespaces, NULL, NULL, NULL, napi_enumerable, NULL },
+    { "sealedCopy", NULL, js_sealed_copy, NULL, NULL, NULL, napi_enumerable, NULL },
   };
   if (napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props) != napi_ok) return NULL;
   if (seccomp_notify_exports(env, exports) != napi_ok) return NULL;

@@ -7,6 +7,7 @@ export interface RuntimeHandlerConfig {
   root: string;
   privileged_without_host_devices: boolean;
   exec_fifo_start: boolean;
+  sealed_copy: boolean;
 }
 
 export interface RegistryConfig {
@@ -89,8 +90,9 @@ export interface Config {
 }
 
 export const DEFAULT_HANDLERS: Record<string, RuntimeHandlerConfig> = {
-  runc: { path: '/usr/sbin/runc', root: '', privileged_without_host_devices: false, exec_fifo_start: true },
-  crun: { path: '/usr/bin/crun', root: '', privileged_without_host_devices: false, exec_fifo_start: true },
+  runc: { path: '/usr/sbin/runc', root: '', privileged_without_host_devices: false, exec_fifo_start: true, sealed_copy: true },
+  // crun does not clone itself before a container process: a copy would only cost memory.
+  crun: { path: '/usr/bin/crun', root: '', privileged_without_host_devices: false, exec_fifo_start: true, sealed_copy: false },
 };
 
 /** A configuration problem; `key` is the dotted path, `source` the file or flag. */

@@ -186,6 +186,7 @@ export const TABLES: readonly TableSpec[] = [
       root: { type: 'string', doc: 'The runtime\'s --root state directory. Empty: `<daemon.state>/runtime/<name>`.', default: '' },
       privileged_without_host_devices: { type: 'bool', doc: 'Privileged containers of this handler do not get the host\'s devices.', default: false },
       exec_fifo_start: { type: 'bool', doc: 'StartContainer releases a created container by reading the runtime\'s exec FIFO (`<root>/<id>/exec.fifo`, what `runc start` and `crun start` do) instead of running `<runtime> start`, saving a runtime process per start; `<runtime> start` is still used when the FIFO is not there.', default: true },
+      sealed_copy: { type: 'bool', doc: 'Run the runtime from a sealed in-memory copy of its binary, made when first needed and again when the file changes (runc\'s memfd-bind): runc then skips cloning itself before every container process (a bind mount and a second exec per create and exec). Costs the binary\'s size in memory. On for the default `runc` handler.', default: false },
     },
   },
   {

@@ -53,7 +53,7 @@ export class ContainerExec {
     const start = performance.now();
     const pidFile = join(this.d.paths.bundle(c.id), `exec-${newId().slice(0, 12)}.pid`);
     try {
-      const r = await collectProcess(rt.path, rt.execArgs(c.id, cmd, { pidFile }), {
+      const r = await collectProcess(rt.exe(), rt.execArgs(c.id, cmd, { pidFile }), {
         timeoutMs: timeoutSeconds > 0 ? clampTimerMs(timeoutSeconds * 1000) : undefined,
         killSignal: 'SIGKILL',
         maxBuffer: this.d.config.runtime.exec_sync_max_output,

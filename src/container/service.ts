@@ -39,6 +39,7 @@ export class ContainerService {
   private readonly ops: ContainerExec;
   private readonly restorer: ContainerRestore;
   private readonly layerDirs: WritableLayerDirs;
+  private readonly runtimes: ContainerRuntimes;
   private readonly checkpointer: ContainerCheckpointer;
 
   constructor(
@@ -53,7 +54,8 @@ export class ContainerService {
     this.paths = new ContainerPaths(config);
     this.store = new ContainerStore(this.paths, events, log);
     this.layerDirs = new WritableLayerDirs(this.paths.records);
-    const runtimes = new ContainerRuntimes(config, handlers);
+    const runtimes = new ContainerRuntimes(config, handlers, log);
+    this.runtimes = runtimes;
     this.exits = new ExitWatcher(this.store, this.paths, metrics, log);
     const notifier = new SeccompNotifier(join(config.daemon.state, 'seccomp.sock'), metrics, log, (id, syscall) => void this.lifecycle.stopAfterDenial(id, syscall));
     const common = { log, metrics, store: this.store, paths: this.paths, runtimes, sandboxes, images, locks: this.locks, layerDirs: this.layerDirs, notifier };
@@ -161,5 +163,6 @@ export class ContainerService {
   close(): void {
     this.exits.close();
     this.layerDirs.close();
+    this.runtimes.close();
   }
 }

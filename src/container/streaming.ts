@@ -84,11 +84,11 @@ export class ContainerStreaming implements StreamingTarget {
     const pidFile = join(this.containers.bundle(c.id), `${PID_PREFIX}${randomBytes(6).toString('hex')}.pid`);
     const args = rt.execArgs(c.id, cmd, { pidFile, tty: opts.tty });
     const child = opts.tty
-      ? spawn('script', ['-qfec', [rt.path, ...args].map(quote).join(' '), '/dev/null'], {
+      ? spawn('script', ['-qfec', [rt.exe(), ...args].map(quote).join(' '), '/dev/null'], {
         stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, SHELL: '/bin/sh' },
       })
       // Its own process group, so that everything it started can be killed at once.
-      : spawn(rt.path, args, { stdio: ['pipe', 'pipe', 'pipe'], detached: true });
+      : spawn(rt.exe(), args, { stdio: ['pipe', 'pipe', 'pipe'], detached: true });
     child.stdin!.on('error', () => undefined);
     // Without a TTY, no stdin is an empty one. With a TTY, `script` turns
     // the end of its input into a write of the terminal's EOF character,

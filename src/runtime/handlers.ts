@@ -8,6 +8,8 @@ export interface HandlerState {
   root: string;
   privilegedWithoutHostDevices: boolean;
   execFifoStart: boolean;
+  /** Run from a sealed in-memory copy of the binary (runtime/sealed-binary.ts). */
+  sealedCopy: boolean;
   usable: boolean;
   /** Why the handler cannot be used, when it cannot. */
   reason: string;
@@ -40,7 +42,7 @@ export class RuntimeHandlers {
       Object.entries(this.configs).map(async ([name, c]) => {
         const state: HandlerState = {
           name, path: c.path, root: c.root, privilegedWithoutHostDevices: c.privileged_without_host_devices,
-          execFifoStart: c.exec_fifo_start,
+          execFifoStart: c.exec_fifo_start, sealedCopy: c.sealed_copy,
           usable: true, reason: '', version: '',
         };
         try {

@@ -1,10 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { chmodSync, copyFileSync, mkdtempSync, mkdirSync, existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, mkdtempSync, mkdirSync, existsSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { OciRuntime } from './oci.js';
+import { SealedBinary } from './sealed-binary.js';
 
 const which = (cmd: string): string => execFileSync('sh', ['-c', `command -v ${cmd}`], { encoding: 'utf8' }).trim();
 
@@ -152,4 +153,37 @@ test('start through the exec FIFO, through `runc start`, and of a container whos
   const t0 = Date.now();
   await assert.rejects(fifoRt.start('berth-oci-dead', pid3), /process exited before it was started/);
   assert.ok(Date.now() - t0 < 2000, 'noticed within the polling interval');
+});
+
+test('a runtime run from its sealed copy: conmon creates through it, runc\'s init runs from the copy (no clone of its own), exec and delete work', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'berth-oci-'));
+  const root = join(dir, 'runc');
+  const id = 'berth-oci-sealed';
+  for (const d of ['exits', 'sockets', 'persist']) mkdirSync(join(dir, d));
+  const binary = new SealedBinary(which('runc'));
+  t.after(() => {
+    spawnSync('runc', ['--root', root, 'delete', '--force', id]);
+    const conmon = readFileSync(join(dir, `bundle-${id}`, 'conmon.pid'), 'utf8');
+    if (conmon) spawnSync('kill', ['-9', conmon]);
+    binary.close();
+    removeTestCgroups();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const rt = new OciRuntime('runc', which('runc'), root, true, binary);
+  assert.match(rt.exe(), new RegExp(`^/proc/${process.pid}/fd/\\d+$`));
+  const bundle = busyboxBundle(dir, id);
+  const launch = await rt.launchConmon({
+    conmon: which('conmon'), id, name: id, bundle, exitDir: join(dir, 'exits'), socketDir: join(dir, 'sockets'),
+    persistDir: join(dir, 'persist'), logPath: join(bundle, 'c.log'), stdin: false, tty: false,
+  });
+  const pid = await launch.create();
+  // Parked on the exec FIFO, the init is still runc: run from the sealed
+  // memfd. Cloning itself, runc would run from a bind mount of its binary.
+  assert.match(readlinkSync(`/proc/${pid}/exe`), /^\/memfd:/);
+  await rt.start(id, pid);
+  assert.equal(runcState(root, id).status, 'running');
+  const out = execFileSync(rt.exe(), rt.execArgs(id, ['/bin/busybox', 'echo', 'from-exec'], {}), { encoding: 'utf8' });
+  assert.equal(out.trim(), 'from-exec');
+  await rt.delete(id);
+  assert.equal(existsSync(join(root, id)), false);
 });

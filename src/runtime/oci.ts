@@ -7,6 +7,7 @@ import { Socket } from 'node:net';
 import { join } from 'node:path';
 import { run, RunError } from '../util/run.js';
 import { spawnProcessAsync } from '../util/spawn.js';
+import type { SealedBinary } from './sealed-binary.js';
 
 export interface ConmonOptions {
   conmon: string;
@@ -54,7 +55,18 @@ export class OciRuntime {
     readonly root: string,
     /** Release created containers through the exec FIFO instead of `<runtime> start` (see start()). */
     private readonly execFifoStart = false,
+    /** A sealed copy of the binary to run instead of `path` (see sealed-binary.ts). */
+    private readonly binary?: SealedBinary,
   ) {}
+
+  /** The file to execute for this runtime: `path`, or its sealed copy. */
+  exe(): string {
+    return this.binary?.path() ?? this.path;
+  }
+
+  close(): void {
+    this.binary?.close();
+  }
 
   private args(...rest: string[]): string[] {
     return ['--root', this.root, ...rest];
@@ -73,7 +85,7 @@ export class OciRuntime {
   async launchConmon(o: ConmonOptions): Promise<ConmonLaunch> {
     const pidFile = join(o.bundle, 'pidfile');
     const args = [
-      '--api-version', '1', '-c', o.id, '-u', o.id, '-n', o.name, '-r', this.path, '-b', o.bundle,
+      '--api-version', '1', '-c', o.id, '-u', o.id, '-n', o.name, '-r', this.exe(), '-b', o.bundle,
       '-p', pidFile, '-l', `k8s-file:${o.logPath}`,
       '--exit-dir', o.exitDir, '--socket-dir-path', o.socketDir, '-0', o.persistDir,
       '--runtime-arg', '--root', '--runtime-arg', this.root, '--log-level', 'error', '--sync',
@@ -198,7 +210,7 @@ export class OciRuntime {
   async start(id: string, pid: number): Promise<void> {
     // Without the init's PID a dead init could not be told from a slow one.
     if (this.execFifoStart && pid > 0 && (await this.releaseThroughFifo(id, pid))) return;
-    await run(this.path, this.args('start', id));
+    await run(this.exe(), this.args('start', id));
   }
 
   /** False when there is no exec FIFO to release the container through. */
@@ -249,7 +261,7 @@ export class OciRuntime {
   /** Sends a signal; `all` signals every process of the container. Not running is not an error. */
   async kill(id: string, signal: string, all = false): Promise<void> {
     try {
-      await run(this.path, this.args('kill', ...(all ? ['--all'] : []), id, signal));
+      await run(this.exe(), this.args('kill', ...(all ? ['--all'] : []), id, signal));
     } catch (err) {
       if (err instanceof RunError && /not running|container not found|does not exist|process already finished/i.test(err.stderr)) return;
       throw err;
@@ -263,7 +275,7 @@ export class OciRuntime {
    */
   async delete(id: string, o: { background?: boolean } = {}): Promise<void> {
     try {
-      await run(this.path, this.args('delete', '--force', id), o.background ? { niceness: BACKGROUND_NICENESS } : {});
+      await run(this.exe(), this.args('delete', '--force', id), o.background ? { niceness: BACKGROUND_NICENESS } : {});
     } catch (err) {
       if (err instanceof RunError && /not found|does not exist/i.test(err.stderr)) return;
       throw err;
@@ -272,7 +284,7 @@ export class OciRuntime {
 
   async state(id: string): Promise<{ status: RuntimeStatus; pid: number } | undefined> {
     try {
-      const { stdout } = await run(this.path, this.args('state', id));
+      const { stdout } = await run(this.exe(), this.args('state', id));
       return JSON.parse(stdout) as { status: RuntimeStatus; pid: number };
     } catch (err) {
       if (err instanceof RunError && /not found|does not exist/i.test(err.stderr)) return undefined;
@@ -281,12 +293,12 @@ export class OciRuntime {
   }
 
   async update(id: string, resources: Record<string, unknown>): Promise<void> {
-    await run(this.path, this.args('update', '--resources', '-', id), { input: JSON.stringify(resources) });
+    await run(this.exe(), this.args('update', '--resources', '-', id), { input: JSON.stringify(resources) });
   }
 
   /** CRIU dump of a running container, left running; images in `imagePath`, CRIU's log in `workPath`. */
   async checkpoint(id: string, imagePath: string, workPath: string, timeoutMs: number): Promise<void> {
-    await run(this.path, this.args('checkpoint', '--image-path', imagePath, '--work-path', workPath, '--leave-running', ...CRIU_OPTIONS, id), { timeoutMs });
+    await run(this.exe(), this.args('checkpoint', '--image-path', imagePath, '--work-path', workPath, '--leave-running', ...CRIU_OPTIONS, id), { timeoutMs });
   }
 
   /** Arguments of `runc exec` for a process in container `id`. */

@@ -31,6 +31,18 @@ export interface NativeModule {
    * job: [bytes, inodes], or null where the root could not be read.
    */
   usage(roots: string[]): Promise<([number, number] | null)[]>;
+  /**
+   * New network, IPC and UTS namespaces (those given a file), each
+   * bind-mounted onto its existing file, with loopback up in the network
+   * one; made by a short-lived thread, so no daemon thread enters them.
+   * Rejects saying what failed; namespaces pinned before it stay mounted.
+   */
+  pinNamespaces(net: string | null, ipc: string | null, uts: string | null): Promise<void>;
+  /**
+   * A close-on-exec memfd holding a copy of the file at `path`, executable
+   * and sealed against every change (write, grow, shrink, more seals).
+   */
+  sealedCopy(path: string): number;
   /** spawn, the wait for the child's exec on a thread-pool thread instead of the event loop; fds may be closed once it returns. */
   spawnAsync(
     file: string, argv: string[], env: string[], cwd: string | null, fds: number[], newSession: boolean, keepAlive: boolean,
