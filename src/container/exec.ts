@@ -56,6 +56,7 @@ export class ContainerExec {
       const r = await collectProcess(rt.exe(), rt.execArgs(c.id, cmd, { pidFile }), {
         timeoutMs: timeoutSeconds > 0 ? clampTimerMs(timeoutSeconds * 1000) : undefined,
         killSignal: 'SIGKILL',
+        argv0: rt.path,
         maxBuffer: this.d.config.runtime.exec_sync_max_output,
         overflow: 'truncate',
         // The command is runc exec's child. Kill the command alone and let

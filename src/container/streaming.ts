@@ -88,7 +88,7 @@ export class ContainerStreaming implements StreamingTarget {
         stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, SHELL: '/bin/sh' },
       })
       // Its own process group, so that everything it started can be killed at once.
-      : spawn(rt.exe(), args, { stdio: ['pipe', 'pipe', 'pipe'], detached: true });
+      : spawn(rt.exe(), args, { stdio: ['pipe', 'pipe', 'pipe'], detached: true, argv0: rt.path });
     child.stdin!.on('error', () => undefined);
     // Without a TTY, no stdin is an empty one. With a TTY, `script` turns
     // the end of its input into a write of the terminal's EOF character,

@@ -186,4 +186,6 @@ test('a runtime run from its sealed copy: conmon creates through it, runc\'s ini
   assert.equal(out.trim(), 'from-exec');
   await rt.delete(id);
   assert.equal(existsSync(join(root, id)), false);
+  // Errors name the runtime as configured, not the copy's /proc path.
+  await assert.rejects(rt.update(id, {}), (err: Error) => err.message.startsWith(`${which('runc')} --root ${root} update failed`));
 });

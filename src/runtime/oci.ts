@@ -68,6 +68,11 @@ export class OciRuntime {
     this.binary?.close();
   }
 
+  /** A runtime command: its errors and `ps` name the configured path, not the sealed copy's /proc path. */
+  private command(args: string[], opts: { timeoutMs?: number; input?: string; niceness?: number } = {}): Promise<{ stdout: string; stderr: string }> {
+    return run(this.exe(), args, { ...opts, argv0: this.path });
+  }
+
   private args(...rest: string[]): string[] {
     return ['--root', this.root, ...rest];
   }
@@ -210,7 +215,7 @@ export class OciRuntime {
   async start(id: string, pid: number): Promise<void> {
     // Without the init's PID a dead init could not be told from a slow one.
     if (this.execFifoStart && pid > 0 && (await this.releaseThroughFifo(id, pid))) return;
-    await run(this.exe(), this.args('start', id));
+    await this.command(this.args('start', id));
   }
 
   /** False when there is no exec FIFO to release the container through. */
@@ -261,7 +266,7 @@ export class OciRuntime {
   /** Sends a signal; `all` signals every process of the container. Not running is not an error. */
   async kill(id: string, signal: string, all = false): Promise<void> {
     try {
-      await run(this.exe(), this.args('kill', ...(all ? ['--all'] : []), id, signal));
+      await this.command(this.args('kill', ...(all ? ['--all'] : []), id, signal));
     } catch (err) {
       if (err instanceof RunError && /not running|container not found|does not exist|process already finished/i.test(err.stderr)) return;
       throw err;
@@ -275,7 +280,7 @@ export class OciRuntime {
    */
   async delete(id: string, o: { background?: boolean } = {}): Promise<void> {
     try {
-      await run(this.exe(), this.args('delete', '--force', id), o.background ? { niceness: BACKGROUND_NICENESS } : {});
+      await this.command(this.args('delete', '--force', id), o.background ? { niceness: BACKGROUND_NICENESS } : {});
     } catch (err) {
       if (err instanceof RunError && /not found|does not exist/i.test(err.stderr)) return;
       throw err;
@@ -284,7 +289,7 @@ export class OciRuntime {
 
   async state(id: string): Promise<{ status: RuntimeStatus; pid: number } | undefined> {
     try {
-      const { stdout } = await run(this.exe(), this.args('state', id));
+      const { stdout } = await this.command(this.args('state', id));
       return JSON.parse(stdout) as { status: RuntimeStatus; pid: number };
     } catch (err) {
       if (err instanceof RunError && /not found|does not exist/i.test(err.stderr)) return undefined;
@@ -293,12 +298,12 @@ export class OciRuntime {
   }
 
   async update(id: string, resources: Record<string, unknown>): Promise<void> {
-    await run(this.exe(), this.args('update', '--resources', '-', id), { input: JSON.stringify(resources) });
+    await this.command(this.args('update', '--resources', '-', id), { input: JSON.stringify(resources) });
   }
 
   /** CRIU dump of a running container, left running; images in `imagePath`, CRIU's log in `workPath`. */
   async checkpoint(id: string, imagePath: string, workPath: string, timeoutMs: number): Promise<void> {
-    await run(this.exe(), this.args('checkpoint', '--image-path', imagePath, '--work-path', workPath, '--leave-running', ...CRIU_OPTIONS, id), { timeoutMs });
+    await this.command(this.args('checkpoint', '--image-path', imagePath, '--work-path', workPath, '--leave-running', ...CRIU_OPTIONS, id), { timeoutMs });
   }
 
   /** Arguments of `runc exec` for a process in container `id`. */

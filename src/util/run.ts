@@ -24,12 +24,12 @@ export class RunError extends Error {
  * past the timeout (default 60 s) or prints more than 16 MiB. `niceness`
  * lowers its CPU priority (see CollectOptions).
  */
-export async function run(cmd: string, args: string[], opts: { timeoutMs?: number; input?: string; niceness?: number } = {}): Promise<RunResult> {
-  const what = `${cmd} ${args.slice(0, 3).join(' ')}`;
+export async function run(cmd: string, args: string[], opts: { timeoutMs?: number; input?: string; niceness?: number; argv0?: string } = {}): Promise<RunResult> {
+  const what = `${opts.argv0 ?? cmd} ${args.slice(0, 3).join(' ')}`;
   const timeoutMs = opts.timeoutMs ?? 60_000;
   let r;
   try {
-    r = await collectProcess(cmd, args, { input: opts.input, timeoutMs, niceness: opts.niceness });
+    r = await collectProcess(cmd, args, { input: opts.input, timeoutMs, niceness: opts.niceness, argv0: opts.argv0 });
   } catch (err) {
     throw new RunError(what, null, (err as Error).message);
   }

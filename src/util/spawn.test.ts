@@ -178,3 +178,10 @@ test('run: helper failures become RunError with what the helper said', async () 
   await assert.rejects(run('no-such-program-berth', []), (e: RunError) => e.code === null && /No such file or directory/.test(e.message));
   assert.equal((await run('cat', [], { input: 'piped' })).stdout, 'piped');
 });
+
+test('argv0 names the program as it sees itself, and as run\'s errors name it', async () => {
+  const r = await collectProcess('/bin/sh', ['-c', 'echo "$0"; exit 3'], { argv0: 'shown-name' });
+  assert.equal(r.stdout.toString().trim(), 'shown-name');
+  assert.equal(r.code, 3);
+  await assert.rejects(run('/bin/sh', ['-c', 'echo no >&2; exit 1'], { argv0: '/usr/bin/named' }), (err: Error) => err instanceof RunError && err.message.startsWith('/usr/bin/named -c echo no'));
+});

@@ -38,6 +38,8 @@ export interface SpawnOptions {
    * positions of their pipes.
    */
   stdio: ('null' | 'pipe-in' | 'pipe-out' | { ours: number })[];
+  /** The program's name as it sees it and `ps` shows it (argv[0]); default `file`. */
+  argv0?: string;
 }
 
 export interface Spawned {
@@ -97,7 +99,7 @@ function unplumb(p: Plumbing, failed: boolean): void {
 
 function nativeArgs(file: string, args: string[], o: SpawnOptions, p: Plumbing): [string, string[], string[], string | null, number[], boolean, boolean] {
   const env = Object.entries(o.env).filter(([, v]) => v !== undefined).map(([k, v]) => `${k}=${v}`);
-  return [file, [file, ...args], env, o.cwd ?? null, p.childFds, o.detached ?? false, o.keepAlive ?? true];
+  return [file, [o.argv0 ?? file, ...args], env, o.cwd ?? null, p.childFds, o.detached ?? false, o.keepAlive ?? true];
 }
 
 /** The process handle and the daemon's pipe ends of a started child. */
@@ -225,6 +227,8 @@ export interface CollectOptions {
    * waits for (a background cleanup) then yields the CPU to work somebody does.
    */
   niceness?: number;
+  /** argv[0], when the file run is not the name to show (see SpawnOptions). */
+  argv0?: string;
 }
 
 /**
@@ -235,7 +239,7 @@ export interface CollectOptions {
 export function collectProcess(file: string, args: string[], o: CollectOptions = {}): Promise<Outcome> {
   const max = o.maxBuffer ?? 16 * 1024 * 1024;
   return new Promise((resolve, reject) => {
-    spawnProcessAsync(file, args, { env: o.env ?? process.env, stdio: [o.input !== undefined ? 'pipe-in' : 'null', 'pipe-out', 'pipe-out'] })
+    spawnProcessAsync(file, args, { env: o.env ?? process.env, argv0: o.argv0, stdio: [o.input !== undefined ? 'pipe-in' : 'null', 'pipe-out', 'pipe-out'] })
       .then((spawned) => watch(spawned, resolve), reject);
   });
 
