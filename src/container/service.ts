@@ -54,11 +54,10 @@ export class ContainerService {
     this.paths = new ContainerPaths(config);
     this.store = new ContainerStore(this.paths, events, log);
     this.layerDirs = new WritableLayerDirs(this.paths.records);
-    const runtimes = new ContainerRuntimes(config, handlers, log);
-    this.runtimes = runtimes;
+    this.runtimes = new ContainerRuntimes(config, handlers, log);
     this.exits = new ExitWatcher(this.store, this.paths, metrics, log);
     const notifier = new SeccompNotifier(join(config.daemon.state, 'seccomp.sock'), metrics, log, (id, syscall) => void this.lifecycle.stopAfterDenial(id, syscall));
-    const common = { log, metrics, store: this.store, paths: this.paths, runtimes, sandboxes, images, locks: this.locks, layerDirs: this.layerDirs, notifier };
+    const common = { log, metrics, store: this.store, paths: this.paths, runtimes: this.runtimes, sandboxes, images, locks: this.locks, layerDirs: this.layerDirs, notifier };
     this.checkpointer = new ContainerCheckpointer({
       ...common, config, runtimeOf: (c) => this.lifecycle.runtimeOf(c), conmonOptions: (c) => this.creator.conmonOptions(c),
     });

@@ -5,7 +5,7 @@ import { constants as fsConstants, openSync, readFileSync, unlinkSync, watch, wr
 import { readFile } from 'node:fs/promises';
 import { Socket } from 'node:net';
 import { join } from 'node:path';
-import { run, RunError } from '../util/run.js';
+import { run, RunError, type RunOptions, type RunResult } from '../util/run.js';
 import { spawnProcessAsync } from '../util/spawn.js';
 import type { SealedBinary } from './sealed-binary.js';
 
@@ -69,7 +69,7 @@ export class OciRuntime {
   }
 
   /** A runtime command: its errors and `ps` name the configured path, not the sealed copy's /proc path. */
-  private command(args: string[], opts: { timeoutMs?: number; input?: string; niceness?: number } = {}): Promise<{ stdout: string; stderr: string }> {
+  private command(args: string[], opts: Omit<RunOptions, 'argv0'> = {}): Promise<RunResult> {
     return run(this.exe(), args, { ...opts, argv0: this.path });
   }
 

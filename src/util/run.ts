@@ -18,13 +18,21 @@ export class RunError extends Error {
   }
 }
 
+export interface RunOptions {
+  timeoutMs?: number;
+  input?: string;
+  niceness?: number;
+  /** The name the helper is shown and reported by, when the file run is not it (see SpawnOptions.argv0). */
+  argv0?: string;
+}
+
 /**
  * Runs a helper (started without forking the daemon, see util/spawn.ts);
  * rejects with RunError when it cannot start, exits non-zero, is killed, runs
  * past the timeout (default 60 s) or prints more than 16 MiB. `niceness`
  * lowers its CPU priority (see CollectOptions).
  */
-export async function run(cmd: string, args: string[], opts: { timeoutMs?: number; input?: string; niceness?: number; argv0?: string } = {}): Promise<RunResult> {
+export async function run(cmd: string, args: string[], opts: RunOptions = {}): Promise<RunResult> {
   const what = `${opts.argv0 ?? cmd} ${args.slice(0, 3).join(' ')}`;
   const timeoutMs = opts.timeoutMs ?? 60_000;
   let r;

@@ -2,6 +2,7 @@
 // ImageFsInfo. Hardlinked files count once, as du does.
 import { lstatSync, readdirSync, readFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
+import { loadNativeModule } from '../../util/native.js';
 
 export interface Usage {
   bytes: number;
@@ -41,7 +42,9 @@ export async function diskUsage(root: string, cache?: UsageCache): Promise<Usage
       live.add(p);
       let u = cache.known.get(p);
       if (!u) {
-        u = await diskUsage(p);
+        // A new layer or blob, walked once: by the native module, off the event loop.
+        const [walked] = await loadNativeModule().usage([p]);
+        u = walked ? { bytes: walked[0], inodes: walked[1] } : { bytes: 0, inodes: 0 };
         cache.known.set(p, u);
       }
       bytes += u.bytes;
