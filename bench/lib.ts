@@ -200,8 +200,12 @@ export class CallLog {
 /** Runs `runc` with `args` to its end; its exit code. */
 export function runc(args: string[]): Promise<number> {
   return new Promise((resolve, reject) => {
-    // No pipes: a detached container inherits runc's stdio and would hold them open.
-    const p = spawn('runc', args, { stdio: 'ignore' });
+    // No pipes: a detached container inherits runc's stdio and would hold them
+    // open. A session of its own, as the runc a runtime runs has (berthd's
+    // from conmon in a pod's cgroup, containerd's from its shim): in the
+    // benchmark's session it would share the client threads' CPU weight
+    // under autogroup scheduling (see StartOptions.ownSession).
+    const p = spawn('runc', args, { stdio: 'ignore', detached: true });
     p.once('error', reject);
     p.once('exit', (code) => resolve(code ?? -1));
   });

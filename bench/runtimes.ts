@@ -6,7 +6,10 @@
 // cgroup tree of the benchmark's own (kubelet always names a pod cgroup), and
 // a close() that removes everything either runtime made — pods, daemons,
 // bridges, state directories, cgroups, the registry — also when the
-// benchmark fails or is interrupted (SIGINT/SIGTERM).
+// benchmark fails or is interrupted (SIGINT/SIGTERM). Each daemon runs in a
+// session of its own, as a service does: under the kernel's autogroup
+// scheduling a session shares one CPU weight, and one shared with the
+// benchmark's client threads slowed whichever daemon was loaded.
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -184,7 +187,7 @@ export async function startNode(o: NodeOptions): Promise<BenchNode> {
     }
     if (loopFile || o.cpuProfDir) nodeArgs.push('--import', PROBE);
     const berth = await startDaemon({
-      logLevel: 'info', nodeArgs,
+      logLevel: 'info', nodeArgs, ownSession: true,
       toml: `[runtime]\ncgroup_parent = "${cgroupRoot}/berth"\n${o.berthToml ?? ''}`,
     }).finally(() => {
       delete process.env.BERTH_BENCH_LOOP_FILE;
@@ -227,7 +230,7 @@ export async function startNode(o: NodeOptions): Promise<BenchNode> {
           teardown.add(() => deleteBridge(c.bridge));
           cniPlugins = c.plugins;
         }
-        ctd = await startContainerd({ stateTmpfs: true, insecureRegistries: [registry.host], sandboxImage: pause.ref, cniConfDir: confDir });
+        ctd = await startContainerd({ stateTmpfs: true, insecureRegistries: [registry.host], sandboxImage: pause.ref, cniConfDir: confDir, ownSession: true });
         const started = ctd;
         teardown.add(() => started.stop());
         await ctd.client.call('PullImage', { image: { image: busybox.ref } }, 120_000);

@@ -82,6 +82,9 @@ export interface Config {
     image_fs_pressure: string;
     container_fs_pressure: string;
   };
+  stats: {
+    collection_period: number;
+  };
   tracing: {
     otlp_endpoint: string;
     sample_ratio: string;

@@ -161,6 +161,10 @@ export const KEYS: readonly KeySpec[] = [
     check: (v: string) => (Number(v) > 0 && Number(v) <= 1 ? undefined : 'must be a ratio in (0, 1]'),
     doc: 'Share of the filesystem holding containers\' writable layers in use above which berthd reports disk pressure (`berth_disk_pressure{fs="container"}`).' },
 
+  // [stats]
+  { path: 'stats.collection_period', type: 'seconds', default: 0, min: 0,
+    doc: 'Seconds between background readings of every pod\'s and container\'s cgroup and pod network counters (CRI-O\'s `stats_collection_period`). While list calls keep coming (one within the last three periods), ListPodSandboxStats and ListContainerStats answer from the latest reading, each figure with the time it was taken, instead of reading at the call: answers come faster under load and are up to one period old, as with kubelet\'s cAdvisor housekeeping. 0: list calls read at the call (the default, as containerd and CRI-O).' },
+
   // [tracing]
   { path: 'tracing.otlp_endpoint', type: 'string', default: '',
     check: (v: string) => (v === '' || /^https?:\/\/[^/\s]+/.test(v) ? undefined : 'must be an http:// or https:// URL (empty: tracing off)'),

@@ -89,6 +89,7 @@ export class Daemon {
     await network.collect(sandboxes.ids());
     await containers.restore();
     stats.follow(events);
+    stats.collectEvery(config.stats.collection_period * 1000);
     await sandboxes.sweepCgroups();
     await images.releaseAllBut(containers.imageHolders());
     const streamingTarget = new ContainerStreaming(containers, sandboxes);

@@ -125,3 +125,39 @@ test('layer walks: a list call walks every new layer in one batch; calls during 
     assert.ok(gone.cpu, 'the rest of its stats still there');
   }
 }));
+
+test('collection period: nothing is read until a list call comes; then every cgroup and pod network is read in the background and lists serve those readings; reading stops when lists stop', () => withFixture(async (f) => {
+  // A pod with a network of its own, whose containers' net/dev is this process's.
+  (f.sb.config.namespaces as { network: string }).network = 'POD';
+  for (const c of f.containers) c.pid = process.pid;
+  const PERIOD = 200;
+  const s = new StatsService(f.src, f.reader, { fsMs: 60_000, sampleMs: 0 });
+  s.collectEvery(PERIOD);
+  try {
+    await sleep(2.5 * PERIOD);
+    assert.equal(f.calls.readMany.length, 0, 'no list call yet: no background reading');
+    const first = await s.sandboxes({});
+    assert.deepEqual(f.calls.readMany, [['/berth/p1', '/berth/p1/c1', '/berth/p1/c2']], 'the first list reads at the call');
+    const net1 = first[0]!.network!;
+    assert.ok(net1, 'the pod has network counters');
+    // Wait for a background reading.
+    for (const until = Date.now() + 10 * PERIOD; f.calls.readMany.length < 2 && Date.now() < until;) await sleep(5);
+    assert.deepEqual(f.calls.readMany[1], ['/berth/p1', '/berth/p1/c1', '/berth/p1/c2'], 'the background reading takes every cgroup');
+    // It started; its net/dev reads go through the thread pool: let it end (the next one is a period away).
+    await sleep(PERIOD / 2);
+    const calledAt = Date.now() * 1e6;
+    const served = await s.sandboxes({});
+    assert.ok(served[0]!.cpu!.atNs > first[0]!.cpu!.atNs && served[0]!.cpu!.atNs <= calledAt, 'the list right after is served from that reading, with the time it was taken');
+    assert.ok(served[0]!.network!.atNs > net1.atNs && served[0]!.network!.atNs <= calledAt, 'network counters too');
+    assert.deepEqual(served[0]!.network!.interfaces.map((i) => i.name), net1.interfaces.map((i) => i.name));
+    const containers = await s.containers({});
+    assert.equal(containers[0]!.cpu!.atNs, served[0]!.containers[0]!.cpu!.atNs, 'container lists serve the same reading');
+    // Lists stop: after three periods the background reading stops too.
+    await sleep(4 * PERIOD);
+    const settled = f.calls.readMany.length;
+    await sleep(3 * PERIOD);
+    assert.equal(f.calls.readMany.length, settled, 'nobody polling: no reading');
+  } finally {
+    s.close();
+  }
+}));

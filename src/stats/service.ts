@@ -121,6 +121,13 @@ export class StatsService {
   private readonly pending = new Map<string, boolean>();
   private draining?: Promise<void>;
   private unsubscribe?: () => void;
+  // stats.collection_period (see collectEvery).
+  private collectionMs = 0;
+  private collector?: NodeJS.Timeout;
+  private collecting?: Promise<void>;
+  private lastListAt = 0;
+  /** Each pod's network counters as the background collection last read them: the net/dev text of the process read, and when. */
+  private readonly netDevs = new Map<string, { at: number; pid: number; text: string | undefined }>();
 
   constructor(
     private readonly src: StatsSources,
@@ -146,6 +153,73 @@ export class StatsService {
   close(): void {
     this.unsubscribe?.();
     this.unsubscribe = undefined;
+    clearInterval(this.collector);
+    this.collector = undefined;
+  }
+
+  /**
+   * stats.collection_period: while list calls keep coming (one within the
+   * last three periods), every pod's and live container's cgroup and each
+   * pod's network counters are read in the background once a period, and
+   * list calls serve those readings (with the time each was taken) instead
+   * of reading at the call. Nobody polling: no reading. 0: off.
+   */
+  collectEvery(periodMs: number): void {
+    clearInterval(this.collector);
+    this.collector = undefined;
+    this.collectionMs = Math.max(0, periodMs);
+    if (this.collectionMs === 0) return;
+    this.collector = setInterval(() => {
+      if (this.collecting || Date.now() - this.lastListAt > 3 * this.collectionMs) return;
+      this.collecting = this.collect()
+        .catch(() => undefined)
+        .finally(() => (this.collecting = undefined));
+    }, this.collectionMs);
+    this.collector.unref();
+  }
+
+  /** How old a sample a list call serves: one period of the background collection (and a little for its timer), else SAMPLE_TTL_MS. */
+  private get listTtlMs(): number {
+    return this.collectionMs > 0 ? this.collectionMs + this.ttl.sampleMs : this.ttl.sampleMs;
+  }
+
+  /** One background reading of every pod's and live container's cgroup and every pod's network counters. */
+  private async collect(): Promise<void> {
+    const plan = this.plan(this.src.listSandboxes({}).filter((s) => s.state === 'READY'));
+    const [samples, netTexts] = await Promise.all([this.reader.readMany(plan.paths), readMany(plan.net.map((n) => `/proc/${n.pid}/net/dev`))]);
+    const at = Date.now();
+    plan.paths.forEach((p, i) => this.samples.set(p, { at, sample: samples[i]! }));
+    plan.net.forEach((n, i) => this.netDevs.set(n.sandboxId, { at, pid: n.pid, text: netTexts[i] }));
+  }
+
+  /**
+   * What a pod list reads: every pod's and live container's cgroup, the live
+   * containers, and for each pod with a network of its own the first process
+   * whose net/dev shows it.
+   */
+  private plan(list: Sandbox[]): { bySandbox: Map<string, Container[]>; paths: string[]; live: string[]; net: { sandboxId: string; pid: number }[] } {
+    const bySandbox = new Map<string, Container[]>();
+    for (const c of this.src.listContainers({})) {
+      const l = bySandbox.get(c.sandboxId);
+      if (l) l.push(c);
+      else bySandbox.set(c.sandboxId, [c]);
+    }
+    const paths: string[] = [];
+    const live: string[] = [];
+    const net: { sandboxId: string; pid: number }[] = [];
+    for (const sb of list) {
+      const mine = bySandbox.get(sb.id) ?? [];
+      paths.push(sb.cgroupParent);
+      for (const c of mine) {
+        const cgroup = this.liveCgroup(c, sb);
+        if (cgroup === undefined) continue;
+        paths.push(cgroup);
+        live.push(c.id);
+      }
+      const pid = this.netPids(sb, mine)[0];
+      if (pid !== undefined) net.push({ sandboxId: sb.id, pid });
+    }
+    return { bySandbox, paths, live, net };
   }
 
   private queue(id: string, openCgroup = false): void {
@@ -170,14 +244,14 @@ export class StatsService {
     return sample;
   }
 
-  /** Samples for a list call: those younger than SAMPLE_TTL_MS again, the rest in one batch read off the event loop. */
+  /** Samples for a list call: those younger than listTtlMs again, the rest in one batch read off the event loop. */
   private async listSamples(paths: string[]): Promise<Map<string, CgroupSample>> {
     const now = Date.now();
     const out = new Map<string, CgroupSample>();
     const missing: string[] = [];
     for (const p of new Set(paths)) {
       const hit = this.samples.get(p);
-      if (hit && now - hit.at < this.ttl.sampleMs) out.set(p, hit.sample);
+      if (hit && now - hit.at < this.listTtlMs) out.set(p, hit.sample);
       else missing.push(p);
     }
     const read = await this.reader.readMany(missing);
@@ -284,6 +358,7 @@ export class StatsService {
       const cgroup = this.liveCgroup(c, sbs.get(c.sandboxId));
       if (cgroup !== undefined) paths.set(c.id, cgroup);
     }
+    this.lastListAt = Date.now();
     const [samples] = await Promise.all([this.listSamples([...paths.values()]), this.walkNew(list.map((c) => c.id))]);
     const out = await sliced(list, (c) => {
       const p = paths.get(c.id);
@@ -310,21 +385,23 @@ export class StatsService {
     return [...containers.filter((c) => c.state === 'RUNNING' && c.pid > 0).map((c) => c.pid), ...(sb.infraPid ? [sb.infraPid] : [])];
   }
 
-  /** The pod's interfaces; `first` is the net/dev text of the first of netPids when a list call read it already. */
-  private async network(sb: Sandbox, containers: Container[], first?: string): Promise<NetworkStats | undefined> {
+  /** The pod's interfaces; `first` is the net/dev text of the first of netPids, and when it was read, when a list call has it already. */
+  private async network(sb: Sandbox, containers: Container[], first?: { text: string | undefined; atNs: number }): Promise<NetworkStats | undefined> {
     if (!this.hasOwnNetwork(sb)) return undefined;
     const pids = this.netPids(sb, containers);
-    let ifs = first === undefined ? undefined : parseNetDev(first);
+    const given = first?.text === undefined ? undefined : parseNetDev(first.text);
+    if (given) return { atNs: first!.atNs, interfaces: given, defaultInterface: defaultInterface(given) };
+    let ifs: InterfaceCounters[] | undefined;
     for (const pid of first === undefined ? pids : pids.slice(1)) {
-      if (ifs) break;
       ifs = readNetDevOfPid(pid);
+      if (ifs) break;
     }
     ifs ??= await readNetDevOfNetns(this.src.netnsPath(sb.id));
     if (!ifs) return undefined;
     return { atNs: nowNs(), interfaces: ifs, defaultInterface: defaultInterface(ifs) };
   }
 
-  private async sandboxStats(sb: Sandbox, mine: Container[], read: { samples: Map<string, CgroupSample>; netDev?: string } | undefined): Promise<SandboxStatsView> {
+  private async sandboxStats(sb: Sandbox, mine: Container[], read: { samples: Map<string, CgroupSample>; netDev?: { text: string | undefined; atNs: number } } | undefined): Promise<SandboxStatsView> {
     const list = read !== undefined;
     const sample = (path: string): CgroupSample => read?.samples.get(path) ?? this.sample(path);
     const cg = sample(sb.cgroupParent);
@@ -341,34 +418,21 @@ export class StatsService {
   }
 
   async sandboxes(f: { id?: string; labels?: Record<string, string> }): Promise<SandboxStatsView[]> {
+    this.lastListAt = Date.now();
     const list = this.src.listSandboxes(f).filter((s) => s.state === 'READY');
-    const bySandbox = new Map<string, Container[]>();
-    for (const c of this.src.listContainers({})) {
-      const l = bySandbox.get(c.sandboxId);
-      if (l) l.push(c);
-      else bySandbox.set(c.sandboxId, [c]);
+    const { bySandbox, paths, live, net } = this.plan(list);
+    // Every pod's and live container's cgroup, and each pod's first net/dev, in one read off the event loop (what the background collection read recently is served again).
+    const now = Date.now();
+    const netDev = new Map<string, { text: string | undefined; atNs: number }>();
+    const stale: { sandboxId: string; pid: number }[] = [];
+    for (const n of net) {
+      const hit = this.netDevs.get(n.sandboxId);
+      if (hit && hit.pid === n.pid && now - hit.at < this.listTtlMs) netDev.set(n.sandboxId, { text: hit.text, atNs: hit.at * 1e6 });
+      else stale.push(n);
     }
-    // Every pod's and live container's cgroup, and each pod's first net/dev, in one read off the event loop.
-    const paths: string[] = [];
-    const live: string[] = [];
-    const netPods: string[] = [];
-    const netFiles: string[] = [];
-    for (const sb of list) {
-      const mine = bySandbox.get(sb.id) ?? [];
-      paths.push(sb.cgroupParent);
-      for (const c of mine) {
-        const cgroup = this.liveCgroup(c, sb);
-        if (cgroup === undefined) continue;
-        paths.push(cgroup);
-        live.push(c.id);
-      }
-      const pid = this.netPids(sb, mine)[0];
-      if (pid === undefined) continue;
-      netPods.push(sb.id);
-      netFiles.push(`/proc/${pid}/net/dev`);
-    }
-    const [samples, netTexts] = await Promise.all([this.listSamples(paths), readMany(netFiles), this.walkNew(live)]);
-    const netDev = new Map(netPods.map((id, i) => [id, netTexts[i]]));
+    const [samples, netTexts] = await Promise.all([this.listSamples(paths), readMany(stale.map((n) => `/proc/${n.pid}/net/dev`)), this.walkNew(live)]);
+    const atNs = nowNs();
+    stale.forEach((n, i) => netDev.set(n.sandboxId, { text: netTexts[i], atNs }));
     const out = await sliced(list, (sb) => this.sandboxStats(sb, bySandbox.get(sb.id) ?? [], { samples, netDev: netDev.get(sb.id) }), LIST_SLICE_MS);
     this.prune();
     return out;
@@ -404,6 +468,7 @@ export class StatsService {
     this.cpu.retain(live);
     for (const k of this.fsCache.keys()) if (!live.has(k)) this.fsCache.delete(k);
     const now = Date.now();
-    for (const [k, v] of this.samples) if (now - v.at >= this.ttl.sampleMs) this.samples.delete(k);
+    for (const [k, v] of this.samples) if (now - v.at >= this.listTtlMs) this.samples.delete(k);
+    for (const [k, v] of this.netDevs) if (now - v.at >= this.listTtlMs) this.netDevs.delete(k);
   }
 }

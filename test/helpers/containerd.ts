@@ -33,6 +33,8 @@ export interface ContainerdOptions {
    * ext4 journal commits for the runtime's O_SYNC pid files.
    */
   stateTmpfs?: boolean;
+  /** Run containerd (and so its shims) in a session of its own, as a service (see StartOptions.ownSession in daemon.ts). */
+  ownSession?: boolean;
 }
 
 export interface Containerd {
@@ -100,7 +102,8 @@ export async function startContainerd(o: ContainerdOptions = {}): Promise<Contai
     mkdirSync(join(dir, 'state'));
     execFileSync('mount', ['-t', 'tmpfs', '-o', 'mode=0711', 'berth-ctd-state', join(dir, 'state')]);
   }
-  const proc = spawn(CONTAINERD_BIN, ['--config', cfg], { stdio: ['ignore', 'ignore', 'pipe'] });
+  // A session of its own when asked, as berthd's in benchmarks (see StartOptions.ownSession in daemon.ts).
+  const proc = spawn(CONTAINERD_BIN, ['--config', cfg], { stdio: ['ignore', 'ignore', 'pipe'], detached: o.ownSession ?? false });
   let err = '';
   proc.stderr!.on('data', (b: Buffer) => (err += b.toString()));
   const endpoint = `unix://${socket}`;

@@ -122,6 +122,14 @@ export interface StartOptions {
    * the service's cgroup.
    */
   cgroupProcs?: string[];
+  /**
+   * Run berthd in a session of its own, as a service manager runs a service,
+   * rather than in the caller's. With the kernel's autogroup scheduling, a
+   * process shares its session's CPU weight: a benchmark's berthd would
+   * otherwise share one with the benchmark's client threads (kubelet's
+   * stand-in), which no node does.
+   */
+  ownSession?: boolean;
 }
 
 export async function startDaemon(opts: StartOptions = {}): Promise<TestDaemon> {
@@ -149,9 +157,10 @@ ${opts.toml ?? ''}
   const argv = [...(opts.nodeArgs ?? berthdNodeFlags()), BERTHD, '--config', cfg, ...(opts.args ?? [])];
   // The shell enters the cgroups, then becomes berthd (exec): same process, nothing run before.
   const enter = 'while [ "$1" != -- ]; do echo $$ > "$1" || exit 125; shift; done; shift; exec "$@"';
+  const how = { stdio: ['ignore', 'pipe', 'pipe'] as ('ignore' | 'pipe')[], detached: opts.ownSession ?? false };
   const proc = opts.cgroupProcs
-    ? spawn('/bin/sh', ['-c', enter, 'sh', ...opts.cgroupProcs, '--', process.execPath, ...argv], { stdio: ['ignore', 'pipe', 'pipe'] })
-    : spawn(process.execPath, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
+    ? spawn('/bin/sh', ['-c', enter, 'sh', ...opts.cgroupProcs, '--', process.execPath, ...argv], how)
+    : spawn(process.execPath, argv, how);
   let out = '';
   proc.stdout!.on('data', (d: Buffer) => (out += d.toString()));
   proc.stderr!.on('data', (d: Buffer) => (out += d.toString()));
