@@ -28,8 +28,13 @@ export function parseNetDev(text: string, withLoopback = false): InterfaceCounte
   return out;
 }
 
+/** The net/dev file that shows the network namespace of process `pid`. */
+export function netDevFile(pid: number): string {
+  return `/proc/${pid}/net/dev`;
+}
+
 export function readNetDevOfPid(pid: number): InterfaceCounters[] | undefined {
-  const t = readSmall(`/proc/${pid}/net/dev`);
+  const t = readSmall(netDevFile(pid));
   return t === undefined ? undefined : parseNetDev(t);
 }
 

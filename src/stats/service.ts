@@ -9,7 +9,7 @@ import { mountPointOf } from '../image/store/usage.js';
 import { loadNativeModule } from '../util/native.js';
 import { readMany } from './read.js';
 import { cgroupReader, CpuRates, nowNs, type CgroupReader, type CgroupSample, type MemorySample } from './cgroup.js';
-import { defaultInterface, parseNetDev, readNetDevOfNetns, readNetDevOfPid, type InterfaceCounters } from './net.js';
+import { defaultInterface, netDevFile, parseNetDev, readNetDevOfNetns, readNetDevOfPid, type InterfaceCounters } from './net.js';
 
 export interface CpuStats {
   atNs: number;
@@ -110,6 +110,18 @@ interface LayerWalk {
   value: Promise<FsStats>;
 }
 
+/** A pod's net/dev text (undefined when it could not be read) and when it was read. */
+interface NetDevReading {
+  text: string | undefined;
+  atNs: number;
+}
+
+/** The process whose net/dev a pod list reads for a pod. */
+interface NetSource {
+  sandboxId: string;
+  pid: number;
+}
+
 export class StatsService {
   private readonly cpu = new CpuRates();
   private readonly fsCache = new Map<string, LayerWalk>();
@@ -126,8 +138,8 @@ export class StatsService {
   private collector?: NodeJS.Timeout;
   private collecting?: Promise<void>;
   private lastListAt = 0;
-  /** Each pod's network counters as the background collection last read them: the net/dev text of the process read, and when. */
-  private readonly netDevs = new Map<string, { at: number; pid: number; text: string | undefined }>();
+  /** Each pod's network counters as the background collection last read them, and from which process. */
+  private readonly netDevs = new Map<string, NetDevReading & { pid: number }>();
 
   constructor(
     private readonly src: StatsSources,
@@ -186,10 +198,10 @@ export class StatsService {
   /** One background reading of every pod's and live container's cgroup and every pod's network counters. */
   private async collect(): Promise<void> {
     const plan = this.plan(this.src.listSandboxes({}).filter((s) => s.state === 'READY'));
-    const [samples, netTexts] = await Promise.all([this.reader.readMany(plan.paths), readMany(plan.net.map((n) => `/proc/${n.pid}/net/dev`))]);
-    const at = Date.now();
-    plan.paths.forEach((p, i) => this.samples.set(p, { at, sample: samples[i]! }));
-    plan.net.forEach((n, i) => this.netDevs.set(n.sandboxId, { at, pid: n.pid, text: netTexts[i] }));
+    const [samples, netTexts] = await Promise.all([this.reader.readMany(plan.paths), readMany(plan.net.map((n) => netDevFile(n.pid)))]);
+    this.keep(plan.paths, samples);
+    const atNs = nowNs();
+    plan.net.forEach((n, i) => this.netDevs.set(n.sandboxId, { atNs, pid: n.pid, text: netTexts[i] }));
   }
 
   /**
@@ -197,7 +209,7 @@ export class StatsService {
    * containers, and for each pod with a network of its own the first process
    * whose net/dev shows it.
    */
-  private plan(list: Sandbox[]): { bySandbox: Map<string, Container[]>; paths: string[]; live: string[]; net: { sandboxId: string; pid: number }[] } {
+  private plan(list: Sandbox[]): { bySandbox: Map<string, Container[]>; paths: string[]; live: string[]; net: NetSource[] } {
     const bySandbox = new Map<string, Container[]>();
     for (const c of this.src.listContainers({})) {
       const l = bySandbox.get(c.sandboxId);
@@ -206,7 +218,7 @@ export class StatsService {
     }
     const paths: string[] = [];
     const live: string[] = [];
-    const net: { sandboxId: string; pid: number }[] = [];
+    const net: NetSource[] = [];
     for (const sb of list) {
       const mine = bySandbox.get(sb.id) ?? [];
       paths.push(sb.cgroupParent);
@@ -255,12 +267,15 @@ export class StatsService {
       else missing.push(p);
     }
     const read = await this.reader.readMany(missing);
-    const at = Date.now();
-    missing.forEach((p, i) => {
-      out.set(p, read[i]!);
-      this.samples.set(p, { at, sample: read[i]! });
-    });
+    this.keep(missing, read);
+    missing.forEach((p, i) => out.set(p, read[i]!));
     return out;
+  }
+
+  /** Samples just read, kept for the list calls that may serve them again. */
+  private keep(paths: string[], read: CgroupSample[]): void {
+    const at = Date.now();
+    paths.forEach((p, i) => this.samples.set(p, { at, sample: read[i]! }));
   }
 
   private cpuOf(key: string, s: CgroupSample): CpuStats | undefined {
@@ -386,7 +401,7 @@ export class StatsService {
   }
 
   /** The pod's interfaces; `first` is the net/dev text of the first of netPids, and when it was read, when a list call has it already. */
-  private async network(sb: Sandbox, containers: Container[], first?: { text: string | undefined; atNs: number }): Promise<NetworkStats | undefined> {
+  private async network(sb: Sandbox, containers: Container[], first?: NetDevReading): Promise<NetworkStats | undefined> {
     if (!this.hasOwnNetwork(sb)) return undefined;
     const pids = this.netPids(sb, containers);
     const given = first?.text === undefined ? undefined : parseNetDev(first.text);
@@ -401,7 +416,7 @@ export class StatsService {
     return { atNs: nowNs(), interfaces: ifs, defaultInterface: defaultInterface(ifs) };
   }
 
-  private async sandboxStats(sb: Sandbox, mine: Container[], read: { samples: Map<string, CgroupSample>; netDev?: { text: string | undefined; atNs: number } } | undefined): Promise<SandboxStatsView> {
+  private async sandboxStats(sb: Sandbox, mine: Container[], read: { samples: Map<string, CgroupSample>; netDev?: NetDevReading } | undefined): Promise<SandboxStatsView> {
     const list = read !== undefined;
     const sample = (path: string): CgroupSample => read?.samples.get(path) ?? this.sample(path);
     const cg = sample(sb.cgroupParent);
@@ -422,17 +437,17 @@ export class StatsService {
     const list = this.src.listSandboxes(f).filter((s) => s.state === 'READY');
     const { bySandbox, paths, live, net } = this.plan(list);
     // Every pod's and live container's cgroup, and each pod's first net/dev, in one read off the event loop (what the background collection read recently is served again).
-    const now = Date.now();
-    const netDev = new Map<string, { text: string | undefined; atNs: number }>();
-    const stale: { sandboxId: string; pid: number }[] = [];
+    const oldest = nowNs() - this.listTtlMs * 1e6;
+    const netDev = new Map<string, NetDevReading>();
+    const unread: NetSource[] = [];
     for (const n of net) {
       const hit = this.netDevs.get(n.sandboxId);
-      if (hit && hit.pid === n.pid && now - hit.at < this.listTtlMs) netDev.set(n.sandboxId, { text: hit.text, atNs: hit.at * 1e6 });
-      else stale.push(n);
+      if (hit && hit.pid === n.pid && hit.atNs > oldest) netDev.set(n.sandboxId, hit);
+      else unread.push(n);
     }
-    const [samples, netTexts] = await Promise.all([this.listSamples(paths), readMany(stale.map((n) => `/proc/${n.pid}/net/dev`)), this.walkNew(live)]);
+    const [samples, netTexts] = await Promise.all([this.listSamples(paths), readMany(unread.map((n) => netDevFile(n.pid))), this.walkNew(live)]);
     const atNs = nowNs();
-    stale.forEach((n, i) => netDev.set(n.sandboxId, { text: netTexts[i], atNs }));
+    unread.forEach((n, i) => netDev.set(n.sandboxId, { text: netTexts[i], atNs }));
     const out = await sliced(list, (sb) => this.sandboxStats(sb, bySandbox.get(sb.id) ?? [], { samples, netDev: netDev.get(sb.id) }), LIST_SLICE_MS);
     this.prune();
     return out;
@@ -469,6 +484,6 @@ export class StatsService {
     for (const k of this.fsCache.keys()) if (!live.has(k)) this.fsCache.delete(k);
     const now = Date.now();
     for (const [k, v] of this.samples) if (now - v.at >= this.listTtlMs) this.samples.delete(k);
-    for (const [k, v] of this.netDevs) if (now - v.at >= this.listTtlMs) this.netDevs.delete(k);
+    for (const [k, v] of this.netDevs) if (now * 1e6 - v.atNs >= this.listTtlMs * 1e6) this.netDevs.delete(k);
   }
 }

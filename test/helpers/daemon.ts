@@ -1,4 +1,4 @@
-import { spawn, spawnSync, execFileSync, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, execFileSync, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import { mkdtempSync, rmSync, existsSync, writeFileSync, readFileSync } from 'node:fs';
 import { randomBytes, randomInt } from 'node:crypto';
 import { tmpdir } from 'node:os';
@@ -157,7 +157,7 @@ ${opts.toml ?? ''}
   const argv = [...(opts.nodeArgs ?? berthdNodeFlags()), BERTHD, '--config', cfg, ...(opts.args ?? [])];
   // The shell enters the cgroups, then becomes berthd (exec): same process, nothing run before.
   const enter = 'while [ "$1" != -- ]; do echo $$ > "$1" || exit 125; shift; done; shift; exec "$@"';
-  const how = { stdio: ['ignore', 'pipe', 'pipe'] as ('ignore' | 'pipe')[], detached: opts.ownSession ?? false };
+  const how: SpawnOptions = { stdio: ['ignore', 'pipe', 'pipe'], detached: opts.ownSession ?? false };
   const proc = opts.cgroupProcs
     ? spawn('/bin/sh', ['-c', enter, 'sh', ...opts.cgroupProcs, '--', process.execPath, ...argv], how)
     : spawn(process.execPath, argv, how);
