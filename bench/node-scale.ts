@@ -323,6 +323,13 @@ try {
       if (t[i]!.p99 > 100) over.push(`${k.rt.name} ${m} p99 ${fmt(t[i]!.p99)} ms`);
     });
   }
+  // A method called every 10 s has a dozen samples: its p99 is its worst
+  // call, so each call is shown, in order, to tell a lone outlier (and when
+  // it came) from a slow call rate.
+  for (const k of kubelets) {
+    const sparse = [...k.calls.ms].filter(([, l]) => l.length <= 20).map(([m, l]) => `${m} ${l.map((x) => x.toFixed(0)).join(' ')}`);
+    if (sparse.length) console.log(`  ${k.rt.name} each call, in order (ms): ${sparse.join('; ')}`);
+  }
   for (const k of kubelets) {
     const f = [...k.calls.failures].map(([m, x]) => `${m} ×${x.count} (${x.first[0]})`);
     if (f.length) console.log(`  ${k.rt.name} failed calls: ${f.join('; ')}`);

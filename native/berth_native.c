@@ -28,8 +28,11 @@
  *
  * pinNamespaces makes a pod's network, IPC and UTS namespaces and pins them
  * on files, with loopback up, where `unshare` exec'ing `ip` took two
- * processes per pod. sealedCopy makes the sealed in-memory copy of runc
- * that spares runc cloning itself before every container process.
+ * processes per pod. openNetDevs opens each pod's net/dev from inside its
+ * network namespace once, where a pod with no process left to read it
+ * through took an `nsenter` per stats call. sealedCopy makes the sealed
+ * in-memory copy of runc that spares runc cloning itself before every
+ * container process.
  *
  * seccomp_notify.c (linked in) receives seccomp notification fds from the
  * OCI runtime and answers the notifications.
@@ -224,6 +227,18 @@ static bool array_arg(napi_env env, napi_callback_info info, napi_value *arg, ui
     return true;
   napi_throw_type_error(env, NULL, usage);
   return false;
+}
+
+/* Copies the `count` strings of array `arr` into `out` (allocated by the caller); throws `usage` as a TypeError and returns false on an item that is not a string. */
+static bool string_items(napi_env env, napi_value arr, uint32_t count, char **out, const char *usage) {
+  for (uint32_t i = 0; i < count; i++) {
+    napi_value p;
+    if (napi_get_element(env, arr, i, &p) != napi_ok || string_arg(env, p, &out[i]) != napi_ok || out[i] == NULL) {
+      napi_throw_type_error(env, NULL, usage);
+      return false;
+    }
+  }
+  return true;
 }
 
 /* ---- readFiles -------------------------------------------------------------- */
@@ -503,17 +518,104 @@ static napi_value js_usage(napi_env env, napi_callback_info info) {
     return NULL;
   }
   r->count = count;
-  for (uint32_t i = 0; i < count; i++) {
-    napi_value p;
-    if (napi_get_element(env, argv[0], i, &p) != napi_ok || string_arg(env, p, &r->roots[i]) != napi_ok || r->roots[i] == NULL) {
-      usage_req_free(r);
-      napi_throw_type_error(env, NULL, "usage: every root must be a path");
-      return NULL;
-    }
+  if (!string_items(env, argv[0], count, r->roots, "usage: every root must be a path")) {
+    usage_req_free(r);
+    return NULL;
   }
   if ((promise = queue_work(env, "berth.usage", usage_execute, usage_complete, r, &r->deferred, &r->work)) == NULL) {
     usage_req_free(r);
     napi_throw_error(env, NULL, "usage: could not queue the walk");
+    return NULL;
+  }
+  return promise;
+}
+
+/* ---- openNetDevs ----------------------------------------------------------- */
+
+struct netdev_req {
+  size_t count;
+  char **netns; /* pinned network namespace files */
+  int *fds;     /* -1 where the namespace could not be entered or its net/dev opened */
+  napi_deferred deferred;
+  napi_async_work work;
+};
+
+static void netdev_req_free(struct netdev_req *r) {
+  for (size_t i = 0; r->netns != NULL && i < r->count; i++) free(r->netns[i]);
+  free(r->netns);
+  free(r->fds);
+  free(r);
+}
+
+/*
+ * A thread of its own, as pin_thread: setns() moves only the calling thread,
+ * and this one ends with the job, so no thread the daemon keeps is left in
+ * a pod's namespace. /proc/thread-self/net/dev shows the namespace of the
+ * thread that opens it, and the open file keeps showing that namespace.
+ */
+static void *netdev_thread(void *data) {
+  struct netdev_req *r = data;
+  for (size_t i = 0; i < r->count; i++) {
+    int ns = open(r->netns[i], O_RDONLY | O_CLOEXEC);
+    if (ns < 0) continue;
+    if (setns(ns, CLONE_NEWNET) == 0) r->fds[i] = open("/proc/thread-self/net/dev", O_RDONLY | O_CLOEXEC);
+    close(ns);
+  }
+  return NULL;
+}
+
+static void netdev_execute(napi_env env, void *data) {
+  pthread_t t;
+  (void)env;
+  if (pthread_create(&t, NULL, netdev_thread, data) == 0) pthread_join(t, NULL);
+}
+
+static void netdev_complete(napi_env env, napi_status status, void *data) {
+  struct netdev_req *r = data;
+  napi_value out, v;
+  if (status != napi_ok || napi_create_array_with_length(env, r->count, &out) != napi_ok) {
+    for (size_t i = 0; i < r->count; i++)
+      if (r->fds[i] >= 0) close(r->fds[i]);
+    reject_with(env, r->deferred, "openNetDevs: cancelled");
+  } else {
+    for (size_t i = 0; i < r->count; i++) {
+      if (r->fds[i] < 0) napi_get_null(env, &v);
+      else napi_create_int32(env, r->fds[i], &v);
+      napi_set_element(env, out, (uint32_t)i, v);
+    }
+    napi_resolve_deferred(env, r->deferred, out);
+  }
+  napi_delete_async_work(env, r->work);
+  netdev_req_free(r);
+}
+
+/*
+ * openNetDevs(netns) -> Promise<(number | null)[]>: for each pinned network
+ * namespace file, a close-on-exec descriptor of that namespace's net/dev
+ * (read it from offset 0 for the current counters; it keeps the namespace
+ * alive until closed), or null where it could not be opened. Opened by a
+ * short-lived thread that enters each namespace in turn.
+ */
+static napi_value js_open_net_devs(napi_env env, napi_callback_info info) {
+  napi_value argv[1], promise;
+  uint32_t count;
+  struct netdev_req *r;
+  if (!array_arg(env, info, argv, &count, "openNetDevs(netns: string[])")) return NULL;
+  r = calloc(1, sizeof(*r));
+  if (r == NULL || (count > 0 && ((r->netns = calloc(count, sizeof(char *))) == NULL || (r->fds = malloc(count * sizeof(int))) == NULL))) {
+    if (r != NULL) netdev_req_free(r);
+    napi_throw_error(env, NULL, "berth_native: out of memory");
+    return NULL;
+  }
+  r->count = count;
+  for (uint32_t i = 0; i < count; i++) r->fds[i] = -1;
+  if (!string_items(env, argv[0], count, r->netns, "openNetDevs: every item must be a path")) {
+    netdev_req_free(r);
+    return NULL;
+  }
+  if ((promise = queue_work(env, "berth.openNetDevs", netdev_execute, netdev_complete, r, &r->deferred, &r->work)) == NULL) {
+    netdev_req_free(r);
+    napi_throw_error(env, NULL, "openNetDevs: could not queue the call");
     return NULL;
   }
   return promise;
@@ -1056,6 +1158,7 @@ static napi_value init(napi_env env, napi_value exports) {
     { "readFiles", NULL, js_read_files, NULL, NULL, NULL, napi_enumerable, NULL },
     { "usage", NULL, js_usage, NULL, NULL, NULL, napi_enumerable, NULL },
     { "pinNamespaces", NULL, js_pin_namespaces, NULL, NULL, NULL, napi_enumerable, NULL },
+    { "openNetDevs", NULL, js_open_net_devs, NULL, NULL, NULL, napi_enumerable, NULL },
     { "sealedCopy", NULL, js_sealed_copy, NULL, NULL, NULL, napi_enumerable, NULL },
   };
   if (napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props) != napi_ok) return NULL;

@@ -28,7 +28,7 @@ RUNTIME=(
   golang-github-containers-common # /usr/share/containers/seccomp.json (RuntimeDefault)
   iproute2                        # ip: loopback in new pods, the bridge's address
   iptables                        # portmap and bridge's masquerading rules
-  util-linux                      # unshare (pod namespaces), nsenter (port-forward, pod net stats)
+  util-linux                      # unshare (pod namespaces), nsenter (port-forward)
   bsdutils                        # script: the terminal of exec -t
   coreutils                       # stty (resize), cat, cp (checkpoint archives)
   socat                           # port-forward and attach input

@@ -2,8 +2,8 @@
 // pseudo-files: one cgroup's are read synchronously, a list call's in one
 // batch off the event loop (see read.ts); no process is spawned.
 import { detectCgroupVersion, type CgroupVersion } from '../cgroup/host.js';
-import { preadSmall, readMany, readSmall } from './read.js';
-import { closeSync, openSync } from 'node:fs';
+import { BatchReads, preadSmall, readSmall } from './read.js';
+import { openSync } from 'node:fs';
 import { join } from 'node:path';
 
 
@@ -176,15 +176,12 @@ interface Kept {
  * regenerates the content at offset 0), and a list call at 110 pods reads
  * 1,200 of them. A descriptor of a removed cgroup fails to read: it is
  * closed and the path read afresh (a cgroup made again under the same path).
- * Descriptors are closed only when no batch read is using them, since a
- * number closed and reused meanwhile would read another file.
  */
 class KeptFiles {
   private readonly byCgroup = new Map<string, Kept>();
   private readonly max = maxKept();
   private count = 0;
-  private reading = 0;
-  private closing: number[] = [];
+  private readonly batches = new BatchReads();
 
   constructor(private readonly filesOf: (cgroup: string) => string[]) {}
 
@@ -224,19 +221,11 @@ class KeptFiles {
       if (e.fds[i] === item) {
         e.fds[i] = undefined;
         this.count--;
-        this.close([item]);
+        this.batches.close([item]);
       }
       texts[i] = readSmall(e.files[i]!);
     });
     return texts;
-  }
-
-  private close(fds: number[]): void {
-    if (this.reading > 0) {
-      this.closing.push(...fds);
-      return;
-    }
-    for (const fd of fds) closeSync(fd);
   }
 
   readSync(cgroup: string): (string | undefined)[] {
@@ -248,13 +237,7 @@ class KeptFiles {
   async readMany(cgroups: string[]): Promise<(string | undefined)[][]> {
     const entries = cgroups.map((cg) => this.entry(cg));
     const items = entries.map((e) => this.items(e));
-    this.reading++;
-    let texts: (string | undefined)[];
-    try {
-      texts = await readMany(items.flat());
-    } finally {
-      if (--this.reading === 0 && this.closing.length) this.close(this.closing.splice(0));
-    }
+    const texts = await this.batches.read(items.flat());
     let at = 0;
     return entries.map((e, w) => this.recover(e, items[w]!, texts.slice(at, (at += items[w]!.length))));
   }
@@ -271,7 +254,7 @@ class KeptFiles {
         this.count--;
       }
     }
-    if (gone.length) this.close(gone);
+    if (gone.length) this.batches.close(gone);
   }
 }
 

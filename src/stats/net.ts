@@ -1,8 +1,12 @@
-// Pod network counters from /proc/<pid>/net/dev of a process inside the pod's
-// network namespace: the kernel answers for the reader's namespace of that
-// pid, so no setns (and no helper process) is needed.
-import { readSmall } from './read.js';
-import { run } from '../util/run.js';
+// Pod network counters from the net/dev of each pod's network namespace. The
+// file is opened once per pod from inside the namespace (openNetDevs, a
+// short-lived native thread) and the descriptor kept: read from offset 0 it
+// shows that namespace's counters whatever runs in the pod, also when no
+// process is left in it (a pod between two containers). Reading it through a
+// process of the pod meant no counters, or an `nsenter` per call, whenever
+// the pod's container was being replaced.
+import { BatchReads } from './read.js';
+import { loadNativeModule } from '../util/native.js';
 
 export interface InterfaceCounters {
   name: string;
@@ -28,22 +32,60 @@ export function parseNetDev(text: string, withLoopback = false): InterfaceCounte
   return out;
 }
 
-/** The net/dev file that shows the network namespace of process `pid`. */
-export function netDevFile(pid: number): string {
-  return `/proc/${pid}/net/dev`;
-}
-
-export function readNetDevOfPid(pid: number): InterfaceCounters[] | undefined {
-  const t = readSmall(netDevFile(pid));
-  return t === undefined ? undefined : parseNetDev(t);
-}
-
-/** For a pod with no process left in its namespace: one nsenter, only then. */
-export function readNetDevOfNetns(netns: string): Promise<InterfaceCounters[] | undefined> {
-  return run('nsenter', [`--net=${netns}`, 'cat', '/proc/net/dev'], { timeoutMs: 5000 }).then((r) => parseNetDev(r.stdout), () => undefined);
-}
-
 /** kubelet's default interface is eth0; otherwise the first one. */
 export function defaultInterface(ifs: InterfaceCounters[]): InterfaceCounters | undefined {
   return ifs.find((i) => i.name === 'eth0') ?? ifs[0];
+}
+
+/** A pod whose network counters are read, and the file its network namespace is pinned on. */
+export interface PodNetwork {
+  sandboxId: string;
+  netns: string;
+}
+
+/** Descriptors of a network namespace's net/dev for each pinned namespace file, null where it could not be opened. */
+export type NetDevOpener = (netns: string[]) => Promise<(number | null)[]>;
+
+/**
+ * Each pod's net/dev descriptor, opened on first use and kept until the pod
+ * stops. A descriptor keeps its namespace alive, so it is closed when the
+ * pod stops, not later.
+ */
+export class PodNetDevs {
+  private readonly fds = new Map<string, number>();
+  private readonly batches = new BatchReads();
+
+  constructor(private readonly open: NetDevOpener = (netns) => loadNativeModule().openNetDevs(netns)) {}
+
+  /** Each pod's net/dev text, undefined where it could not be read; read off the event loop. */
+  async read(pods: PodNetwork[]): Promise<(string | undefined)[]> {
+    const closed = pods.filter((p) => !this.fds.has(p.sandboxId));
+    if (closed.length > 0) {
+      const opened = await this.open(closed.map((p) => p.netns));
+      closed.forEach((p, i) => {
+        const fd = opened[i];
+        if (fd === null || fd === undefined) return;
+        // Another call opened it meanwhile: one descriptor per pod.
+        if (this.fds.has(p.sandboxId)) this.batches.close([fd]);
+        else this.fds.set(p.sandboxId, fd);
+      });
+    }
+    const at = pods.map((p) => this.fds.get(p.sandboxId));
+    const texts = await this.batches.read(at.filter((fd): fd is number => fd !== undefined));
+    let k = 0;
+    return at.map((fd) => (fd === undefined ? undefined : texts[k++]));
+  }
+
+  /** Closes the descriptor of a pod that stopped. */
+  close(sandboxId: string): void {
+    const fd = this.fds.get(sandboxId);
+    if (fd === undefined) return;
+    this.fds.delete(sandboxId);
+    this.batches.close([fd]);
+  }
+
+  /** Closes the descriptors of every pod not in `live`. */
+  retain(live: Set<string>): void {
+    for (const id of [...this.fds.keys()]) if (!live.has(id)) this.close(id);
+  }
 }

@@ -62,3 +62,32 @@ export function preadSmall(fd: number): string | undefined {
     return undefined;
   }
 }
+
+/**
+ * Descriptors kept open and read in batches off the event loop. One is
+ * closed only once no batch that may hold it is running: a number closed and
+ * reused meanwhile would read another file.
+ */
+export class BatchReads {
+  private reading = 0;
+  private closing: number[] = [];
+
+  /** readMany, with the descriptors among `items` kept open until it settles. */
+  async read(items: (string | number)[]): Promise<(string | undefined)[]> {
+    this.reading++;
+    try {
+      return await readMany(items);
+    } finally {
+      if (--this.reading === 0 && this.closing.length) this.close(this.closing.splice(0));
+    }
+  }
+
+  /** Closes `fds` now, or once the batches running end. */
+  close(fds: number[]): void {
+    if (this.reading > 0) {
+      this.closing.push(...fds);
+      return;
+    }
+    for (const fd of fds) closeSync(fd);
+  }
+}

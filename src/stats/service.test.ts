@@ -1,11 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { fstatSync, mkdirSync, mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { StatsService, type LayerUsage, type StatsSources } from './service.js';
 import type { CgroupReader, CgroupSample } from './cgroup.js';
+import type { NetDevOpener } from './net.js';
 import type { Container } from '../container/types.js';
 import { EventBus } from '../events/bus.js';
 import type { Sandbox } from '../sandbox/types.js';
@@ -38,6 +39,9 @@ function fixture(dir: string) {
   }
   return { sb, containers, src, reader, calls };
 }
+
+/** Opens this process's net/dev for every namespace asked: a pod network without a namespace to enter. */
+const ownNetDev: NetDevOpener = async (netns) => netns.map(() => openSync('/proc/self/net/dev', 'r'));
 
 /** Runs `fn` with a fixture whose writable layers live in a directory of its own, removed after. */
 async function withFixture(fn: (f: ReturnType<typeof fixture>, dir: string) => Promise<void>): Promise<void> {
@@ -126,12 +130,69 @@ test('layer walks: a list call walks every new layer in one batch; calls during 
   }
 }));
 
-test('collection period: nothing is read until a list call comes; then every cgroup and pod network is read in the background and lists serve those readings; reading stops when lists stop', () => withFixture(async (f) => {
-  // A pod with a network of its own, whose containers' net/dev is this process's.
+test('layer walks: while a background refresh runs, a list call serves the walk before it instead of waiting', () => withFixture(async (f, dir) => {
+  let open!: () => void;
+  const gate = new Promise<void>((resolve) => (open = resolve));
+  let walks = 0;
+  const usage: LayerUsage = async (roots) => {
+    // The first walk answers at once, every later one when the gate opens.
+    if (walks++ > 0) await gate;
+    return loadNativeModule().usage(roots);
+  };
+  rmSync(join(dir, 'c1'));
+  mkdirSync(join(dir, 'c1'));
+  const s = new StatsService(f.src, f.reader, { fsMs: 0, sampleMs: 0 }, usage);
+  const first = (await s.containers({ id: 'c1' }))[0]!.writableLayer!;
+  writeFileSync(join(dir, 'c1', 'more'), 'y');
+  // fsMs 0: stale at once, so this list queues the refresh that the gate holds.
+  await s.containers({ id: 'c1' });
+  while (walks < 2) await sleep(5);
+  const during = await Promise.race([s.containers({ id: 'c1' }), sleep(2000).then(() => 'waited' as const)]);
+  assert.notEqual(during, 'waited', 'the list call waited for the running refresh');
+  assert.equal((during as Awaited<ReturnType<typeof s.containers>>)[0]!.writableLayer?.atNs, first.atNs, 'the walk before the refresh is served');
+  open();
+  await s.settled();
+  assert.equal((await s.containers({ id: 'c1' }))[0]!.writableLayer?.inodesUsed, first.inodesUsed + 1, 'the refresh is served once it ended');
+}));
+
+test('pod network: each pod\'s net/dev is opened once and read at every call; its descriptor is closed when the pod stops or is gone', () => withFixture(async (f) => {
   (f.sb.config.namespaces as { network: string }).network = 'POD';
-  for (const c of f.containers) c.pid = process.pid;
+  const opened: string[][] = [];
+  const fds: number[] = [];
+  const open: NetDevOpener = async (netns) => {
+    opened.push(netns);
+    const got = await ownNetDev(netns);
+    fds.push(...(got as number[]));
+    return got;
+  };
+  const events = new EventBus();
+  const s = new StatsService(f.src, f.reader, { fsMs: 60_000, sampleMs: 0 }, undefined, open);
+  s.follow(events);
+  try {
+    const first = (await s.sandboxes({}))[0]!.network!;
+    assert.ok(first.interfaces.length > 0, 'the pod has network counters');
+    const again = (await s.sandbox(f.sb)).network!;
+    assert.ok(again.atNs >= first.atNs, 'read again at the call');
+    assert.deepEqual(opened, [['/nonexistent']], 'opened once, from the pod\'s namespace file, for the list and the call about the pod');
+    // A pod with no process running (its containers being replaced) still has its counters.
+    for (const c of f.containers) (c as { state: string }).state = 'EXITED';
+    assert.ok((await s.sandboxes({}))[0]!.network, 'counters with no container running');
+    assert.equal(opened.length, 1);
+    events.publish({ type: 'stopped', containerId: 'p1', podSandboxId: 'p1', at: Date.now() });
+    assert.throws(() => fstatSync(fds[0]!), /EBADF/, 'the stopped pod\'s descriptor is closed');
+    await s.sandboxes({});
+    assert.equal(opened.length, 2, 'opened again when asked again');
+  } finally {
+    s.close();
+  }
+  for (const fd of fds) assert.throws(() => fstatSync(fd), /EBADF/, 'nothing left open after close');
+}));
+
+test('collection period: nothing is read until a list call comes; then every cgroup and pod network is read in the background and lists serve those readings; reading stops when lists stop', () => withFixture(async (f) => {
+  // A pod with a network of its own, whose net/dev is this process's.
+  (f.sb.config.namespaces as { network: string }).network = 'POD';
   const PERIOD = 200;
-  const s = new StatsService(f.src, f.reader, { fsMs: 60_000, sampleMs: 0 });
+  const s = new StatsService(f.src, f.reader, { fsMs: 60_000, sampleMs: 0 }, undefined, ownNetDev);
   s.collectEvery(PERIOD);
   try {
     await sleep(2.5 * PERIOD);

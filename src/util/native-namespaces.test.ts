@@ -1,8 +1,9 @@
-// The native module's pinNamespaces: new namespaces pinned on files, loopback
-// up, and no thread of the calling process left inside them.
+// The native module's pinNamespaces and openNetDevs: new namespaces pinned on
+// files, loopback up, each namespace's net/dev opened from inside it, and no
+// thread of the calling process left inside them.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdtempSync, readdirSync, readSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
@@ -84,4 +85,29 @@ test('pinNamespaces rejects naming the namespace and file it could not pin, and 
   assert.throws(() => native.pinNamespaces(null, null, null), /no namespace asked for/);
   assert.throws(() => native.pinNamespaces(1 as unknown as string, null, null), TypeError);
   assert.throws(() => (native.pinNamespaces as unknown as (a: string) => Promise<void>)('x'), TypeError);
+});
+
+test('openNetDevs opens each pinned network namespace\'s net/dev from inside it; the descriptor keeps showing that namespace after its pin is gone; no thread is left inside', async (t) => {
+  const native = loadNativeModule();
+  const dir = scratch(t);
+  const a = files(dir, 'a');
+  const b = files(dir, 'b');
+  await Promise.all([native.pinNamespaces(a.net, null, null), native.pinNamespaces(b.net, null, null)]);
+  execFileSync('nsenter', [`--net=${a.net}`, 'ip', 'link', 'add', 'berthA0', 'type', 'veth', 'peer', 'name', 'berthA1']);
+  const [fa, fb, none] = await native.openNetDevs([a.net, b.net, join(dir, 'missing')]);
+  assert.equal(none, null, 'a file that is not there: null');
+  assert.ok(typeof fa === 'number' && typeof fb === 'number');
+  t.after(() => [fa, fb].forEach((fd) => closeSync(fd!)));
+  const names = (fd: number): string[] => {
+    const buf = Buffer.alloc(16_384);
+    const text = buf.toString('latin1', 0, readSync(fd, buf, 0, buf.length, 0));
+    return text.split('\n').slice(2).map((l) => l.split(':')[0]!.trim()).filter(Boolean).sort();
+  };
+  assert.deepEqual(names(fa!), ['berthA0', 'berthA1', 'lo'], 'namespace a: its own interfaces');
+  assert.deepEqual(names(fb!), ['lo'], 'namespace b: loopback alone');
+  await unmountAll([a.net]);
+  assert.deepEqual(names(fa!), ['berthA0', 'berthA1', 'lo'], 'still namespace a, its pin gone');
+  const mine = readlinkSync('/proc/self/ns/net');
+  for (const tid of readdirSync('/proc/self/task')) assert.equal(readlinkSync(`/proc/self/task/${tid}/ns/net`), mine, `thread ${tid}`);
+  assert.throws(() => native.openNetDevs([1 as unknown as string]), TypeError);
 });

@@ -39,6 +39,13 @@ export interface NativeModule {
    */
   pinNamespaces(net: string | null, ipc: string | null, uts: string | null): Promise<void>;
   /**
+   * For each pinned network namespace file, a close-on-exec descriptor of
+   * that namespace's net/dev (read from offset 0; it keeps the namespace
+   * alive until closed), or null where it could not be opened; opened by a
+   * short-lived thread that enters each namespace in turn.
+   */
+  openNetDevs(netns: string[]): Promise<(number | null)[]>;
+  /**
    * A close-on-exec memfd holding a copy of the file at `path`, executable
    * and sealed against every change (write, grow, shrink, more seals).
    */

@@ -22,7 +22,7 @@ interface CStats {
 }
 interface PStats {
   attributes: { id: string; metadata: { name: string } };
-  linux: { cpu: CStats['cpu']; memory: CStats['memory']; process: { processCount: U64 } | null; network: { interfaces: unknown[] } | null; containers: CStats[] };
+  linux: { cpu: CStats['cpu']; memory: CStats['memory']; process: { processCount: U64 } | null; network: { interfaces: { name: string }[] } | null; containers: CStats[] };
 }
 
 const n = (v: U64 | null | undefined): number => Number(v?.value ?? -1);
@@ -93,7 +93,11 @@ test('stats of a container burning CPU and holding memory move on this host\'s c
   assert.ok(n(ps.linux.cpu?.usageCoreNanoSeconds) >= n(s2.cpu?.usageCoreNanoSeconds), 'the pod cgroup includes its containers');
   assert.ok(n(ps.linux.memory?.workingSetBytes) >= 40 * 1024 * 1024);
   assert.ok(n(ps.linux.process?.processCount) >= 2, `processes ${n(ps.linux.process?.processCount)}`);
-  assert.ok(ps.linux.network, 'network read from the pod namespace');
+  // The pod's interfaces are those its containers see, not the host's.
+  const names = (t: string): string[] => t.split('\n').slice(2).map((l) => l.split(':')[0]!.trim()).filter((x) => x && x !== 'lo').sort();
+  const inside = names((await execSync(d, idle, ['cat', '/proc/net/dev'])).stdout);
+  assert.ok(inside.length > 0);
+  assert.deepEqual(ps.linux.network?.interfaces.map((i) => i.name).sort(), inside, 'network read from the pod namespace');
   assert.equal(ps.linux.containers.length, 2);
   const list = await d.client.call<{ stats: PStats[] }>('ListPodSandboxStats', { filter: { labelSelector: { app: 'stats' } } });
   assert.deepEqual(list.stats.map((x) => x.attributes.id), [pod.id]);
@@ -109,6 +113,15 @@ test('stats of a container burning CPU and holding memory move on this host\'s c
 
   const pmStream = await d.client.stream<{ podSandboxMetrics: { podSandboxId: string }[] }>('StreamPodSandboxMetrics', {});
   assert.ok(pmStream.flatMap((m) => m.podSandboxMetrics).some((p) => p.podSandboxId === pod.id));
+
+  // With no process left in the pod (its containers between two runs), its network counters are still the pod's.
+  for (const c of [id, idle]) await d.client.call('StopContainer', { containerId: c, timeout: 0 });
+  for (const call of ['PodSandboxStats', 'ListPodSandboxStats'] as const) {
+    const got = call === 'PodSandboxStats'
+      ? (await d.client.call<{ stats: PStats }>(call, { podSandboxId: pod.id })).stats
+      : (await d.client.call<{ stats: PStats[] }>(call, { filter: { id: pod.id } })).stats[0]!;
+    assert.deepEqual(got.linux.network?.interfaces.map((i) => i.name).sort(), inside, `${call}: the pod's interfaces with no container running`);
+  }
 
   await d.client.call('RemovePodSandbox', { podSandboxId: pod.id });
 });
