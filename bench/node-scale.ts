@@ -215,13 +215,22 @@ function memory(rt: NodeRuntime): Memory {
 /** The runtime's own memory by the issue's measure: the daemon and conmon + infra (Berth) or shims (containerd). */
 const runtimeTotal = (m: Memory): number => m.daemon + (m.byKind.conmon ?? 0) + (m.byKind.infra ?? 0) + (m.byKind.shim ?? 0);
 
-function loopDelays(file: string | undefined, windows: [number, number][]): number[] {
+/** One second of berthd's event loop as the probe saw it (bench/probe/berthd-probe.ts). */
+interface LoopSecond {
+  at: number;
+  maxMs: number;
+  gcMaxMs: number;
+  gcKind: string;
+  gcMs: number;
+}
+
+function loopSeconds(file: string | undefined, windows: [number, number][]): LoopSecond[] {
   if (!file || !existsSync(file)) return [];
-  const out: number[] = [];
+  const out: LoopSecond[] = [];
   for (const l of readFileSync(file, 'utf8').split('\n')) {
     if (!l) continue;
-    const s = JSON.parse(l) as { at: number; maxMs: number };
-    if (windows.some(([a, b]) => s.at > a && s.at <= b + 1000)) out.push(s.maxMs);
+    const s = JSON.parse(l) as LoopSecond;
+    if (windows.some(([a, b]) => s.at > a && s.at <= b + 1000)) out.push(s);
   }
   return out;
 }
@@ -409,10 +418,16 @@ try {
     else console.log(`  ${k.rt.name}: ${k.events} events, delay p50 ${fmt(percentile(k.eventDelays, 50))} ms, p99 ${fmt(percentile(k.eventDelays, 99))} ms${k.eventsUnsupported ? ` (stream ended: ${k.eventsUnsupported})` : ''}`);
   }
   const berthRt = node.runtimes[0]!;
-  const lag = loopDelays(berthRt.loopFile, windows.get('berth')!);
-  if (lag.length) {
-    const t = tail(lag);
+  const seconds = loopSeconds(berthRt.loopFile, windows.get('berth')!);
+  if (seconds.length) {
+    const t = tail(seconds.map((s) => s.maxMs));
     console.log(`\nberthd event-loop delay during its load, worst of each second (${t.n} s): p50 ${fmt(t.p50)} ms, p99 ${fmt(t.p99)} ms, max ${fmt(t.max)} ms`);
+    // A pause of the garbage collector stalls every call in flight.
+    const g = tail(seconds.map((s) => s.gcMaxMs));
+    const worst = seconds.reduce((a, b) => (b.gcMaxMs > a.gcMaxMs ? b : a));
+    const over = (ms: number): number => seconds.filter((s) => s.gcMaxMs > ms).length;
+    console.log(`berthd garbage-collector pauses, longest of each second: p50 ${fmt(g.p50)} ms, p99 ${fmt(g.p99)} ms, max ${fmt(g.max)} ms (${worst.gcKind}); ` +
+      `seconds with one over 20 ms: ${over(20)}, over 50 ms: ${over(50)}; in all ${fmt(seconds.reduce((a, s) => a + s.gcMs, 0) / seconds.length)} ms per second`);
   }
   // A loop thread's own stalls add to the calls it has in flight when they happen.
   console.log(`this benchmark's loop threads, worst event-loop delay during the loads: ${kubelets.map((k) => `${k.rt.name} ${fmt(k.loopMaxMs)} ms`).join(', ')} ` +
