@@ -54,6 +54,8 @@ export type NetDevOpener = (netns: string[]) => Promise<(number | null)[]>;
 export class PodNetDevs {
   private readonly fds = new Map<string, number>();
   private readonly batches = new BatchReads();
+  /** Pods whose descriptor is being opened: how many opens, and whether the pod stopped meanwhile. */
+  private readonly opening = new Map<string, { count: number; stopped: boolean }>();
 
   constructor(private readonly open: NetDevOpener = (netns) => loadNativeModule().openNetDevs(netns)) {}
 
@@ -61,14 +63,26 @@ export class PodNetDevs {
   async read(pods: PodNetwork[]): Promise<(string | undefined)[]> {
     const closed = pods.filter((p) => !this.fds.has(p.sandboxId));
     if (closed.length > 0) {
-      const opened = await this.open(closed.map((p) => p.netns));
-      closed.forEach((p, i) => {
-        const fd = opened[i];
-        if (fd === null || fd === undefined) return;
-        // Another call opened it meanwhile: one descriptor per pod.
-        if (this.fds.has(p.sandboxId)) this.batches.close([fd]);
-        else this.fds.set(p.sandboxId, fd);
-      });
+      for (const p of closed) {
+        const o = this.opening.get(p.sandboxId);
+        if (o) o.count++;
+        else this.opening.set(p.sandboxId, { count: 1, stopped: false });
+      }
+      let opened: (number | null)[] = [];
+      try {
+        opened = await this.open(closed.map((p) => p.netns));
+      } finally {
+        closed.forEach((p, i) => {
+          const o = this.opening.get(p.sandboxId)!;
+          const fd = opened[i];
+          // Another call opened it meanwhile (one descriptor per pod), or the pod stopped: not kept.
+          if (fd !== null && fd !== undefined) {
+            if (this.fds.has(p.sandboxId) || o.stopped) this.batches.close([fd]);
+            else this.fds.set(p.sandboxId, fd);
+          }
+          if (--o.count === 0) this.opening.delete(p.sandboxId);
+        });
+      }
     }
     const at = pods.map((p) => this.fds.get(p.sandboxId));
     const texts = await this.batches.read(at.filter((fd): fd is number => fd !== undefined));
@@ -76,8 +90,10 @@ export class PodNetDevs {
     return at.map((fd) => (fd === undefined ? undefined : texts[k++]));
   }
 
-  /** Closes the descriptor of a pod that stopped. */
+  /** Closes the descriptor of a pod that stopped (and one being opened, once it is). */
   close(sandboxId: string): void {
+    const o = this.opening.get(sandboxId);
+    if (o) o.stopped = true;
     const fd = this.fds.get(sandboxId);
     if (fd === undefined) return;
     this.fds.delete(sandboxId);
@@ -86,6 +102,6 @@ export class PodNetDevs {
 
   /** Closes the descriptors of every pod not in `live`. */
   retain(live: Set<string>): void {
-    for (const id of [...this.fds.keys()]) if (!live.has(id)) this.close(id);
+    for (const id of [...this.fds.keys(), ...this.opening.keys()]) if (!live.has(id)) this.close(id);
   }
 }
