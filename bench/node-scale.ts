@@ -19,7 +19,9 @@
 //     StartContainer; the workload exits on SIGTERM, so no grace is waited).
 // The load alternates between the runtimes in slices (default 30 s) until
 // each had SECONDS of it, so both see the machine's slow and quiet moments
-// alike; --concurrent loads both at once instead.
+// alike; a slice starts once the machine is quiet (under a fifth busy for
+// half a second), so it is not timed with the end of the other runtime's;
+// --concurrent loads both at once instead.
 //
 // Reported, Berth beside containerd with ratios:
 //   - wall time of every RPC as the client saw it, p50/p99/max (target: no
@@ -183,6 +185,27 @@ interface Usage {
   idleOther: number;
 }
 
+/** Busy and total jiffies of the whole machine (/proc/stat's cpu line; idle and iowait are not busy). */
+function machineJiffies(): { busy: number; total: number } {
+  const f = readFileSync('/proc/stat', 'latin1').split('\n', 1)[0]!.trim().split(/\s+/).slice(1).map(Number);
+  const total = f.reduce((a, b) => a + b, 0);
+  return { busy: total - f[3]! - f[4]!, total };
+}
+
+/** Waits until the machine's CPUs were under a fifth busy for half a second (true), or 10 s passed (false). */
+async function machineQuiet(): Promise<boolean> {
+  const until = Date.now() + 10_000;
+  let a = machineJiffies();
+  while (Date.now() < until) {
+    await sleep(500);
+    const b = machineJiffies();
+    const busy = (b.busy - a.busy) / Math.max(1, b.total - a.total);
+    a = b;
+    if (busy < 0.2) return true;
+  }
+  return false;
+}
+
 /** CPU of the daemon and its helpers now, helpers by PID. */
 function cpuSnapshot(rt: NodeRuntime): { self: number; children: number; helpers: Map<number, number> } {
   const d = cpuTimes(rt.pid) ?? { self: 0, children: 0 };
@@ -259,6 +282,10 @@ try {
   const windows = new Map<RuntimeName, [number, number][]>(node.runtimes.map((rt) => [rt.name, []]));
   const clientLoop = monitorEventLoopDelay({ resolution: 5 });
   const measured = async (active: Kubelet[], ms: number): Promise<void> => {
+    // What the previous slice left running (the other runtime's shims and
+    // daemon finishing up) must not be timed as this one's.
+    const settled = await machineQuiet();
+    if (!settled) process.stdout.write(' (machine still busy after 10 s)');
     const before = new Map(node.runtimes.map((rt) => [rt.name, cpuSnapshot(rt)]));
     clientLoop.enable();
     const t0 = performance.now();
