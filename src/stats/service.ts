@@ -433,7 +433,7 @@ export class StatsService {
     this.lastListAt = Date.now();
     const list = this.src.listSandboxes(f).filter((s) => s.state === 'READY');
     const { bySandbox, paths, live, net } = this.plan(list);
-    // Every pod's and live container's cgroup, and each pod's first net/dev, in one read off the event loop (what the background collection read recently is served again).
+    // Every pod's and live container's cgroup, and each pod's net/dev, read off the event loop (what the background collection read recently is served again).
     const oldest = nowNs() - this.listTtlMs * 1e6;
     const netDev = new Map<string, NetDevReading>();
     const unread: PodNetwork[] = [];
