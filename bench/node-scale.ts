@@ -21,7 +21,12 @@
 // each had SECONDS of it, so both see the machine's slow and quiet moments
 // alike; a slice starts once the machine is quiet (under a fifth busy for
 // half a second), so it is not timed with the end of the other runtime's;
-// --concurrent loads both at once instead.
+// --concurrent loads both at once instead. Either way each runtime's pods
+// share the node with the other's (2 x PODS pods, and the other's mounts and
+// helpers). --apart measures each runtime on a node of its own pods only, as
+// a node really is: containerd's pods are started, loaded for SECONDS and
+// removed, then Berth's; the price is that the two loads do not see the same
+// moments of the machine.
 //
 // Reported, Berth beside containerd with ratios:
 //   - wall time of every RPC as the client saw it, p50/p99/max (target: no
@@ -49,7 +54,7 @@
 //
 // Run: node dist/bench/node-scale.js [pods=110] [seconds=120]
 //        [--multi=10] [--slice=30] [--concurrent] [--host-network]
-//        [--no-containerd] [--no-loop-probe] [--cpu-prof=DIR]
+//        [--apart] [--no-containerd] [--no-loop-probe] [--cpu-prof=DIR]
 //        [--stats-collection-period=SECONDS]
 // A short run: node dist/bench/node-scale.js 20 20 --multi=2 --slice=10
 // --cpu-prof=DIR writes a CPU profile of berthd per load slice into DIR.
@@ -70,6 +75,7 @@ import { startNode, type BenchNode, type NodeRuntime, type PodRef, type RuntimeN
 import { CallLog, cpuTimes, fmt, memfdKiB, percentile, processTable, pssKiB, ratio, row, runc, runcBundle, tail } from './lib.js';
 import type { Floor, FromLoop, LoopData, LoopKind, LoopResult, ToLoop } from './kubelet-loop.js';
 import { tempDir } from '../test/helpers/daemon.js';
+import { scrapeMetrics } from '../test/helpers/prometheus.js';
 
 const { values: opt, positionals } = parseArgs({
   allowPositionals: true,
@@ -82,12 +88,14 @@ const { values: opt, positionals } = parseArgs({
     'no-loop-probe': { type: 'boolean', default: false },
     'cpu-prof': { type: 'string' },
     'stats-collection-period': { type: 'string' },
+    apart: { type: 'boolean', default: false },
   },
 });
 const PODS = Number(positionals[0] ?? 110);
 const SECONDS = Number(positionals[1] ?? 120);
 const MULTI = Math.min(PODS, Number(opt.multi));
 const SLICE = Number(opt.slice);
+const APART = opt.apart && !opt['no-containerd'] && !opt.concurrent;
 
 const STATUS_MS = 5000;
 const RELIST_MS = 1000;
@@ -238,6 +246,49 @@ function memory(rt: NodeRuntime): Memory {
 /** The runtime's own memory by the issue's measure: the daemon and conmon + infra (Berth) or shims (containerd). */
 const runtimeTotal = (m: Memory): number => m.daemon + (m.byKind.conmon ?? 0) + (m.byKind.infra ?? 0) + (m.byKind.shim ?? 0);
 
+/** berthd's berth_runtime_operation_duration_seconds for one operation, all handlers: cumulative counts by upper bound, count and sum. */
+interface OpHistogram { buckets: Map<number, number>; count: number; sum: number }
+
+const OP_METRIC = 'berth_runtime_operation_duration_seconds';
+
+async function runtimeOp(rt: NodeRuntime, operation: string): Promise<OpHistogram | undefined> {
+  if (!rt.metrics) return undefined;
+  const body = await scrapeMetrics(rt.metrics).catch(() => '');
+  const h: OpHistogram = { buckets: new Map(), count: 0, sum: 0 };
+  for (const line of body.split('\n')) {
+    if (!line.startsWith(OP_METRIC) || !line.includes(`operation="${operation}"`)) continue;
+    const cut = line.lastIndexOf(' ');
+    const series = line.slice(0, cut);
+    const v = Number(line.slice(cut + 1));
+    if (series.startsWith(`${OP_METRIC}_bucket`)) {
+      const le = /le="([^"]+)"/.exec(series)?.[1] ?? '+Inf';
+      const bound = le === '+Inf' ? Infinity : Number(le);
+      h.buckets.set(bound, (h.buckets.get(bound) ?? 0) + v);
+    } else if (series.startsWith(`${OP_METRIC}_sum`)) h.sum += v;
+    else if (series.startsWith(`${OP_METRIC}_count`)) h.count += v;
+  }
+  return h;
+}
+
+/** What was observed between two scrapes: count, mean and p50/p99 (ms) estimated from the buckets as Prometheus' histogram_quantile does. */
+function opBetween(a: OpHistogram, b: OpHistogram): { n: number; mean: number; p50: number; p99: number } {
+  const n = b.count - a.count;
+  const bounds = [...b.buckets.keys()].sort((x, y) => x - y);
+  const cum = bounds.map((le) => (b.buckets.get(le) ?? 0) - (a.buckets.get(le) ?? 0));
+  const q = (p: number): number => {
+    const rank = p * n;
+    for (let i = 0; i < bounds.length; i++) {
+      if (cum[i]! < rank) continue;
+      const lower = i === 0 ? 0 : bounds[i - 1]!;
+      const below = i === 0 ? 0 : cum[i - 1]!;
+      if (bounds[i] === Infinity) return lower * 1000;
+      return (lower + (bounds[i]! - lower) * (rank - below) / Math.max(1, cum[i]! - below)) * 1000;
+    }
+    return NaN;
+  };
+  return { n, mean: n > 0 ? ((b.sum - a.sum) / n) * 1000 : NaN, p50: q(0.5), p99: q(0.99) };
+}
+
 /** One second of berthd's event loop as the probe saw it (bench/probe/berthd-probe.ts). */
 interface LoopSecond {
   at: number;
@@ -259,7 +310,7 @@ function loopSeconds(file: string | undefined, windows: [number, number][]): Loo
 }
 
 console.log(`node-scale: ${PODS} pods per runtime (${MULTI} with 3 containers, ${PODS - MULTI} with 1: ${PODS + 2 * MULTI} containers), ` +
-  `${SECONDS} s of kubelet-shaped load each, ${opt.concurrent ? 'both at once' : `alternating in ${SLICE} s slices`}`);
+  `${SECONDS} s of kubelet-shaped load each, ${opt.concurrent ? 'both at once' : APART ? 'each alone on the node (containerd first, then berth)' : `alternating in ${SLICE} s slices`}`);
 const COLLECTION = opt['stats-collection-period'];
 if (COLLECTION !== undefined) console.log(`berthd: stats.collection_period = ${COLLECTION} s (its default is 0: stats read at each call)`);
 const node = await startNode({
@@ -267,17 +318,6 @@ const node = await startNode({
   berthToml: COLLECTION === undefined ? undefined : `[stats]\ncollection_period = ${Number(COLLECTION)}\n`,
 });
 try {
-  const kubelets: Kubelet[] = [];
-  for (const rt of node.runtimes) {
-    const t0 = performance.now();
-    const pods = await node.fill(rt, rt.name === 'berth' ? 'b' : 'c', PODS, MULTI);
-    console.log(`  ${rt.name}: ${PODS} pods up in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
-    kubelets.push(new Kubelet(rt, node, pods));
-  }
-  await sleep(3000);
-  const memBefore = new Map(node.runtimes.map((rt) => [rt.name, memory(rt)]));
-  for (const k of kubelets) await k.start();
-
   const usage = new Map<RuntimeName, Usage>(node.runtimes.map((rt) => [rt.name, { wallMs: 0, self: 0, children: 0, helpers: 0, idleOther: 0 }]));
   const windows = new Map<RuntimeName, [number, number][]>(node.runtimes.map((rt) => [rt.name, []]));
   const clientLoop = monitorEventLoopDelay({ resolution: 5 });
@@ -310,21 +350,65 @@ try {
       }
     }
   };
-  if (opt.concurrent || kubelets.length === 1) {
-    await measured(kubelets, SECONDS * 1000);
-  } else {
-    for (let done = 0, i = 0; done < SECONDS; i++) {
-      const len = Math.min(SLICE, SECONDS - done);
-      // Alternate which runtime goes first in each pair of slices.
-      for (const k of i % 2 === 0 ? kubelets : [...kubelets].reverse()) {
-        process.stdout.write(`  slice ${i + 1}: ${k.rt.name} ${len} s…`);
-        await measured([k], len * 1000);
-        process.stdout.write(' done\n');
+  const fill = async (rt: NodeRuntime): Promise<Kubelet> => {
+    const t0 = performance.now();
+    const pods = await node.fill(rt, rt.name === 'berth' ? 'b' : 'c', PODS, MULTI);
+    console.log(`  ${rt.name}: ${PODS} pods up in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+    return new Kubelet(rt, node, pods);
+  };
+  const memBefore = new Map<RuntimeName, Memory>();
+  const memAfter = new Map<RuntimeName, Memory>();
+  // berthd's own account of the runtime's create (conmon released to runc's pid file) over its load.
+  let createsBefore: OpHistogram | undefined;
+  let createsAfter: OpHistogram | undefined;
+  let kubelets: Kubelet[];
+  if (APART) {
+    // Berth last: the floor below runs on its node, with its pods.
+    const done = new Map<RuntimeName, Kubelet>();
+    for (const rt of [...node.runtimes].reverse()) {
+      const k = await fill(rt);
+      done.set(rt.name, k);
+      await sleep(3000);
+      memBefore.set(rt.name, memory(rt));
+      await k.start();
+      createsBefore ??= await runtimeOp(rt, 'create');
+      process.stdout.write(`  ${rt.name} alone on the node, ${SECONDS} s…`);
+      await measured([k], SECONDS * 1000);
+      process.stdout.write(' done\n');
+      createsAfter ??= await runtimeOp(rt, 'create');
+      memAfter.set(rt.name, memory(rt));
+      if (rt.name !== 'berth') {
+        await k.stop();
+        const t0 = performance.now();
+        await node.removeAllPods(rt);
+        console.log(`  ${rt.name}: its pods removed in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
       }
-      done += len;
     }
+    kubelets = node.runtimes.map((rt) => done.get(rt.name)!);
+  } else {
+    kubelets = [];
+    for (const rt of node.runtimes) kubelets.push(await fill(rt));
+    await sleep(3000);
+    for (const rt of node.runtimes) memBefore.set(rt.name, memory(rt));
+    for (const k of kubelets) await k.start();
+    createsBefore = await runtimeOp(node.runtimes[0]!, 'create');
+    if (opt.concurrent || kubelets.length === 1) {
+      await measured(kubelets, SECONDS * 1000);
+    } else {
+      for (let done = 0, i = 0; done < SECONDS; i++) {
+        const len = Math.min(SLICE, SECONDS - done);
+        // Alternate which runtime goes first in each pair of slices.
+        for (const k of i % 2 === 0 ? kubelets : [...kubelets].reverse()) {
+          process.stdout.write(`  slice ${i + 1}: ${k.rt.name} ${len} s…`);
+          await measured([k], len * 1000);
+          process.stdout.write(' done\n');
+        }
+        done += len;
+      }
+    }
+    createsAfter = await runtimeOp(node.runtimes[0]!, 'create');
+    for (const rt of node.runtimes) memAfter.set(rt.name, memory(rt));
   }
-  const memAfter = new Map(node.runtimes.map((rt) => [rt.name, memory(rt)]));
 
   // The floor of the runtime-bound calls under the same load: berth's pods
   // stay and its kubelet-shaped reads go on, but the one replacement a
@@ -384,6 +468,12 @@ try {
   // before it ends), the costly part of `runc run -d`: where the bare runc
   // misses the target under the same load, no runtime driving runc meets it
   // on this machine, and the floor is what a StartContainer can be held to.
+  if (createsBefore && createsAfter) {
+    const c = opBetween(createsBefore, createsAfter);
+    const start = bm('StartContainer');
+    console.log(`berthd's own account of the runtime's create under the load (${OP_METRIC}{operation="create"}: conmon released to runc's pid file): ` +
+      `n ${c.n}, mean ${fmt(c.mean)} ms, p50 ≈ ${fmt(c.p50)} ms, p99 ≈ ${fmt(c.p99)} ms (from its buckets); StartContainer p50/p99 ${fmt(start.p50)}/${fmt(start.p99)} ms waits for it`);
+  }
   if (runFloor.n > 0 && runFloor.p99 > 100) {
     const start = bm('StartContainer').p99;
     console.log(`  the floor's own p99 is over 100 ms: StartContainer is bounded by runc here; berth's StartContainer p99 ${fmt(start)} ms is ` +
@@ -408,7 +498,7 @@ try {
     const v = names.map(f);
     console.log(row([label, ...v.map((x) => x.toFixed(2)), v.length > 1 ? ratio(v[0]!, v[1]!) : ''], CW));
   }
-  if (!opt.concurrent && names.length > 1) {
+  if (!opt.concurrent && !APART && names.length > 1) {
     const idle = names.map((n) => usage.get(n)!.idleOther / 1000 / (usage.get(names.find((x) => x !== n)!)!.wallMs / 60_000));
     console.log(row(['daemon, own, while the other was loaded', ...idle.map((x) => x.toFixed(2)), ratio(idle[0]!, idle[1]!)], CW));
   }

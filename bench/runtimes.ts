@@ -14,7 +14,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, rmSync, wr
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
-import { startRegistry, type TestRegistry } from '../test/helpers/registry.js';
+import { freePort, startRegistry, type TestRegistry } from '../test/helpers/registry.js';
 import { pushBusybox, pushPause } from '../test/helpers/images.js';
 import { berthdNodeFlags, deleteBridge, networkToml, startDaemon, tempDir, type TestDaemon } from '../test/helpers/daemon.js';
 import { startContainerd, type Containerd } from '../test/helpers/containerd.js';
@@ -40,6 +40,8 @@ export interface NodeRuntime {
   helpers(table: ProcInfo[]): Helper[];
   /** Appended to berthd's event-loop delay file once a second (berth only). */
   loopFile?: string;
+  /** berthd's metrics endpoint, HOST:PORT (berth only). */
+  metrics?: string;
   /** Starts, then stops and writes, a CPU profile of berthd (berth with cpuProfDir only). */
   toggleProfile?: () => void;
 }
@@ -186,8 +188,10 @@ export async function startNode(o: NodeOptions): Promise<BenchNode> {
       process.env.BERTH_BENCH_PROFILE_DIR = o.cpuProfDir;
     }
     if (loopFile || o.cpuProfDir) nodeArgs.push('--import', PROBE);
+    // On, as on a real node; the benchmark scrapes it only before and after a load.
+    const metrics = `127.0.0.1:${await freePort()}`;
     const berth = await startDaemon({
-      logLevel: 'info', nodeArgs, ownSession: true,
+      logLevel: 'info', nodeArgs, ownSession: true, metrics,
       toml: `[runtime]\ncgroup_parent = "${cgroupRoot}/berth"\n${o.berthToml ?? ''}`,
     }).finally(() => {
       delete process.env.BERTH_BENCH_LOOP_FILE;
@@ -200,7 +204,7 @@ export async function startNode(o: NodeOptions): Promise<BenchNode> {
     teardown.add(() => removeAllPods(berth.client));
     await berth.client.call('PullImage', { image: { image: busybox.ref } }, 120_000);
     const berthRt: NodeRuntime = {
-      name: 'berth', client: berth.client, endpoint: berth.endpoint, pid: berth.proc.pid!, loopFile,
+      name: 'berth', client: berth.client, endpoint: berth.endpoint, pid: berth.proc.pid!, loopFile, metrics,
       toggleProfile: o.cpuProfDir ? () => berth.proc.kill('SIGUSR2') : undefined,
       helpers: (table) => {
         const holders = new Set<number>();

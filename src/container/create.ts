@@ -169,6 +169,7 @@ export class ContainerCreator {
         answer(err);
         return;
       }
+      const released = performance.now();
       const created = launch!.create();
       answer();
       let pid: number;
@@ -178,6 +179,7 @@ export class ContainerCreator {
         this.creationFailed(c, err);
         return;
       }
+      this.d.metrics.runtimeOperationDuration.observe({ handler: sb.handler, operation: 'create' }, (performance.now() - released) / 1000);
       store.update(c, (x) => {
         x.pid = pid;
         x.phase = 'created';

@@ -64,6 +64,10 @@ export class ContainerLifecycle {
     await Promise.all([...this.released.values()].filter((r) => sandboxId === undefined || r.sandboxId === sandboxId).map((r) => r.done));
   }
 
+  private handlerOf(c: Container): string {
+    return this.d.sandboxes.find(c.sandboxId)?.handler ?? '';
+  }
+
   runtimeOf(c: Container): OciRuntime {
     const sb = this.d.sandboxes.find(c.sandboxId);
     if (!sb) throw internal(`container ${c.id} belongs to unknown pod ${c.sandboxId}`);
@@ -84,8 +88,13 @@ export class ContainerLifecycle {
       let restoredPid = 0;
       try {
         await span('runtime.start', { 'container.id': c.id }, async () => {
-          if (c.restoreFrom && !c.pid) restoredPid = await this.d.restoreStart(c);
-          else await this.runtimeOf(c).start(c.id, c.pid);
+          if (c.restoreFrom && !c.pid) {
+            restoredPid = await this.d.restoreStart(c);
+            return;
+          }
+          const began = performance.now();
+          await this.runtimeOf(c).start(c.id, c.pid);
+          metrics.runtimeOperationDuration.observe({ handler: this.handlerOf(c), operation: 'start' }, (performance.now() - began) / 1000);
         });
       } catch (err) {
         metrics.containerStartFailures.inc(startFailure(err));

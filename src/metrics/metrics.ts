@@ -15,6 +15,8 @@ const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10
  * failures out: a typo in an image name is not a runtime outage.
  */
 export type Fault = 'user' | 'runtime' | 'registry' | 'network';
+// Finer between 50 ms and 300 ms, where runc's create lands on a busy node.
+const RUNTIME_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.5, 1, 2.5, 5, 10];
 const PULL_BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600];
 
 export class Metrics {
@@ -57,6 +59,11 @@ export class Metrics {
   readonly containerCreateToRunning = new Histogram({
     name: 'berth_container_create_to_running_seconds', help: 'From CreateContainer\'s arrival to the container\'s process running (includes the caller\'s pause between the calls).',
     buckets: LATENCY_BUCKETS, registers: [this.registry],
+  });
+  readonly runtimeOperationDuration = new Histogram({
+    name: 'berth_runtime_operation_duration_seconds',
+    help: 'The OCI runtime\'s own part of a container\'s creation (conmon released to the runtime\'s pid file) and start (its process released), by handler.',
+    labelNames: ['handler', 'operation'] as const, buckets: RUNTIME_BUCKETS, registers: [this.registry],
   });
   readonly containerRestarts = new Counter({
     name: 'berth_container_restarts_total', help: 'Containers created again with the same pod and name (attempt > 0).',

@@ -1,7 +1,8 @@
 // The node signals beside the calls' own counters, each moved by its own
 // cause: OOM kills per pod (a process killed inside a container that keeps
 // running), start latency apart from the caller's pause between create and
-// start, unclean restarts (M4) and disk pressure (M9).
+// start and the OCI runtime's own share of both, unclean restarts (M4) and
+// disk pressure (M9).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -55,6 +56,14 @@ test('start latency runs from StartContainer, apart from the caller\'s pause aft
   const createToRunning = delta('berth_container_create_to_running_seconds_sum');
   assert.ok(createToRunning >= 3, `create to running ${createToRunning}`);
   assert.ok(createToRunning - start >= 2.9, `the pause is not in the start latency: start ${start}, create to running ${createToRunning}`);
+  // The OCI runtime's own share: one create and one start, each inside what the caller waited for.
+  const op = (o: string, part: string): string => `berth_runtime_operation_duration_seconds_${part}{handler="runc",operation="${o}"}`;
+  assert.equal(delta(op('create', 'count')), 1);
+  assert.equal(delta(op('start', 'count')), 1);
+  const runtimeCreate = delta(op('create', 'sum'));
+  const runtimeStart = delta(op('start', 'sum'));
+  assert.ok(runtimeCreate > 0 && runtimeCreate < 3, `runtime create ${runtimeCreate} (done during the caller's pause)`);
+  assert.ok(runtimeStart > 0 && runtimeStart <= start, `runtime start ${runtimeStart}, StartContainer ${start}`);
   await d.client.call('RemovePodSandbox', { podSandboxId: pod.id });
 });
 
