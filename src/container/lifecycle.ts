@@ -9,6 +9,7 @@ import type { Container } from './types.js';
 import type { ExitWatcher } from './exits.js';
 import type { ContainerParts } from './parts.js';
 import type { OciRuntime } from '../runtime/oci.js';
+import type { Sandbox } from '../sandbox/types.js';
 import { errorMessage, failedPrecondition, internal, unlessNotFound } from '../util/errors.js';
 import { unmountAll } from '../util/mount.js';
 import { startError } from './transitions.js';
@@ -64,14 +65,14 @@ export class ContainerLifecycle {
     await Promise.all([...this.released.values()].filter((r) => sandboxId === undefined || r.sandboxId === sandboxId).map((r) => r.done));
   }
 
-  private handlerOf(c: Container): string {
-    return this.d.sandboxes.find(c.sandboxId)?.handler ?? '';
+  private sandboxOf(c: Container): Sandbox {
+    const sb = this.d.sandboxes.find(c.sandboxId);
+    if (!sb) throw internal(`container ${c.id} belongs to unknown pod ${c.sandboxId}`);
+    return sb;
   }
 
   runtimeOf(c: Container): OciRuntime {
-    const sb = this.d.sandboxes.find(c.sandboxId);
-    if (!sb) throw internal(`container ${c.id} belongs to unknown pod ${c.sandboxId}`);
-    return this.d.runtimes.of(sb);
+    return this.d.runtimes.of(this.sandboxOf(c));
   }
 
   async start(idOrPrefix: string): Promise<void> {
@@ -92,9 +93,10 @@ export class ContainerLifecycle {
             restoredPid = await this.d.restoreStart(c);
             return;
           }
+          const sb = this.sandboxOf(c);
           const began = performance.now();
-          await this.runtimeOf(c).start(c.id, c.pid);
-          metrics.runtimeOperationDuration.observe({ handler: this.handlerOf(c), operation: 'start' }, (performance.now() - began) / 1000);
+          await this.d.runtimes.of(sb).start(c.id, c.pid);
+          metrics.runtimeOperationDuration.observe({ handler: sb.handler, operation: 'start' }, (performance.now() - began) / 1000);
         });
       } catch (err) {
         metrics.containerStartFailures.inc(startFailure(err));
