@@ -76,6 +76,8 @@ import { CallLog, cpuTimes, fmt, memfdKiB, percentile, processTable, pssKiB, rat
 import type { Floor, FromLoop, LoopData, LoopKind, LoopResult, ToLoop } from './kubelet-loop.js';
 import { tempDir } from '../test/helpers/daemon.js';
 import { scrapeMetrics } from '../test/helpers/prometheus.js';
+import { parseExposition, sum, type Sample } from '../src/metrics/exposition.js';
+import { diffBuckets, quantile } from '../src/metrics/slo.js';
 
 const { values: opt, positionals } = parseArgs({
   allowPositionals: true,
@@ -246,47 +248,21 @@ function memory(rt: NodeRuntime): Memory {
 /** The runtime's own memory by the issue's measure: the daemon and conmon + infra (Berth) or shims (containerd). */
 const runtimeTotal = (m: Memory): number => m.daemon + (m.byKind.conmon ?? 0) + (m.byKind.infra ?? 0) + (m.byKind.shim ?? 0);
 
-/** berthd's berth_runtime_operation_duration_seconds for one operation, all handlers: cumulative counts by upper bound, count and sum. */
-interface OpHistogram { buckets: Map<number, number>; count: number; sum: number }
-
 const OP_METRIC = 'berth_runtime_operation_duration_seconds';
 
-async function runtimeOp(rt: NodeRuntime, operation: string): Promise<OpHistogram | undefined> {
+/** berthd's samples of berth_runtime_operation_duration_seconds for one operation (all handlers); none without its metrics endpoint. */
+async function runtimeOp(rt: NodeRuntime, operation: string): Promise<Sample[] | undefined> {
   if (!rt.metrics) return undefined;
-  const body = await scrapeMetrics(rt.metrics).catch(() => '');
-  const h: OpHistogram = { buckets: new Map(), count: 0, sum: 0 };
-  for (const line of body.split('\n')) {
-    if (!line.startsWith(OP_METRIC) || !line.includes(`operation="${operation}"`)) continue;
-    const cut = line.lastIndexOf(' ');
-    const series = line.slice(0, cut);
-    const v = Number(line.slice(cut + 1));
-    if (series.startsWith(`${OP_METRIC}_bucket`)) {
-      const le = /le="([^"]+)"/.exec(series)?.[1] ?? '+Inf';
-      const bound = le === '+Inf' ? Infinity : Number(le);
-      h.buckets.set(bound, (h.buckets.get(bound) ?? 0) + v);
-    } else if (series.startsWith(`${OP_METRIC}_sum`)) h.sum += v;
-    else if (series.startsWith(`${OP_METRIC}_count`)) h.count += v;
-  }
-  return h;
+  const text = await scrapeMetrics(rt.metrics).catch(() => '');
+  return parseExposition(text).filter((x) => x.name.startsWith(OP_METRIC) && x.labels.operation === operation);
 }
 
-/** What was observed between two scrapes: count, mean and p50/p99 (ms) estimated from the buckets as Prometheus' histogram_quantile does. */
-function opBetween(a: OpHistogram, b: OpHistogram): { n: number; mean: number; p50: number; p99: number } {
-  const n = b.count - a.count;
-  const bounds = [...b.buckets.keys()].sort((x, y) => x - y);
-  const cum = bounds.map((le) => (b.buckets.get(le) ?? 0) - (a.buckets.get(le) ?? 0));
-  const q = (p: number): number => {
-    const rank = p * n;
-    for (let i = 0; i < bounds.length; i++) {
-      if (cum[i]! < rank) continue;
-      const lower = i === 0 ? 0 : bounds[i - 1]!;
-      const below = i === 0 ? 0 : cum[i - 1]!;
-      if (bounds[i] === Infinity) return lower * 1000;
-      return (lower + (bounds[i]! - lower) * (rank - below) / Math.max(1, cum[i]! - below)) * 1000;
-    }
-    return NaN;
-  };
-  return { n, mean: n > 0 ? ((b.sum - a.sum) / n) * 1000 : NaN, p50: q(0.5), p99: q(0.99) };
+/** What was observed between two scrapes: count, mean and p50/p99 (ms) estimated from the buckets as `berth slo` does. */
+function opBetween(a: Sample[], b: Sample[]): { n: number; mean: number; p50: number; p99: number } {
+  const n = sum(b, `${OP_METRIC}_count`) - sum(a, `${OP_METRIC}_count`);
+  const between = diffBuckets(b, a, OP_METRIC);
+  const q = (p: number): number => (quantile(p, between) ?? NaN) * 1000;
+  return { n, mean: n > 0 ? ((sum(b, `${OP_METRIC}_sum`) - sum(a, `${OP_METRIC}_sum`)) / n) * 1000 : NaN, p50: q(0.5), p99: q(0.99) };
 }
 
 /** One second of berthd's event loop as the probe saw it (bench/probe/berthd-probe.ts). */
@@ -359,8 +335,8 @@ try {
   const memBefore = new Map<RuntimeName, Memory>();
   const memAfter = new Map<RuntimeName, Memory>();
   // berthd's own account of the runtime's create (conmon released to runc's pid file) over its load.
-  let createsBefore: OpHistogram | undefined;
-  let createsAfter: OpHistogram | undefined;
+  let createsBefore: Sample[] | undefined;
+  let createsAfter: Sample[] | undefined;
   let kubelets: Kubelet[];
   if (APART) {
     // Berth last: the floor below runs on its node, with its pods.

@@ -60,7 +60,8 @@ export function quantile(q: number, b: { le: number; count: number }[]): number 
   return prevLe;
 }
 
-function diffBuckets(now: Sample[], base: Sample[] | undefined, name: string): { le: number; count: number }[] {
+/** The cumulative buckets of `name` counted since `base` (all of them without one). */
+export function diffBuckets(now: Sample[], base: Sample[] | undefined, name: string): { le: number; count: number }[] {
   const b0 = new Map((base ? buckets(base, name) : []).map((x) => [x.le, x.count]));
   return buckets(now, name).map((x) => ({ le: x.le, count: Math.max(0, x.count - (b0.get(x.le) ?? 0)) }));
 }
